@@ -1,0 +1,61 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# pcpu_array: a per-CPU array cache of objects in front of a slab cache.
+#
+#   make test    install what is missing, build the debug test kernel (cached outside
+#                the repo), lint, build the modules, boot them under virtme-ng and run
+#                their KUnit suites. Last line: "N passed, N failed".
+#   make run     boot, load pcpu_array.ko with its demo, print its statistics, unload.
+#   make lint    rustfmt check, CLIPPY=1 build, checkpatch on the C files.
+#   make kdir    print the test kernel build in use (FLAVOR=debug|perf|rt), building it
+#                when needed.
+#   make selftest  prove that the harness reports a failing KUnit case.
+#
+# KDIR=/path/to/a/rust-enabled/kernel/build uses that tree instead of the cached one.
+
+FLAVOR ?= debug
+SHELL := /bin/bash
+top := $(CURDIR)
+
+include $(top)/scripts/versions.env
+export PATH := /usr/lib/llvm-$(LLVM_MAJOR)/bin:$(HOME)/.cargo/bin:$(PATH)
+
+# The kernel tree: $(KDIR) when given, else the cached build of $(FLAVOR), built on first
+# use. Evaluated only by the recipes that need it.
+kdir_cmd = $(if $(KDIR),echo $(KDIR),$(top)/scripts/kernel.sh $(FLAVOR))
+kbuild = $(MAKE) -C "$$kdir" M=$(top) LLVM=1
+
+.PHONY: all deps kdir modules lint test run selftest clean
+
+all: modules
+
+deps:
+	@$(top)/scripts/install-deps.sh
+
+kdir: deps
+	@$(kdir_cmd)
+
+modules: deps
+	@kdir=$$($(kdir_cmd)) && $(kbuild) modules
+
+lint: deps
+	@kdir=$$($(kdir_cmd)) && KDIR="$$kdir" $(top)/scripts/lint.sh
+
+test: deps
+	@kdir=$$($(kdir_cmd)) && \
+	KDIR="$$kdir" $(top)/scripts/lint.sh && \
+	$(kbuild) modules && \
+	KDIR="$$kdir" $(top)/scripts/vm.sh test $(top)/pcpu_array.ko
+
+run: deps
+	@kdir=$$($(kdir_cmd)) && $(kbuild) modules && \
+	KDIR="$$kdir" $(top)/scripts/vm.sh run $(top)/pcpu_array.ko
+
+selftest: deps
+	@kdir=$$($(kdir_cmd)) && KDIR="$$kdir" $(top)/tests/selftest/run.sh
+
+# Build products only; the kernel cache outside the repo stays.
+clean:
+	@find $(top) \( -name '*.o' -o -name '*.ko' -o -name '*.mod' -o -name '*.mod.c' \
+		-o -name '.*.cmd' -o -name '*.rmeta' -o -name '*.d' -o -name modules.order \
+		-o -name Module.symvers \) -not -path '*/.git/*' -delete

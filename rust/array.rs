@@ -1,0 +1,259 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The array of cached objects one CPU holds, and the on-stack batch that carries objects
+//! between it and the backing cache.
+//!
+//! Plain data and safe code: the locking around an [`ObjArray`] is the job of
+//! [`crate::local_trylock`], and the pointers it stores are never dereferenced here.
+
+use core::ptr::{
+    null_mut,
+    NonNull, //
+};
+use kernel::ffi::c_void;
+
+/// The largest capacity a cache may have.
+///
+/// Half of it, the refill and flush size, fits the on-stack [`Batch`], so that a refill or a
+/// flush is one bulk call and its pointers never need a heap buffer.
+pub const MAX_CAPACITY: usize = 2 * BATCH_MAX;
+
+/// How many pointers a [`Batch`] holds: 32, as the 2023 design moved at most 32 pointers
+/// through the stack (256 bytes on 64-bit).
+pub const BATCH_MAX: usize = 32;
+
+/// The refill and flush size for a capacity: half of it, at least one.
+pub(crate) const fn batch_for(capacity: usize) -> usize {
+    if capacity / 2 == 0 {
+        1
+    } else {
+        capacity / 2
+    }
+}
+
+/// The free objects one CPU keeps, as a stack: the most recently freed object, whose cache
+/// lines are the most likely to be hot, is handed out first.
+///
+/// # Invariants
+///
+/// `len <= capacity <= MAX_CAPACITY`, and `objs[..len]` are non-null.
+pub(crate) struct ObjArray {
+    len: usize,
+    capacity: usize,
+    objs: [*mut c_void; MAX_CAPACITY],
+}
+
+// SAFETY: The pointers are addresses of free objects owned by whoever owns the array; nothing
+// ties them to a thread.
+unsafe impl Send for ObjArray {}
+
+impl ObjArray {
+    /// An empty array holding at most `capacity` objects (clamped to [`MAX_CAPACITY`]).
+    pub(crate) fn new(capacity: usize) -> Self {
+        // INVARIANT: Empty, and the capacity is clamped.
+        Self {
+            len: 0,
+            capacity: capacity.min(MAX_CAPACITY),
+            objs: [null_mut(); MAX_CAPACITY],
+        }
+    }
+
+    /// How many objects the array holds.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the array holds `capacity` objects.
+    #[inline]
+    pub(crate) fn is_full(&self) -> bool {
+        self.len == self.capacity
+    }
+
+    /// Takes the most recently pushed object.
+    #[inline]
+    pub(crate) fn pop(&mut self) -> Option<NonNull<c_void>> {
+        let len = self.len.checked_sub(1)?;
+        // INVARIANT: `len` shrinks by one.
+        self.len = len;
+        NonNull::new(self.objs[len])
+    }
+
+    /// Pushes `obj`, or gives it back when the array is full.
+    #[inline]
+    pub(crate) fn push(&mut self, obj: NonNull<c_void>) -> Result<(), NonNull<c_void>> {
+        if self.len >= self.capacity {
+            return Err(obj);
+        }
+        self.objs[self.len] = obj.as_ptr();
+        // INVARIANT: `objs[len]` was just set to a non-null pointer and `len < capacity`.
+        self.len += 1;
+        Ok(())
+    }
+
+    /// Moves up to `n` objects from the top of the array to the end of `batch`. Returns how many
+    /// moved.
+    pub(crate) fn take_into(&mut self, n: usize, batch: &mut Batch) -> usize {
+        let n = n.min(self.len).min(BATCH_MAX - batch.len);
+        let from = self.len - n;
+        batch.objs[batch.len..batch.len + n].copy_from_slice(&self.objs[from..self.len]);
+        batch.len += n;
+        // INVARIANT: `len` shrinks.
+        self.len = from;
+        n
+    }
+
+    /// Moves as many objects from `batch` as fit. Returns how many moved; the rest stay in
+    /// `batch`.
+    pub(crate) fn fill_from(&mut self, batch: &mut Batch) -> usize {
+        let n = batch.len.min(self.capacity - self.len);
+        let from = batch.len - n;
+        self.objs[self.len..self.len + n].copy_from_slice(&batch.objs[from..batch.len]);
+        batch.len = from;
+        // INVARIANT: The batch's first `len` entries are non-null, and `n` fits.
+        self.len += n;
+        n
+    }
+}
+
+/// Up to [`BATCH_MAX`] object pointers on the stack, the buffer of one bulk call.
+///
+/// A batch only carries pointers: whoever fills it owns the objects and must empty it (into an
+/// array or a bulk free) before it goes out of scope.
+///
+/// # Invariants
+///
+/// `len <= BATCH_MAX`, and `objs[..len]` are non-null.
+pub(crate) struct Batch {
+    len: usize,
+    objs: [*mut c_void; BATCH_MAX],
+}
+
+impl Batch {
+    /// An empty batch.
+    #[inline]
+    pub(crate) fn new() -> Self {
+        // INVARIANT: Empty.
+        Self {
+            len: 0,
+            objs: [null_mut(); BATCH_MAX],
+        }
+    }
+
+    /// How many objects the batch holds.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the batch is empty.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Takes the last object.
+    pub(crate) fn pop(&mut self) -> Option<NonNull<c_void>> {
+        let len = self.len.checked_sub(1)?;
+        // INVARIANT: `len` shrinks.
+        self.len = len;
+        NonNull::new(self.objs[len])
+    }
+
+    /// The held objects, for a bulk free.
+    pub(crate) fn objs_mut(&mut self) -> &mut [*mut c_void] {
+        &mut self.objs[..self.len]
+    }
+
+    /// Empties the batch, handing its objects to `f` (a bulk free) first.
+    pub(crate) fn drain_with(&mut self, f: impl FnOnce(&mut [*mut c_void])) {
+        if self.len != 0 {
+            f(&mut self.objs[..self.len]);
+        }
+        // INVARIANT: Empty.
+        self.len = 0;
+    }
+
+    /// Lets `fill` write `n` pointers (at most [`BATCH_MAX`]) into an empty batch; they are kept
+    /// when `fill` returns true and every one of them is non-null.
+    pub(crate) fn fill_with(&mut self, n: usize, fill: impl FnOnce(&mut [*mut c_void]) -> bool) -> bool {
+        let n = n.min(BATCH_MAX);
+        self.len = 0;
+        let slots = &mut self.objs[..n];
+        slots.fill(null_mut());
+        if !fill(slots) || slots.iter().any(|p| p.is_null()) {
+            return false;
+        }
+        // INVARIANT: `n <= BATCH_MAX` entries, checked non-null just above.
+        self.len = n;
+        true
+    }
+}
+
+#[kunit_tests(pcpu_array_array)]
+mod tests {
+    use super::*;
+
+    fn fake(i: usize) -> NonNull<c_void> {
+        NonNull::new((0x1000 + 64 * i) as *mut c_void).unwrap_or(NonNull::dangling())
+    }
+
+    #[test]
+    fn stack_order_and_capacity() {
+        let mut a = ObjArray::new(4);
+        for i in 0..4 {
+            assert!(a.push(fake(i)).is_ok());
+        }
+        assert!(a.is_full());
+        assert_eq!(a.push(fake(9)), Err(fake(9)));
+        assert_eq!(a.pop(), Some(fake(3)));
+        assert_eq!(a.len(), 3);
+    }
+
+    #[test]
+    fn capacity_is_clamped() {
+        let mut a = ObjArray::new(MAX_CAPACITY + 10);
+        for i in 0..MAX_CAPACITY {
+            assert!(a.push(fake(i)).is_ok());
+        }
+        assert!(a.push(fake(0)).is_err());
+    }
+
+    #[test]
+    fn batch_moves_half() {
+        let mut a = ObjArray::new(8);
+        for i in 0..8 {
+            assert!(a.push(fake(i)).is_ok());
+        }
+        let mut b = Batch::new();
+        assert_eq!(a.take_into(batch_for(8), &mut b), 4);
+        assert_eq!(a.len(), 4);
+        assert_eq!(b.len(), 4);
+        assert_eq!(b.pop(), Some(fake(7)));
+        // Only the room left in the array is filled; the rest stays in the batch.
+        assert!(a.push(fake(20)).is_ok());
+        assert!(a.push(fake(21)).is_ok());
+        assert_eq!(a.fill_from(&mut b), 2);
+        assert_eq!(b.len(), 1);
+        assert!(a.is_full());
+    }
+
+    #[test]
+    fn batch_fill_rejects_failure_and_nulls() {
+        let mut b = Batch::new();
+        assert!(!b.fill_with(3, |_| false));
+        assert!(b.is_empty());
+        assert!(!b.fill_with(3, |s| {
+            s[0] = fake(1).as_ptr();
+            true
+        }));
+        assert!(b.is_empty());
+        assert!(b.fill_with(3, |s| {
+            s.iter_mut().enumerate().for_each(|(i, p)| *p = fake(i).as_ptr());
+            true
+        }));
+        assert_eq!(b.len(), 3);
+        assert_eq!(batch_for(1), 1);
+        assert_eq!(batch_for(64), 32);
+    }
+}

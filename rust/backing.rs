@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The backing `kmem_cache` the arrays sit in front of.
+
+use core::ptr::NonNull;
+use kernel::{
+    bindings,
+    ffi::c_void,
+    prelude::*,
+    str::CStr, //
+};
+
+/// Raw slab flags (`slab_flags_t`) for a flag's bit number from `enum _slab_flag_bits`.
+const fn slab_flag(bit: u32) -> bindings::slab_flags_t {
+    1 << bit
+}
+
+/// `SLAB_NO_MERGE`: the backing cache is never an alias of another cache, so its objects and
+/// statistics are its own.
+pub(crate) const SLAB_NO_MERGE: bindings::slab_flags_t = slab_flag(bindings::_SLAB_NO_MERGE);
+/// `SLAB_NOLEAKTRACE`: the way a module can create a cache without sheaves on Linux 7.2 (it also
+/// hides the cache from kmemleak; see `Documentation/pcpu_array.rst`).
+pub(crate) const SLAB_NOLEAKTRACE: bindings::slab_flags_t =
+    slab_flag(bindings::_SLAB_NOLEAKTRACE);
+/// `SLAB_FAILSLAB`: the cache takes part in failslab fault injection.
+#[cfg_attr(not(CONFIG_KUNIT), expect(dead_code))]
+pub(crate) const SLAB_FAILSLAB: bindings::slab_flags_t = slab_flag(bindings::_SLAB_FAILSLAB);
+
+/// Whether the backing cache keeps its own per-CPU layer (SLUB sheaves) under the arrays.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Sheaves {
+    /// No sheaves: the arrays are the only per-CPU layer, as in the 2023 design. The default.
+    Off,
+    /// Keep SLUB's sheaves below the arrays.
+    On,
+}
+
+/// An owned `kmem_cache`.
+///
+/// # Invariants
+///
+/// `cache` is a live cache from `__kmem_cache_create_args()`, destroyed only on drop.
+pub(crate) struct BackingCache {
+    cache: NonNull<bindings::kmem_cache>,
+}
+
+// SAFETY: The slab API may be called on a cache from any CPU and any task.
+unsafe impl Send for BackingCache {}
+// SAFETY: As above; every method takes `&self` and the slab API does its own locking.
+unsafe impl Sync for BackingCache {}
+
+impl BackingCache {
+    /// Creates a cache of `size`-byte objects aligned to `align`.
+    ///
+    /// `SLAB_NO_MERGE` is always added, and `SLAB_NOLEAKTRACE` too unless `sheaves` is
+    /// [`Sheaves::On`].
+    pub(crate) fn new(
+        name: &CStr,
+        size: u32,
+        align: u32,
+        flags: bindings::slab_flags_t,
+        sheaves: Sheaves,
+    ) -> Result<Self> {
+        if size == 0 {
+            return Err(EINVAL);
+        }
+        let mut flags = flags | SLAB_NO_MERGE;
+        if sheaves == Sheaves::Off {
+            flags |= SLAB_NOLEAKTRACE;
+        }
+        // SAFETY: All-zero is a valid `kmem_cache_args`: no constructor, no usercopy region,
+        // default sheaf capacity.
+        let mut args: bindings::kmem_cache_args = unsafe { core::mem::zeroed() };
+        args.align = align;
+        // SAFETY: `name` is a valid C string (the slab code copies it) and `args` lives across
+        // the call.
+        let cache =
+            unsafe { bindings::__kmem_cache_create_args(name.as_char_ptr(), size, &mut args, flags) };
+        // INVARIANT: A non-null return is a live cache that we now own.
+        Ok(Self {
+            cache: NonNull::new(cache).ok_or(ENOMEM)?,
+        })
+    }
+
+    /// The `struct kmem_cache` itself.
+    pub(crate) fn as_ptr(&self) -> *mut bindings::kmem_cache {
+        self.cache.as_ptr()
+    }
+
+    /// Allocates one object.
+    #[inline]
+    pub(crate) fn alloc(&self, gfp: bindings::gfp_t) -> Option<NonNull<c_void>> {
+        // SAFETY: The cache is live (type invariant).
+        NonNull::new(unsafe { bindings::kmem_cache_alloc_noprof(self.as_ptr(), gfp) })
+    }
+
+    /// Allocates one object on `node`.
+    pub(crate) fn alloc_node(&self, gfp: bindings::gfp_t, node: i32) -> Option<NonNull<c_void>> {
+        // SAFETY: The cache is live; the slab code checks the node.
+        NonNull::new(unsafe { bindings::kmem_cache_alloc_node_noprof(self.as_ptr(), gfp, node) })
+    }
+
+    /// Fills all of `out` with new objects, or allocates none of them (one bulk call).
+    ///
+    /// Must be called with interrupts enabled.
+    pub(crate) fn alloc_bulk(&self, gfp: bindings::gfp_t, out: &mut [*mut c_void]) -> bool {
+        if out.is_empty() {
+            return true;
+        }
+        // SAFETY: The cache is live and `out` has room for `out.len()` pointers.
+        unsafe {
+            bindings::kmem_cache_alloc_bulk_noprof(self.as_ptr(), gfp, out.len(), out.as_mut_ptr())
+        }
+    }
+
+    /// Frees one object.
+    ///
+    /// # Safety
+    ///
+    /// `obj` must be a live object of this cache, owned by the caller and not used afterwards.
+    #[inline]
+    pub(crate) unsafe fn free(&self, obj: NonNull<c_void>) {
+        // SAFETY: Guaranteed by the caller.
+        unsafe { bindings::kmem_cache_free(self.as_ptr(), obj.as_ptr()) }
+    }
+
+    /// Frees every object in `objs` (one bulk call).
+    ///
+    /// # Safety
+    ///
+    /// Every pointer in `objs` must be a live object of this cache, owned by the caller and not
+    /// used afterwards.
+    pub(crate) unsafe fn free_bulk(&self, objs: &mut [*mut c_void]) {
+        if objs.is_empty() {
+            return;
+        }
+        // SAFETY: Guaranteed by the caller.
+        unsafe { bindings::kmem_cache_free_bulk(self.as_ptr(), objs.len(), objs.as_mut_ptr()) }
+    }
+}
+
+impl Drop for BackingCache {
+    fn drop(&mut self) {
+        // SAFETY: The cache is live and, with `&mut self`, unused by anyone else. The slab code
+        // reports any object still allocated.
+        unsafe { bindings::kmem_cache_destroy(self.as_ptr()) }
+    }
+}

@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A per-CPU value behind a per-CPU `local_trylock_t`.
+//!
+//! This is the only way to reach a CPU's array: pin the task ([`CpuPin`]), then try the lock of
+//! the pinned CPU. The attempt never spins. It fails when the lock is already held on this CPU,
+//! that is, when an interrupt arrived while the task held it (or, on PREEMPT_RT, when another
+//! task on this CPU holds it, or in hard interrupt context), and the caller must then go around
+//! the protected value.
+//!
+//! `local_trylock_t` rather than a `spinlock_t`: on !PREEMPT_RT it is a per-CPU flag with
+//! preemption disabled, with no atomic instruction and no cache line shared with other CPUs, and
+//! it fails correctly on a uniprocessor kernel, where `spin_trylock()` always succeeds and the
+//! 2023 design had to disable interrupts instead. On PREEMPT_RT it becomes a per-CPU
+//! `spinlock_t` (a sleeping lock) and `local_trylock()` always fails in hard interrupt context.
+
+use crate::{
+    cpu_pin::CpuPin,
+    ffi,
+    percpu::PerCpu, //
+};
+use core::{
+    cell::UnsafeCell,
+    marker::PhantomData,
+    ops::{
+        Deref,
+        DerefMut, //
+    },
+};
+use kernel::{
+    bindings,
+    prelude::*,
+    types::Opaque, //
+};
+
+/// A CPU's lock and the value it protects.
+///
+/// The lock is the first field, so the `__percpu` address of the slot is the `__percpu` address
+/// of the lock.
+#[repr(C)]
+#[pin_data]
+struct Slot<T> {
+    #[pin]
+    lock: Opaque<bindings::local_trylock_t>,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: `value` is reached only through a `LocalTryLockGuard` (one context at a time, on the
+// slot's own CPU, while that CPU's lock is held) or through `&mut PerCpuTryLock`.
+unsafe impl<T: Send> Sync for Slot<T> {}
+
+/// A `T` for every possible CPU, each protected by a per-CPU `local_trylock_t`.
+///
+/// # Invariants
+///
+/// For every possible CPU, `slots` holds an initialised `local_trylock_t` at offset 0 of the
+/// CPU's slot, and the slot's `value` is only accessed while that lock is held by the accessor
+/// or through `&mut self`.
+pub(crate) struct PerCpuTryLock<T> {
+    slots: PerCpu<Slot<T>>,
+}
+
+impl<T: Send> PerCpuTryLock<T> {
+    /// Creates the per-CPU values, `init(cpu)` for each possible CPU, with their locks.
+    pub(crate) fn new(mut init: impl FnMut(u32) -> T) -> Result<Self> {
+        let slots = PerCpu::new(|cpu| {
+            try_pin_init!(Slot {
+                lock <- Opaque::ffi_init(|lock| {
+                    // SAFETY: `lock` points to uninitialised memory for a `local_trylock_t`
+                    // that will not move.
+                    unsafe { ffi::pcpu_array_local_trylock_init(lock) }
+                }),
+                value: UnsafeCell::new(init(cpu)),
+            }? Error)
+        })?;
+        // INVARIANT: Every slot's lock was initialised above; nothing has accessed a value.
+        Ok(Self { slots })
+    }
+
+    /// Tries to lock the value of the CPU `pin` holds the task on. Never spins.
+    ///
+    /// Returns `None` when this CPU's lock is already held: the caller must then not touch this
+    /// CPU's value and take another path.
+    #[inline]
+    pub(crate) fn try_lock<'a>(&'a self, pin: &'a CpuPin) -> Option<LocalTryLockGuard<'a, T>> {
+        let lock = self.slots.as_percpu_ptr().cast::<bindings::local_trylock_t>();
+        // SAFETY: `lock` is the `__percpu` address of a `local_trylock_t` initialised for every
+        // possible CPU (type invariant, `Slot` is `repr(C)` with the lock first).
+        if !unsafe { ffi::pcpu_array_local_trylock(lock) } {
+            return None;
+        }
+        let slot = self.slots.this_cpu(pin);
+        // INVARIANT: This CPU's lock is held by us until the guard drops, and the guard's
+        // borrow of `pin` keeps us on this CPU until then.
+        Some(LocalTryLockGuard {
+            lock,
+            value: slot.value.get(),
+            _pin: PhantomData,
+        })
+    }
+
+    /// Calls `f` with each possible CPU's value, without locking.
+    ///
+    /// `&mut self` proves that no other context can hold any of the locks.
+    pub(crate) fn for_each_mut(&mut self, mut f: impl FnMut(u32, &mut T)) {
+        self.slots.for_each_mut(|cpu, slot| f(cpu, slot.value.get_mut()));
+    }
+}
+
+/// Exclusive access to the current CPU's value, while its `local_trylock_t` is held.
+///
+/// Dropping the guard unlocks. The guard borrows the [`CpuPin`], so the task cannot be unpinned
+/// (and move to another CPU) while it holds the lock.
+///
+/// # Invariants
+///
+/// The current CPU's lock at `lock` is held by this guard, and `value` is that CPU's value.
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub(crate) struct LocalTryLockGuard<'a, T> {
+    lock: *mut bindings::local_trylock_t,
+    value: *mut T,
+    _pin: PhantomData<(&'a CpuPin, &'a mut T)>,
+}
+
+impl<T> Deref for LocalTryLockGuard<'_, T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        // SAFETY: By the type invariant we hold the lock that protects `value`.
+        unsafe { &*self.value }
+    }
+}
+
+impl<T> DerefMut for LocalTryLockGuard<'_, T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: By the type invariant we hold the lock that protects `value`.
+        unsafe { &mut *self.value }
+    }
+}
+
+impl<T> Drop for LocalTryLockGuard<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant this CPU's lock is held by us, and we are still on the
+        // CPU that took it (the pin outlives the guard).
+        unsafe { ffi::pcpu_array_local_unlock(self.lock) };
+    }
+}
+
+#[kunit_tests(pcpu_array_local_trylock)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_attempt_on_same_cpu_fails() -> Result {
+        let locks = PerCpuTryLock::new(|cpu| cpu)?;
+        let pin = CpuPin::new();
+        let mut guard = locks.try_lock(&pin).ok_or(EBUSY)?;
+        assert_eq!(*guard, pin.cpu());
+        // What an interrupt on this CPU would see: the lock is taken.
+        assert!(locks.try_lock(&pin).is_none());
+        *guard += 1000;
+        drop(guard);
+        let guard = locks.try_lock(&pin).ok_or(EBUSY)?;
+        assert_eq!(*guard, pin.cpu() + 1000);
+        Ok(())
+    }
+
+    #[test]
+    fn for_each_mut_reaches_every_cpu() -> Result {
+        let mut locks = PerCpuTryLock::new(|_| 0u32)?;
+        let mut n = 0u32;
+        locks.for_each_mut(|_, v| {
+            *v = 5;
+            n += 1;
+        });
+        let mut sum = 0;
+        locks.for_each_mut(|_, v| sum += *v);
+        assert_eq!(sum, 5 * n);
+        Ok(())
+    }
+}

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Wrappers around the macros and inline functions that the Rust side of
+ * pcpu_array cannot call. Each is one line; the logic lives in Rust.
+ */
+#ifndef _PCPU_ARRAY_HELPERS_H
+#define _PCPU_ARRAY_HELPERS_H
+
+#include <linux/compiler_types.h>
+#include <linux/local_lock.h>
+#include <linux/types.h>
+
+void pcpu_array_cpu_pin(void);
+void pcpu_array_cpu_unpin(void);
+unsigned int pcpu_array_cpu_id(void);
+int pcpu_array_preempt_count(void);
+bool pcpu_array_in_hardirq(void);
+bool pcpu_array_irqs_disabled(void);
+
+void __percpu *pcpu_array_alloc_percpu(size_t size, size_t align);
+void *pcpu_array_per_cpu_ptr(void __percpu *ptr, unsigned int cpu);
+unsigned int pcpu_array_next_possible_cpu(int cpu);
+unsigned int pcpu_array_nr_cpu_ids(void);
+unsigned int pcpu_array_next_online_cpu(int cpu);
+unsigned long pcpu_array_local_irq_save(void);
+void pcpu_array_local_irq_restore(unsigned long flags);
+
+void pcpu_array_local_trylock_init(local_trylock_t *lock);
+bool pcpu_array_local_trylock(local_trylock_t __percpu *lock);
+void pcpu_array_local_unlock(local_trylock_t __percpu *lock);
+
+long pcpu_array_work_on_cpu(int cpu, long (*fn)(void *), void *arg);
+void pcpu_array_set_make_it_fail(bool fail);
+
+#endif /* _PCPU_ARRAY_HELPERS_H */

@@ -1,0 +1,86 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Runs inside the virtme-ng guest. Usage: guest.sh MODE OUTDIR MODULE.ko...
+#   test: load the modules (their KUnit suites run at load), collect each suite's KTAP
+#         results from debugfs, unload, scan for leaks.
+#   run:  load the modules with demo=1, print their debugfs statistics, unload.
+# Everything the host needs is written to OUTDIR (a --rwdir of the guest); `done` is written
+# last, so its absence means the guest did not finish.
+
+mode=$1
+out=$2
+shift 2
+
+log() { echo "guest: $*" | tee -a "$out/guest.log"; }
+
+mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
+dbg=/sys/kernel/debug
+
+# Slab fault injection, armed only for tasks that set make-it-fail and caches created with
+# SLAB_FAILSLAB: the KUnit cases that need a failing backing cache do both.
+if [ -d "$dbg/failslab" ]; then
+	echo 100 >"$dbg/failslab/probability"
+	echo 1 >"$dbg/failslab/interval"
+	echo -1 >"$dbg/failslab/times"
+	echo 0 >"$dbg/failslab/verbose"
+	echo Y >"$dbg/failslab/task-filter"
+	echo Y >"$dbg/failslab/cache-filter"
+	echo N >"$dbg/failslab/ignore-gfp-wait"
+fi
+
+# Forget what kmemleak suspects from boot: only leaks made from here on count.
+[ -f "$dbg/kmemleak" ] && echo clear >"$dbg/kmemleak"
+
+loaded=""
+for ko in "$@"; do
+	name=$(basename "$ko" .ko)
+	if [ "$mode" = run ]; then
+		insmod "$ko" demo=1 2>>"$out/guest.log"
+	else
+		insmod "$ko" 2>>"$out/guest.log"
+	fi
+	if [ $? -ne 0 ]; then
+		log "insmod $name failed"
+		echo "$name" >>"$out/insmod-failed"
+		continue
+	fi
+	log "loaded $name"
+	loaded="$name $loaded"
+done
+
+case "$mode" in
+test)
+	for d in "$dbg"/kunit/*/; do
+		[ -f "$d/results" ] || continue
+		cp "$d/results" "$out/ktap-$(basename "$d")"
+	done
+	;;
+run)
+	for d in "$dbg"/pcpu_array/*/; do
+		[ -f "$d/stats" ] || continue
+		echo "== $d/stats" >>"$out/run.txt"
+		cat "$d/stats" >>"$out/run.txt"
+		echo "== $d/alloc_cpu_cache" >>"$out/run.txt"
+		cat "$d/alloc_cpu_cache" >>"$out/run.txt"
+	done
+	;;
+esac
+
+for name in $loaded; do
+	if rmmod "$name" 2>>"$out/guest.log"; then
+		log "unloaded $name"
+	else
+		log "rmmod $name failed"
+		echo "$name" >>"$out/rmmod-failed"
+	fi
+done
+
+if [ -f "$dbg/kmemleak" ]; then
+	# kmemleak reports an object only once it is 5 s old.
+	sleep 6
+	echo scan >"$dbg/kmemleak"
+	cat "$dbg/kmemleak" >"$out/kmemleak.txt"
+fi
+dmesg >"$out/dmesg.txt"
+echo done >"$out/done"

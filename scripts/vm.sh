@@ -1,0 +1,121 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# scripts/vm.sh MODE [MODULE.ko...]: boot the test kernel under virtme-ng, run
+# scripts/guest.sh MODE in it with the given modules, and check what came back.
+#
+#   MODE test: KUnit results parsed by the kernel's kunit.py; the last line is
+#              "N passed, N failed". Non-zero exit on a failed or crashed test, on no
+#              test at all, on a guest that did not finish, on a module that did not
+#              load or unload, and on any kernel splat in dmesg.
+#   MODE run:  the demo's statistics and a clean unload.
+#
+# Environment: KDIR (a built kernel tree; default: the cached debug build),
+# VM_CPUS (default 2), VM_TIMEOUT (seconds, default 1200), KEEP_RESULTS=1 keeps the
+# results directory.
+
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(dirname "$here")
+# shellcheck source=versions.env
+. "$here/versions.env"
+export PATH="/usr/lib/llvm-$LLVM_MAJOR/bin:$HOME/.cargo/bin:$PATH"
+
+mode=$1
+shift
+[ $# -gt 0 ] || { echo "vm.sh: no module given" >&2; exit 2; }
+kdir=${KDIR:?KDIR must name the kernel build}
+
+res=$(mktemp -d /tmp/pcpu_array-vm.XXXXXX)
+cleanup() { [ "${KEEP_RESULTS:-0}" = 1 ] && echo "vm.sh: results kept in $res" || rm -rf "$res"; }
+trap cleanup EXIT
+
+mods=()
+for m in "$@"; do
+	mods+=("$(cd "$(dirname "$m")" && pwd)/$(basename "$m")")
+done
+
+# KVM only where it really works: a CPU with hardware virtualisation and a usable
+# /dev/kvm. Elsewhere TCG, with a CPU model that boots the KASAN kernel cleanly (the
+# default "max" model enables 5-level paging, which KASAN trips over).
+vng_args=(--run "$kdir" --cpus "${VM_CPUS:-2}" --memory 2G --rwdir "$res")
+if grep -qwE 'vmx|svm' /proc/cpuinfo && [ -w /dev/kvm ]; then
+	accel=kvm
+else
+	accel=tcg
+	vng_args+=(--disable-kvm --qemu-opts="-cpu Skylake-Client-v1 ${VM_QEMU_OPTS:-}")
+fi
+
+echo "vm.sh: booting $(basename "$kdir") ($accel, ${VM_CPUS:-2} vCPUs) for '$mode'"
+start=$(date +%s)
+timeout "${VM_TIMEOUT:-1200}" vng "${vng_args[@]}" \
+	--exec "sh $here/guest.sh $mode $res ${mods[*]}" >"$res/console.log" 2>&1 </dev/null
+vm_rc=$?
+echo "vm.sh: guest exited with $vm_rc after $(($(date +%s) - start)) s"
+
+fail=0
+problem() { echo "vm.sh: FAIL: $*"; fail=1; }
+
+[ -f "$res/done" ] || {
+	problem "the guest did not finish (timeout or crash); console tail:"
+	tail -n 40 "$res/console.log"
+}
+[ -f "$res/insmod-failed" ] && problem "modules failed to load: $(tr '\n' ' ' <"$res/insmod-failed")"
+[ -f "$res/rmmod-failed" ] && problem "modules failed to unload: $(tr '\n' ' ' <"$res/rmmod-failed")"
+[ -f "$res/guest.log" ] && sed 's/^/  /' "$res/guest.log"
+
+# Kernel splats. The patterns are the headers these checkers print.
+splat_re='BUG:|WARNING:|Oops|general protection fault|KASAN:|kernel BUG|Kernel panic|possible recursive locking|possible circular locking|inconsistent lock state|suspicious RCU usage|INFO: task .* blocked|Objects remaining|unreferenced object|UBSAN:|sleeping function called from invalid context'
+if [ -f "$res/dmesg.txt" ]; then
+	if grep -qE "$splat_re" "$res/dmesg.txt"; then
+		problem "kernel splat in dmesg:"
+		grep -E -A 12 "$splat_re" "$res/dmesg.txt" | head -n 80
+	fi
+	[ -n "${SAVE_DMESG:-}" ] && cp "$res/dmesg.txt" "$SAVE_DMESG"
+fi
+if [ -s "$res/kmemleak.txt" ]; then
+	problem "kmemleak found leaks:"
+	head -n 40 "$res/kmemleak.txt"
+fi
+
+case "$mode" in
+run)
+	[ -f "$res/run.txt" ] && cat "$res/run.txt"
+	grep -hE 'pcpu_array|demo:' "$res/dmesg.txt" 2>/dev/null | sed 's/^/  dmesg: /'
+	[ "$fail" -eq 0 ] && echo "vm.sh: modules unloaded cleanly"
+	exit "$fail"
+	;;
+test)
+	ktap=$res/all.ktap
+	shopt -s nullglob
+	files=("$res"/ktap-*)
+	# One KTAP document of all suites: a plan, then each suite's results with its
+	# top-level line renumbered.
+	{
+		echo "KTAP version 1"
+		echo "1..${#files[@]}"
+		i=0
+		for f in "${files[@]}"; do
+			i=$((i + 1))
+			sed -E "s/^(not ok|ok) 1 /\1 $i /" "$f"
+		done
+	} >"$ktap"
+	[ -n "${SAVE_KTAP:-}" ] && cp "$ktap" "$SAVE_KTAP"
+	parser="$kdir/source-tree/tools/testing/kunit/kunit.py"
+	[ -f "$parser" ] || parser="$kdir/tools/testing/kunit/kunit.py"
+	python3 "$parser" parse "$ktap" | tee "$res/parsed.txt"
+	summary=$(grep -oE 'Ran [0-9]+ tests:.*' "$res/parsed.txt" | tail -n 1)
+	total=$(sed -nE 's/.*Ran ([0-9]+) tests.*/\1/p' <<<"$summary")
+	passed=$(sed -nE 's/.*passed: ([0-9]+).*/\1/p' <<<"$summary")
+	failed=$(sed -nE 's/.*failed: ([0-9]+).*/\1/p' <<<"$summary")
+	crashed=$(sed -nE 's/.*crashed: ([0-9]+).*/\1/p' <<<"$summary")
+	total=${total:-0}
+	passed=${passed:-0}
+	failed=$((${failed:-0} + ${crashed:-0}))
+	[ "$total" -gt 0 ] || problem "no KUnit test ran"
+	[ "$failed" -eq 0 ] || problem "$failed KUnit tests failed or crashed"
+	echo "$passed passed, $failed failed"
+	exit "$fail"
+	;;
+esac

@@ -1,0 +1,32 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Proves that the test harness catches a failure: builds a module whose KUnit suite has
+# one passing and one failing case, runs it through scripts/vm.sh test, and passes only
+# if the harness exits non-zero and reports exactly "1 passed, 1 failed".
+
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+# shellcheck source=../../scripts/versions.env
+. "$top/scripts/versions.env"
+export PATH="/usr/lib/llvm-$LLVM_MAJOR/bin:$HOME/.cargo/bin:$PATH"
+kdir=${KDIR:?KDIR must name the kernel build}
+
+make -C "$kdir" M="$here" LLVM=1 modules >/dev/null || {
+	echo "selftest: FAIL: could not build the failing module"
+	exit 1
+}
+out=$("$top/scripts/vm.sh" test "$here/pcpu_array_harness_selftest.ko")
+rc=$?
+echo "$out" | sed 's/^/  | /'
+last=$(tail -n 1 <<<"$out")
+if [ "$rc" -ne 0 ] && [ "$last" = "1 passed, 1 failed" ]; then
+	echo "selftest: ok: the harness exited $rc and reported the failing case"
+	echo "1 passed, 0 failed"
+	exit 0
+fi
+echo "selftest: FAIL: harness exited $rc with last line '$last'"
+echo "0 passed, 1 failed"
+exit 1
