@@ -10,7 +10,10 @@ use core::ptr::{
     null_mut,
     NonNull, //
 };
-use kernel::ffi::c_void;
+use kernel::{
+    ffi::c_void,
+    prelude::*, //
+};
 
 /// The largest capacity a cache may have.
 ///
@@ -20,7 +23,7 @@ pub const MAX_CAPACITY: usize = 2 * BATCH_MAX;
 
 /// How many pointers a [`Batch`] holds: 32, as the 2023 design moved at most 32 pointers
 /// through the stack (256 bytes on 64-bit).
-pub const BATCH_MAX: usize = 32;
+pub(crate) const BATCH_MAX: usize = 32;
 
 /// The refill and flush size for a capacity: half of it, at least one.
 pub(crate) const fn batch_for(capacity: usize) -> usize {
@@ -160,11 +163,6 @@ impl Batch {
         NonNull::new(self.objs[len])
     }
 
-    /// The held objects, for a bulk free.
-    pub(crate) fn objs_mut(&mut self) -> &mut [*mut c_void] {
-        &mut self.objs[..self.len]
-    }
-
     /// Empties the batch, handing its objects to `f` (a bulk free) first.
     pub(crate) fn drain_with(&mut self, f: impl FnOnce(&mut [*mut c_void])) {
         if self.len != 0 {
@@ -176,7 +174,11 @@ impl Batch {
 
     /// Lets `fill` write `n` pointers (at most [`BATCH_MAX`]) into an empty batch; they are kept
     /// when `fill` returns true and every one of them is non-null.
-    pub(crate) fn fill_with(&mut self, n: usize, fill: impl FnOnce(&mut [*mut c_void]) -> bool) -> bool {
+    pub(crate) fn fill_with(
+        &mut self,
+        n: usize,
+        fill: impl FnOnce(&mut [*mut c_void]) -> bool,
+    ) -> bool {
         let n = n.min(BATCH_MAX);
         self.len = 0;
         let slots = &mut self.objs[..n];
@@ -249,7 +251,9 @@ mod tests {
         }));
         assert!(b.is_empty());
         assert!(b.fill_with(3, |s| {
-            s.iter_mut().enumerate().for_each(|(i, p)| *p = fake(i).as_ptr());
+            s.iter_mut()
+                .enumerate()
+                .for_each(|(i, p)| *p = fake(i).as_ptr());
             true
         }));
         assert_eq!(b.len(), 3);

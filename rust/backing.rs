@@ -17,14 +17,16 @@ const fn slab_flag(bit: u32) -> bindings::slab_flags_t {
 
 /// `SLAB_NO_MERGE`: the backing cache is never an alias of another cache, so its objects and
 /// statistics are its own.
-pub(crate) const SLAB_NO_MERGE: bindings::slab_flags_t = slab_flag(bindings::_SLAB_NO_MERGE);
+pub(crate) const SLAB_NO_MERGE: bindings::slab_flags_t =
+    slab_flag(bindings::_slab_flag_bits__SLAB_NO_MERGE);
 /// `SLAB_NOLEAKTRACE`: the way a module can create a cache without sheaves on Linux 7.2 (it also
 /// hides the cache from kmemleak; see `Documentation/pcpu_array.rst`).
 pub(crate) const SLAB_NOLEAKTRACE: bindings::slab_flags_t =
-    slab_flag(bindings::_SLAB_NOLEAKTRACE);
+    slab_flag(bindings::_slab_flag_bits__SLAB_NOLEAKTRACE);
 /// `SLAB_FAILSLAB`: the cache takes part in failslab fault injection.
 #[cfg_attr(not(CONFIG_KUNIT), expect(dead_code))]
-pub(crate) const SLAB_FAILSLAB: bindings::slab_flags_t = slab_flag(bindings::_SLAB_FAILSLAB);
+pub(crate) const SLAB_FAILSLAB: bindings::slab_flags_t =
+    slab_flag(bindings::_slab_flag_bits__SLAB_FAILSLAB);
 
 /// Whether the backing cache keeps its own per-CPU layer (SLUB sheaves) under the arrays.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -74,8 +76,9 @@ impl BackingCache {
         args.align = align;
         // SAFETY: `name` is a valid C string (the slab code copies it) and `args` lives across
         // the call.
-        let cache =
-            unsafe { bindings::__kmem_cache_create_args(name.as_char_ptr(), size, &mut args, flags) };
+        let cache = unsafe {
+            bindings::__kmem_cache_create_args(name.as_char_ptr(), size, &mut args, flags)
+        };
         // INVARIANT: A non-null return is a live cache that we now own.
         Ok(Self {
             cache: NonNull::new(cache).ok_or(ENOMEM)?,

@@ -127,8 +127,13 @@ impl PcpuArray {
             return Err(EINVAL);
         }
         let batch = batch_for(capacity);
-        let backing =
-            BackingCache::new(name, config.size, config.align, config.flags, config.sheaves)?;
+        let backing = BackingCache::new(
+            name,
+            config.size,
+            config.align,
+            config.flags,
+            config.sheaves,
+        )?;
         let stats = Arc::new(StatsTable::new()?, GFP_KERNEL)?;
         let arrays = PerCpuTryLock::new(|_| ObjArray::new(capacity))?;
         let debugfs = CacheDir::new(name, &stats, capacity, batch).ok();
@@ -248,7 +253,9 @@ impl PcpuArray {
     /// Allocates `n` objects (at most [`BATCH_MAX`]) from the backing cache into `batch` with
     /// one bulk call.
     fn bulk_into(&self, gfp: bindings::gfp_t, n: usize, batch: &mut Batch) -> bool {
-        batch.fill_with(n, |slots| self.backing.alloc_bulk(Self::refill_gfp(gfp), slots))
+        batch.fill_with(n, |slots| {
+            self.backing.alloc_bulk(Self::refill_gfp(gfp), slots)
+        })
     }
 
     /// Gives the objects left in `batch` back to the backing cache.
@@ -270,7 +277,8 @@ impl PcpuArray {
         let obj = {
             let pin = CpuPin::new();
             let stats = self.stats.this_cpu(&pin);
-            match self.arrays.try_lock(&pin) {
+            let locked = self.arrays.try_lock(&pin);
+            match locked {
                 Some(mut array) => {
                     array.fill_from(&mut batch);
                     stats.inc(Stat::CpuCacheRefill);
@@ -309,7 +317,8 @@ impl PcpuArray {
         let cached = {
             let pin = CpuPin::new();
             let stats = self.stats.this_cpu(&pin);
-            match self.arrays.try_lock(&pin) {
+            let locked = self.arrays.try_lock(&pin);
+            match locked {
                 None => {
                     stats.inc(Stat::FreeBypassTrylock);
                     false
@@ -367,7 +376,8 @@ impl PcpuArray {
         let from_array = {
             let pin = CpuPin::new();
             let stats = self.stats.this_cpu(&pin);
-            match self.arrays.try_lock(&pin) {
+            let locked = self.arrays.try_lock(&pin);
+            match locked {
                 Some(mut array) => {
                     let mut n = 0;
                     while n < out.len() {
@@ -419,11 +429,14 @@ impl PcpuArray {
         let cached = {
             let pin = CpuPin::new();
             let stats = self.stats.this_cpu(&pin);
-            match self.arrays.try_lock(&pin) {
+            let locked = self.arrays.try_lock(&pin);
+            match locked {
                 Some(mut array) => {
                     let mut n = 0;
                     while n < objs.len() {
-                        let Some(obj) = NonNull::new(objs[n]) else { break };
+                        let Some(obj) = NonNull::new(objs[n]) else {
+                            break;
+                        };
                         if array.push(obj).is_err() {
                             break;
                         }
@@ -461,7 +474,8 @@ impl PcpuArray {
         for _ in 0..4 {
             let missing = {
                 let pin = CpuPin::new();
-                match self.arrays.try_lock(&pin) {
+                let locked = self.arrays.try_lock(&pin);
+                match locked {
                     Some(array) => count.saturating_sub(array.len()),
                     None => return Err(EAGAIN),
                 }
@@ -476,7 +490,8 @@ impl PcpuArray {
             {
                 let pin = CpuPin::new();
                 let stats = self.stats.this_cpu(&pin);
-                if let Some(mut array) = self.arrays.try_lock(&pin) {
+                let locked = self.arrays.try_lock(&pin);
+                if let Some(mut array) = locked {
                     array.fill_from(&mut batch);
                     stats.inc(Stat::CpuCacheRefill);
                     stats.set(Stat::ObjectsCached, array.len() as u64);
@@ -673,7 +688,9 @@ mod tests {
         let before = c.stats();
         let obj = c.alloc_node(GFP_KERNEL_RAW, 0).ok_or(ENOMEM)?;
         let mid = c.stats();
-        let any = c.alloc_node(GFP_KERNEL_RAW, bindings::NUMA_NO_NODE).ok_or(ENOMEM)?;
+        let any = c
+            .alloc_node(GFP_KERNEL_RAW, bindings::NUMA_NO_NODE)
+            .ok_or(ENOMEM)?;
         let after = c.stats();
         // SAFETY: Both allocated from `c` above, unused.
         unsafe {

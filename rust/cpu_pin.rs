@@ -4,6 +4,7 @@
 
 use crate::ffi;
 use core::marker::PhantomData;
+use kernel::prelude::*;
 
 /// A guard that keeps the current task on its CPU.
 ///

@@ -6,15 +6,12 @@
 //! because they are foreign functions; the safe wrappers that call them state why each call is
 //! sound.
 
-use kernel::{
-    bindings,
-    ffi::{
-        c_int,
-        c_long,
-        c_uint,
-        c_ulong,
-        c_void, //
-    },
+use kernel::ffi::{
+    c_int,
+    c_long,
+    c_uint,
+    c_ulong,
+    c_void, //
 };
 
 extern "C" {
@@ -51,12 +48,14 @@ extern "C" {
     #[cfg_attr(not(CONFIG_KUNIT), expect(dead_code))]
     pub(crate) fn pcpu_array_local_irq_restore(flags: c_ulong);
 
+    // The lock pointers are `local_trylock_t *`, passed as `void *`: the generated binding of
+    // `local_trylock_t` contains types that are not FFI-safe for rustc's lint.
     /// `local_trylock_init(lock)`.
-    pub(crate) fn pcpu_array_local_trylock_init(lock: *mut bindings::local_trylock_t);
+    pub(crate) fn pcpu_array_local_trylock_init(lock: *mut c_void);
     /// `local_trylock(lock)` on a `__percpu` lock: true when this CPU's instance was taken.
-    pub(crate) fn pcpu_array_local_trylock(lock: *mut bindings::local_trylock_t) -> bool;
+    pub(crate) fn pcpu_array_local_trylock(lock: *mut c_void) -> bool;
     /// `local_unlock(lock)` on a `__percpu` lock.
-    pub(crate) fn pcpu_array_local_unlock(lock: *mut bindings::local_trylock_t);
+    pub(crate) fn pcpu_array_local_unlock(lock: *mut c_void);
 
     /// `work_on_cpu(cpu, fn, arg)`: runs `fn(arg)` in a kworker bound to `cpu` and waits.
     #[cfg_attr(not(CONFIG_KUNIT), expect(dead_code))]

@@ -29,6 +29,7 @@ use core::{
 };
 use kernel::{
     bindings,
+    ffi::c_void,
     prelude::*,
     types::Opaque, //
 };
@@ -44,6 +45,10 @@ struct Slot<T> {
     lock: Opaque<bindings::local_trylock_t>,
     value: UnsafeCell<T>,
 }
+
+// SAFETY: Owning a slot owns its value; the lock has no owner while the slot can be moved
+// (it is only held through a guard that borrows the slot).
+unsafe impl<T: Send> Send for Slot<T> {}
 
 // SAFETY: `value` is reached only through a `LocalTryLockGuard` (one context at a time, on the
 // slot's own CPU, while that CPU's lock is held) or through `&mut PerCpuTryLock`.
@@ -64,13 +69,14 @@ impl<T: Send> PerCpuTryLock<T> {
     /// Creates the per-CPU values, `init(cpu)` for each possible CPU, with their locks.
     pub(crate) fn new(mut init: impl FnMut(u32) -> T) -> Result<Self> {
         let slots = PerCpu::new(|cpu| {
+            let value = init(cpu);
             try_pin_init!(Slot {
-                lock <- Opaque::ffi_init(|lock| {
+                lock <- Opaque::ffi_init(|lock: *mut bindings::local_trylock_t| {
                     // SAFETY: `lock` points to uninitialised memory for a `local_trylock_t`
                     // that will not move.
-                    unsafe { ffi::pcpu_array_local_trylock_init(lock) }
+                    unsafe { ffi::pcpu_array_local_trylock_init(lock.cast()) }
                 }),
-                value: UnsafeCell::new(init(cpu)),
+                value: UnsafeCell::new(value),
             }? Error)
         })?;
         // INVARIANT: Every slot's lock was initialised above; nothing has accessed a value.
@@ -83,7 +89,7 @@ impl<T: Send> PerCpuTryLock<T> {
     /// CPU's value and take another path.
     #[inline]
     pub(crate) fn try_lock<'a>(&'a self, pin: &'a CpuPin) -> Option<LocalTryLockGuard<'a, T>> {
-        let lock = self.slots.as_percpu_ptr().cast::<bindings::local_trylock_t>();
+        let lock = self.slots.as_percpu_ptr();
         // SAFETY: `lock` is the `__percpu` address of a `local_trylock_t` initialised for every
         // possible CPU (type invariant, `Slot` is `repr(C)` with the lock first).
         if !unsafe { ffi::pcpu_array_local_trylock(lock) } {
@@ -103,7 +109,8 @@ impl<T: Send> PerCpuTryLock<T> {
     ///
     /// `&mut self` proves that no other context can hold any of the locks.
     pub(crate) fn for_each_mut(&mut self, mut f: impl FnMut(u32, &mut T)) {
-        self.slots.for_each_mut(|cpu, slot| f(cpu, slot.value.get_mut()));
+        self.slots
+            .for_each_mut(|cpu, slot| f(cpu, slot.value.get_mut()));
     }
 }
 
@@ -117,7 +124,7 @@ impl<T: Send> PerCpuTryLock<T> {
 /// The current CPU's lock at `lock` is held by this guard, and `value` is that CPU's value.
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub(crate) struct LocalTryLockGuard<'a, T> {
-    lock: *mut bindings::local_trylock_t,
+    lock: *mut c_void,
     value: *mut T,
     _pin: PhantomData<(&'a CpuPin, &'a mut T)>,
 }

@@ -10,6 +10,7 @@ mod cache;
 mod cpu_pin;
 mod debugfs;
 mod ffi;
+mod gfp;
 mod local_trylock;
 mod percpu;
 mod stats;
@@ -25,6 +26,7 @@ pub use cache::{
     Config,
     PcpuArray, //
 };
+pub use gfp::Gfp;
 pub use stats::{
     Stat,
     Stats, //
@@ -41,9 +43,9 @@ module! {
     description: "Per-CPU array cache of objects in front of a slab cache",
     license: "GPL",
     params: {
-        demo: bool {
-            default: false,
-            description: "Run a short demo at load and keep its cache until unload",
+        demo: u32 {
+            default: 0,
+            description: "Run a demo of N rounds of 100 allocations at load, keep its cache until unload",
         },
     },
 }
@@ -58,16 +60,16 @@ struct PcpuArrayModule {
 }
 
 /// Allocates and frees a few hundred nodes in bursts and prints what the arrays did.
-fn run_demo() -> Result<ArrayCache<DemoNode>> {
+fn run_demo(rounds: u32) -> Result<ArrayCache<DemoNode>> {
     let cache = ArrayCache::<DemoNode>::new(c"pcpu_array_demo", 32)?;
     let mut held = KVec::with_capacity(100, GFP_KERNEL)?;
-    for round in 0..10u64 {
+    for round in 0..u64::from(rounds) {
         for i in 0..100u64 {
             let node = cache.alloc(
                 DemoNode {
                     slots: [round * 1000 + i; 32],
                 },
-                GFP_KERNEL,
+                Gfp::KERNEL,
             )?;
             held.push(node, GFP_KERNEL)?;
         }
@@ -79,7 +81,8 @@ fn run_demo() -> Result<ArrayCache<DemoNode>> {
     }
     let s = cache.stats();
     pr_info!(
-        "demo: 1000 allocs: {} from the arrays, {} refills, {} flushes, {} straight from the slab\n",
+        "demo: {} allocs: {} from the arrays, {} refills, {} flushes, {} straight from the slab\n",
+        u64::from(rounds) * 100,
         s.get(Stat::AllocCpuCache),
         s.get(Stat::CpuCacheRefill),
         s.get(Stat::CpuCacheFlush),
@@ -92,10 +95,10 @@ fn run_demo() -> Result<ArrayCache<DemoNode>> {
 impl kernel::Module for PcpuArrayModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         debugfs::init_root();
-        let demo = if *module_parameters::demo.value() {
-            Some(run_demo()?)
-        } else {
-            None
+        let rounds = *module_parameters::demo.value();
+        let demo = match rounds {
+            0 => None,
+            n => Some(run_demo(n).inspect_err(|_| debugfs::remove_root())?),
         };
         Ok(Self { demo })
     }

@@ -69,7 +69,7 @@ stats! {
 }
 
 /// The number of counters.
-pub const NR_STATS: usize = Stat::ALL.len();
+pub(crate) const NR_STATS: usize = Stat::ALL.len();
 
 /// One CPU's counters.
 ///
@@ -150,7 +150,8 @@ impl StatsTable {
     /// with a non-zero count.
     pub(crate) fn write_stat(&self, stat: Stat, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut total = 0u64;
-        self.cpus.for_each(|_, c| total = total.wrapping_add(c.get(stat)));
+        self.cpus
+            .for_each(|_, c| total = total.wrapping_add(c.get(stat)));
         write!(f, "{total}")?;
         let mut res = Ok(());
         self.cpus.for_each(|cpu, c| {

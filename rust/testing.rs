@@ -4,12 +4,9 @@
 //! slab fault injection armed.
 
 use crate::ffi;
-use kernel::{
-    ffi::{
-        c_long,
-        c_void, //
-    },
-    prelude::*,
+use kernel::ffi::{
+    c_long,
+    c_void, //
 };
 
 /// The online CPUs, in increasing order.
@@ -53,7 +50,10 @@ pub(crate) fn on_cpu<R, F: FnOnce() -> R>(cpu: u32, f: F) -> Option<R> {
         0
     }
 
-    let mut call = Call { f: Some(f), r: None };
+    let mut call = Call {
+        f: Some(f),
+        r: None,
+    };
     let cpu = i32::try_from(cpu).ok()?;
     // SAFETY: `work_on_cpu()` waits for the work to finish, so `call` outlives its use, and
     // only the trampoline touches it meanwhile.

@@ -8,6 +8,7 @@ use crate::{
         Config,
         PcpuArray, //
     },
+    gfp::Gfp,
     stats::Stats,
 };
 use core::{
@@ -24,12 +25,9 @@ use core::{
     ptr::NonNull,
 };
 use kernel::{
-    alloc::{
-        AllocError,
-        Flags, //
-    },
+    alloc::AllocError,
     prelude::*,
-    str::CStr,
+    str::CStr, //
 };
 
 /// A per-CPU array cache of `T`s.
@@ -41,7 +39,7 @@ use kernel::{
 ///
 /// ```ignore
 /// let cache = ArrayCache::<[u64; 8]>::new(c"example", 16)?;
-/// let obj = cache.alloc([0; 8], GFP_KERNEL)?;
+/// let obj = cache.alloc([0; 8], Gfp::KERNEL)?;
 /// assert_eq!(obj[3], 0);
 /// ```
 pub struct ArrayCache<T> {
@@ -71,8 +69,12 @@ impl<T: Send> ArrayCache<T> {
     }
 
     /// Allocates an object holding `value`.
-    pub fn alloc(&self, value: T, flags: Flags) -> Result<ArrayBox<'_, T>, AllocError> {
-        let obj = self.raw.alloc(flags.as_raw()).ok_or(AllocError)?.cast::<T>();
+    pub fn alloc(&self, value: T, flags: Gfp) -> Result<ArrayBox<'_, T>, AllocError> {
+        let obj = self
+            .raw
+            .alloc(flags.as_raw())
+            .ok_or(AllocError)?
+            .cast::<T>();
         // SAFETY: `obj` is a fresh object of `size_of::<T>()` bytes aligned for `T`.
         unsafe { obj.as_ptr().write(value) };
         // INVARIANT: `obj` holds an initialised `T` and came from `self.raw`.
@@ -84,7 +86,7 @@ impl<T: Send> ArrayCache<T> {
     }
 
     /// Allocates an object and initialises it in place with `init`.
-    pub fn init<E>(&self, init: impl Init<T, E>, flags: Flags) -> Result<ArrayBox<'_, T>, E>
+    pub fn init<E>(&self, init: impl Init<T, E>, flags: Gfp) -> Result<ArrayBox<'_, T>, E>
     where
         E: From<AllocError>,
     {
@@ -108,7 +110,7 @@ impl<T: Send> ArrayCache<T> {
     pub fn pin_init<E>(
         &self,
         init: impl PinInit<T, E>,
-        flags: Flags,
+        flags: Gfp,
     ) -> Result<Pin<ArrayBox<'_, T>>, E>
     where
         E: From<AllocError>,
@@ -133,7 +135,7 @@ impl<T: Send> ArrayCache<T> {
     }
 
     /// See [`PcpuArray::prefill`].
-    pub fn prefill(&self, count: usize, flags: Flags) -> Result {
+    pub fn prefill(&self, count: usize, flags: Gfp) -> Result {
         self.raw.prefill(count, flags.as_raw())
     }
 

@@ -36,7 +36,7 @@ loaded=""
 for ko in "$@"; do
 	name=$(basename "$ko" .ko)
 	if [ "$mode" = run ]; then
-		insmod "$ko" demo=1 2>>"$out/guest.log"
+		insmod "$ko" demo=20 2>>"$out/guest.log"
 	else
 		insmod "$ko" 2>>"$out/guest.log"
 	fi
