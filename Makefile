@@ -23,7 +23,8 @@ export PATH := /usr/lib/llvm-$(LLVM_MAJOR)/bin:$(HOME)/.cargo/bin:$(PATH)
 # The kernel tree: $(KDIR) when given, else the cached build of $(FLAVOR), built on first
 # use. Evaluated only by the recipes that need it.
 kdir_cmd = $(if $(KDIR),echo $(KDIR),$(top)/scripts/kernel.sh $(FLAVOR))
-kbuild = $(MAKE) -C "$$kdir" M=$(top) LLVM=1
+build = KDIR="$$kdir" $(top)/scripts/build.sh
+modules_under_test = $(top)/pcpu_array.ko $(top)/samples/c/pcpu_array_c_abi.ko
 
 .PHONY: all deps kdir modules lint test run selftest clean
 
@@ -36,7 +37,7 @@ kdir: deps
 	@$(kdir_cmd)
 
 modules: deps
-	@kdir=$$($(kdir_cmd)) && $(kbuild) modules
+	@kdir=$$($(kdir_cmd)) && $(build)
 
 lint: deps
 	@kdir=$$($(kdir_cmd)) && KDIR="$$kdir" $(top)/scripts/lint.sh
@@ -44,11 +45,11 @@ lint: deps
 test: deps
 	@kdir=$$($(kdir_cmd)) && \
 	KDIR="$$kdir" $(top)/scripts/lint.sh && \
-	$(kbuild) modules && \
-	KDIR="$$kdir" $(top)/scripts/vm.sh test $(top)/pcpu_array.ko
+	$(build) && \
+	KDIR="$$kdir" $(top)/scripts/vm.sh test $(modules_under_test)
 
 run: deps
-	@kdir=$$($(kdir_cmd)) && $(kbuild) modules && \
+	@kdir=$$($(kdir_cmd)) && $(build) && \
 	KDIR="$$kdir" $(top)/scripts/vm.sh run $(top)/pcpu_array.ko
 
 selftest: deps

@@ -40,7 +40,9 @@ use crate::{
     cpu_pin::CpuPin,
     debugfs::CacheDir,
     ffi,
+    gfp::Gfp,
     local_trylock::PerCpuTryLock,
+    reservation::Reservation,
     stats::{
         Stat,
         Stats,
@@ -191,7 +193,7 @@ impl PcpuArray {
     }
 
     /// Zeroes `obj` when `gfp` asks for it.
-    fn zero_if_asked(&self, obj: NonNull<c_void>, gfp: bindings::gfp_t) {
+    pub(crate) fn zero_if_asked(&self, obj: NonNull<c_void>, gfp: bindings::gfp_t) {
         if gfp & GFP_ZERO != 0 {
             // SAFETY: `obj` is a live object of the backing cache, whose objects are at least
             // `object_size` bytes, and the caller is about to own it.
@@ -417,9 +419,7 @@ impl PcpuArray {
     }
 
     /// Frees every object in `objs`: into this CPU's array while it has room, the rest with one
-    /// bulk call to the backing cache.
-    ///
-    /// Must be called with interrupts enabled.
+    /// bulk call to the backing cache (one by one when interrupts are off).
     ///
     /// # Safety
     ///
@@ -453,11 +453,28 @@ impl PcpuArray {
             }
         };
         let rest = &mut objs[cached..];
-        if !rest.is_empty() {
-            self.count(Stat::FreeBackingCache, rest.len() as u64);
+        if rest.is_empty() {
+            return;
+        }
+        self.count(Stat::FreeBackingCache, rest.len() as u64);
+        if Self::can_bulk() {
             // SAFETY: The caller gave us these objects.
             unsafe { self.backing.free_bulk(rest) };
+            return;
         }
+        for &obj in rest.iter() {
+            if let Some(obj) = NonNull::new(obj) {
+                // SAFETY: The caller gave us this object.
+                unsafe { self.backing.free(obj) };
+            }
+        }
+    }
+
+    /// Reserves `count` objects (at most [`crate::MAX_RESERVE`]) that the caller owns until it
+    /// drops the reservation: allocating from it cannot fail until it is empty, in any context
+    /// and on any CPU. See [`Reservation`].
+    pub fn reserve(&self, count: usize, gfp: Gfp) -> Result<Reservation<'_>> {
+        Reservation::new(self, count, gfp)
     }
 
     /// Makes this CPU's array hold at least `count` objects, so that the next `count`

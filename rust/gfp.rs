@@ -32,6 +32,21 @@ impl Gfp {
     pub const fn as_raw(self) -> bindings::gfp_t {
         self.0
     }
+
+    /// Whether the caller may block (`__GFP_DIRECT_RECLAIM`).
+    pub const fn allows_blocking(self) -> bool {
+        self.0 & (1 << bindings::___GFP_DIRECT_RECLAIM_BIT) != 0
+    }
+
+    /// `kernel::alloc` flags for the module's own bookkeeping allocations made on behalf of a
+    /// caller with these flags: `GFP_KERNEL` when the caller may block, `GFP_NOWAIT` otherwise.
+    pub fn kernel_flags(self) -> kernel::alloc::Flags {
+        if self.allows_blocking() {
+            kernel::alloc::flags::GFP_KERNEL
+        } else {
+            kernel::alloc::flags::GFP_NOWAIT
+        }
+    }
 }
 
 impl core::ops::BitOr for Gfp {

@@ -7,12 +7,14 @@
 mod array;
 mod backing;
 mod cache;
+pub mod capi;
 mod cpu_pin;
 mod debugfs;
 mod ffi;
 mod gfp;
 mod local_trylock;
 mod percpu;
+mod reservation;
 mod stats;
 #[cfg(CONFIG_KUNIT)]
 mod testing;
@@ -27,6 +29,10 @@ pub use cache::{
     PcpuArray, //
 };
 pub use gfp::Gfp;
+pub use reservation::{
+    Reservation,
+    MAX_RESERVE, //
+};
 pub use stats::{
     Stat,
     Stats, //

@@ -29,12 +29,12 @@ fi
 echo "lint: CLIPPY=1 build"
 log=$(mktemp)
 # The command line differs from a plain build's, so Kbuild recompiles every crate.
-if ! make -C "$kdir" M="$top" LLVM=1 CLIPPY=1 modules >"$log" 2>&1; then
+if ! KDIR="$kdir" "$here/build.sh" CLIPPY=1 >"$log" 2>&1; then
 	cat "$log"
 	echo "lint: FAIL: CLIPPY=1 build"
 	fail=1
-elif grep -qE '^(warning|error)' "$log"; then
-	grep -E -A 12 '^(warning|error)' "$log"
+elif grep -qE '(^|: )(warning|error)(\[|:)' "$log"; then
+	grep -E -A 12 '(^|: )(warning|error)(\[|:)' "$log"
 	echo "lint: FAIL: clippy or rustc warnings"
 	fail=1
 fi

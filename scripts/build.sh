@@ -1,0 +1,17 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# scripts/build.sh [make args...]: build pcpu_array.ko, then the consumers in samples/
+# against its Module.symvers. KDIR names the kernel build.
+
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(dirname "$here")
+# shellcheck source=versions.env
+. "$here/versions.env"
+export PATH="/usr/lib/llvm-$LLVM_MAJOR/bin:$HOME/.cargo/bin:$PATH"
+kdir=${KDIR:?KDIR must name the kernel build}
+
+make -C "$kdir" M="$top" LLVM=1 "$@" modules
+make -C "$kdir" M="$top/samples" LLVM=1 KBUILD_EXTRA_SYMBOLS="$top/Module.symvers" "$@" modules
