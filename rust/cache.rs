@@ -48,6 +48,11 @@ use crate::{
         Stats,
         StatsTable, //
     },
+    typed::{
+        layout_of,
+        ArrayCache,
+        RawCache, //
+    },
 };
 use core::ptr::NonNull;
 use kernel::{
@@ -517,6 +522,54 @@ impl PcpuArray {
             self.free_batch(&mut batch);
         }
         Err(EAGAIN)
+    }
+}
+
+// SAFETY: `alloc` returns objects of the backing cache, created with the size and alignment
+// asked for, and `free` takes them back.
+unsafe impl RawCache for PcpuArray {
+    type Reservation<'a> = Reservation<'a>;
+
+    fn alloc_raw(&self, gfp: Gfp) -> Option<NonNull<c_void>> {
+        self.alloc(gfp.as_raw())
+    }
+
+    unsafe fn free_raw(&self, obj: NonNull<c_void>) {
+        // SAFETY: Guaranteed by the caller.
+        unsafe { self.free(obj) }
+    }
+
+    fn prefill_raw(&self, count: usize, gfp: Gfp) -> Result {
+        self.prefill(count, gfp.as_raw())
+    }
+
+    fn reserve_raw(&self, count: usize, gfp: Gfp) -> Result<Reservation<'_>> {
+        self.reserve(count, gfp)
+    }
+}
+
+impl<T: Send> ArrayCache<T, PcpuArray> {
+    /// Creates a cache of `T`s named `name` whose CPUs each keep up to `capacity` free
+    /// objects, over a backing cache without sheaves.
+    pub fn new(name: &CStr, capacity: u32) -> Result<Self> {
+        Self::with_sheaves(name, capacity, Sheaves::Off)
+    }
+
+    /// As [`ArrayCache::new`], choosing whether the backing cache keeps SLUB's sheaves.
+    pub fn with_sheaves(name: &CStr, capacity: u32, sheaves: Sheaves) -> Result<Self> {
+        let (size, align) = layout_of::<T>()?;
+        let config = Config {
+            align,
+            sheaves,
+            ..Config::new(size, capacity)
+        };
+        // SAFETY: The cache was created with `T`'s size and alignment.
+        Ok(unsafe { Self::from_raw_cache(PcpuArray::new(name, config)?) })
+    }
+
+    /// The counters, summed over every CPU.
+    pub fn stats(&self) -> Stats {
+        self.raw().stats()
     }
 }
 

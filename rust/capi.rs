@@ -166,7 +166,9 @@ pub unsafe extern "C" fn pcpu_array_alloc_node(
 ) -> *mut c_void {
     // SAFETY: Guaranteed by the caller.
     let a = unsafe { cache(pa) };
-    a.cache.alloc_node(gfp, node).map_or(null_mut(), NonNull::as_ptr)
+    a.cache
+        .alloc_node(gfp, node)
+        .map_or(null_mut(), NonNull::as_ptr)
 }
 
 /// `pcpu_array_free()`.

@@ -18,7 +18,7 @@ mod reservation;
 mod stats;
 #[cfg(CONFIG_KUNIT)]
 mod testing;
-mod typed;
+pub mod typed;
 
 use kernel::prelude::*;
 
@@ -37,10 +37,14 @@ pub use stats::{
     Stat,
     Stats, //
 };
-pub use typed::{
-    ArrayBox,
-    ArrayCache, //
-};
+pub use typed::RawCache;
+
+/// A per-CPU array cache of `T`s: see [`typed::ArrayCache`].
+pub type ArrayCache<T> = typed::ArrayCache<T, PcpuArray>;
+/// An object of an [`ArrayCache`].
+pub type ArrayBox<'a, T> = typed::ArrayBox<'a, T, PcpuArray>;
+/// A typed reservation of an [`ArrayCache`].
+pub type TypedReservation<'a, T> = typed::Reservation<'a, T, PcpuArray>;
 
 module! {
     type: PcpuArrayModule,

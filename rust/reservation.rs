@@ -9,7 +9,8 @@
 
 use crate::{
     cache::PcpuArray,
-    gfp::Gfp, //
+    gfp::Gfp,
+    typed::RawReservation, //
 };
 use core::ptr::NonNull;
 use kernel::{
@@ -113,6 +114,16 @@ impl<'a> Reservation<'a> {
     /// sleeps.
     pub fn alloc(&mut self, gfp: Gfp) -> Option<NonNull<c_void>> {
         self.objs.take(self.cache, gfp)
+    }
+}
+
+impl RawReservation for Reservation<'_> {
+    fn take_raw(&mut self, gfp: Gfp) -> Option<NonNull<c_void>> {
+        self.alloc(gfp)
+    }
+
+    fn remaining(&self) -> usize {
+        self.len()
     }
 }
 

@@ -1,16 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The typed cache and its owning object handle.
+//! The typed cache, its owning object handle and its typed reservation.
+//!
+//! This file is compiled twice: into `pcpu_array.ko`, over [`PcpuArray`] directly, and into
+//! consumer modules by `samples/rust/pcpu_array_binding.rs`, over the C ABI. It only needs a
+//! [`RawCache`] and the sibling `gfp` module, so both see the same safe API.
+//!
+//! [`PcpuArray`]: ../cache/struct.PcpuArray.html
 
-use crate::{
-    backing::Sheaves,
-    cache::{
-        Config,
-        PcpuArray, //
-    },
-    gfp::Gfp,
-    stats::Stats,
-};
+use super::gfp::Gfp;
 use core::{
     marker::PhantomData,
     mem::{
@@ -26,76 +24,96 @@ use core::{
 };
 use kernel::{
     alloc::AllocError,
-    prelude::*,
-    str::CStr, //
+    ffi::c_void,
+    prelude::*, //
 };
 
-/// A per-CPU array cache of `T`s.
+/// An untyped per-CPU array cache: what [`ArrayCache`] is built on.
 ///
-/// Allocation gives an [`ArrayBox`], which borrows the cache: the cache cannot be dropped while
-/// an object is live, so destroy never meets an object it does not own.
+/// # Safety
 ///
-/// # Examples
+/// `alloc_raw` must return objects of at least the size and alignment the cache was created
+/// with, owned by the caller, that `free_raw` accepts back.
+pub unsafe trait RawCache: Sync {
+    /// A guaranteed batch of objects of this cache.
+    type Reservation<'a>: RawReservation
+    where
+        Self: 'a;
+
+    /// Allocates an object.
+    fn alloc_raw(&self, gfp: Gfp) -> Option<NonNull<c_void>>;
+
+    /// Frees an object.
+    ///
+    /// # Safety
+    ///
+    /// `obj` must come from `alloc_raw` (or a reservation) of this cache, and not be used
+    /// afterwards.
+    unsafe fn free_raw(&self, obj: NonNull<c_void>);
+
+    /// Opportunistically fills this CPU's array with at least `count` objects.
+    fn prefill_raw(&self, count: usize, gfp: Gfp) -> Result;
+
+    /// Reserves `count` objects owned by the caller.
+    fn reserve_raw(&self, count: usize, gfp: Gfp) -> Result<Self::Reservation<'_>>;
+}
+
+/// A guaranteed batch of objects. Unused objects go back to the cache on drop.
+pub trait RawReservation {
+    /// Takes one object; cannot fail until the batch is empty.
+    fn take_raw(&mut self, gfp: Gfp) -> Option<NonNull<c_void>>;
+
+    /// Objects left.
+    fn remaining(&self) -> usize;
+}
+
+/// A per-CPU array cache of `T`s over the untyped cache `C`.
 ///
-/// ```ignore
-/// let cache = ArrayCache::<[u64; 8]>::new(c"example", 16)?;
-/// let obj = cache.alloc([0; 8], Gfp::KERNEL)?;
-/// assert_eq!(obj[3], 0);
-/// ```
-pub struct ArrayCache<T> {
-    raw: PcpuArray,
+/// Allocation gives an [`ArrayBox`], which borrows the cache: the cache cannot be dropped
+/// while an object is live, so destroy never meets an object it does not own.
+pub struct ArrayCache<T, C: RawCache> {
+    raw: C,
     _t: PhantomData<T>,
 }
 
-impl<T: Send> ArrayCache<T> {
-    /// Creates a cache named `name` whose CPUs each keep up to `capacity` free objects.
-    pub fn new(name: &CStr, capacity: u32) -> Result<Self> {
-        Self::with_sheaves(name, capacity, Sheaves::Off)
-    }
+/// The object size and alignment of `T`, as the slab API takes them.
+pub(crate) fn layout_of<T>() -> Result<(u32, u32)> {
+    let size = u32::try_from(size_of::<T>()).map_err(|_| EINVAL)?;
+    let align = u32::try_from(align_of::<T>()).map_err(|_| EINVAL)?;
+    Ok((size, align))
+}
 
-    /// As [`ArrayCache::new`], choosing whether the backing cache keeps SLUB's sheaves.
-    pub fn with_sheaves(name: &CStr, capacity: u32, sheaves: Sheaves) -> Result<Self> {
-        let size = u32::try_from(size_of::<T>()).map_err(|_| EINVAL)?;
-        let align = u32::try_from(align_of::<T>()).map_err(|_| EINVAL)?;
-        let config = Config {
-            align,
-            sheaves,
-            ..Config::new(size, capacity)
-        };
-        Ok(Self {
-            raw: PcpuArray::new(name, config)?,
+impl<T: Send, C: RawCache> ArrayCache<T, C> {
+    /// Wraps an untyped cache created for `T`'s layout (see [`layout_of`]).
+    ///
+    /// # Safety
+    ///
+    /// `raw`'s objects must be at least `size_of::<T>()` bytes, aligned for `T`.
+    pub(crate) unsafe fn from_raw_cache(raw: C) -> Self {
+        Self {
+            raw,
             _t: PhantomData,
-        })
+        }
     }
 
     /// Allocates an object holding `value`.
-    pub fn alloc(&self, value: T, flags: Gfp) -> Result<ArrayBox<'_, T>, AllocError> {
-        let obj = self
-            .raw
-            .alloc(flags.as_raw())
-            .ok_or(AllocError)?
-            .cast::<T>();
-        // SAFETY: `obj` is a fresh object of `size_of::<T>()` bytes aligned for `T`.
-        unsafe { obj.as_ptr().write(value) };
-        // INVARIANT: `obj` holds an initialised `T` and came from `self.raw`.
-        Ok(ArrayBox {
-            ptr: obj,
-            cache: &self.raw,
-            _t: PhantomData,
-        })
+    pub fn alloc(&self, value: T, gfp: Gfp) -> Result<ArrayBox<'_, T, C>, AllocError> {
+        let obj = self.raw.alloc_raw(gfp).ok_or(AllocError)?;
+        // SAFETY: `obj` is a fresh object of this cache, which holds `T`s.
+        Ok(unsafe { ArrayBox::write(&self.raw, obj, value) })
     }
 
     /// Allocates an object and initialises it in place with `init`.
-    pub fn init<E>(&self, init: impl Init<T, E>, flags: Gfp) -> Result<ArrayBox<'_, T>, E>
+    pub fn init<E>(&self, init: impl Init<T, E>, gfp: Gfp) -> Result<ArrayBox<'_, T, C>, E>
     where
         E: From<AllocError>,
     {
-        let obj = self.raw.alloc(flags.as_raw()).ok_or(AllocError)?;
+        let obj = self.raw.alloc_raw(gfp).ok_or(AllocError)?;
         let slot = obj.cast::<T>();
         // SAFETY: `slot` is a fresh object big and aligned enough for a `T`.
         if let Err(e) = unsafe { init.__init(slot.as_ptr()) } {
-            // SAFETY: `obj` came from `self.raw`, is ours and holds no value.
-            unsafe { self.raw.free(obj) };
+            // SAFETY: `obj` came from this cache, is ours and holds no value.
+            unsafe { self.raw.free_raw(obj) };
             return Err(e);
         }
         // INVARIANT: Initialised just above.
@@ -110,18 +128,18 @@ impl<T: Send> ArrayCache<T> {
     pub fn pin_init<E>(
         &self,
         init: impl PinInit<T, E>,
-        flags: Gfp,
-    ) -> Result<Pin<ArrayBox<'_, T>>, E>
+        gfp: Gfp,
+    ) -> Result<Pin<ArrayBox<'_, T, C>>, E>
     where
         E: From<AllocError>,
     {
-        let obj = self.raw.alloc(flags.as_raw()).ok_or(AllocError)?;
+        let obj = self.raw.alloc_raw(gfp).ok_or(AllocError)?;
         let slot = obj.cast::<T>();
         // SAFETY: `slot` is a fresh object that will not move until it is dropped: the handle
         // is pinned below and never gives out the pointer.
         if let Err(e) = unsafe { init.__pinned_init(slot.as_ptr()) } {
-            // SAFETY: `obj` came from `self.raw`, is ours and holds no value.
-            unsafe { self.raw.free(obj) };
+            // SAFETY: `obj` came from this cache, is ours and holds no value.
+            unsafe { self.raw.free_raw(obj) };
             return Err(e);
         }
         // INVARIANT: Initialised just above.
@@ -134,19 +152,61 @@ impl<T: Send> ArrayCache<T> {
         Ok(unsafe { Pin::new_unchecked(b) })
     }
 
-    /// See [`PcpuArray::prefill`].
-    pub fn prefill(&self, count: usize, flags: Gfp) -> Result {
-        self.raw.prefill(count, flags.as_raw())
+    /// Opportunistically makes this CPU's array hold at least `count` objects.
+    pub fn prefill(&self, count: usize, gfp: Gfp) -> Result {
+        self.raw.prefill_raw(count, gfp)
     }
 
-    /// The counters, summed over every CPU.
-    pub fn stats(&self) -> Stats {
-        self.raw.stats()
+    /// Reserves `count` objects that cannot run out before they are used: see
+    /// [`Reservation`].
+    pub fn reserve(&self, count: usize, gfp: Gfp) -> Result<Reservation<'_, T, C>> {
+        Ok(Reservation {
+            raw: self.raw.reserve_raw(count, gfp)?,
+            cache: &self.raw,
+            _t: PhantomData,
+        })
     }
 
     /// The untyped cache underneath.
-    pub fn raw(&self) -> &PcpuArray {
+    pub fn raw(&self) -> &C {
         &self.raw
+    }
+}
+
+/// Objects reserved from an [`ArrayCache`]: allocating from it cannot fail until it is empty,
+/// never sleeps, and works in any context. Unused objects go back on drop.
+///
+/// # Examples
+///
+/// ```ignore
+/// let mut r = cache.reserve(4, Gfp::KERNEL)?;     // may sleep: before the lock
+/// let _guard = tree_lock.lock();
+/// let node = r.alloc(Node::new()).map_err(|_| ENOMEM)?; // cannot fail: 4 are reserved
+/// ```
+pub struct Reservation<'a, T, C: RawCache> {
+    raw: C::Reservation<'a>,
+    cache: &'a C,
+    _t: PhantomData<T>,
+}
+
+impl<'a, T, C: RawCache> Reservation<'a, T, C> {
+    /// Moves `value` into a reserved object; gives `value` back when the reservation is empty.
+    pub fn alloc(&mut self, value: T) -> Result<ArrayBox<'a, T, C>, T> {
+        match self.raw.take_raw(Gfp::NOWAIT) {
+            // SAFETY: A fresh object of `cache`, which holds `T`s.
+            Some(obj) => Ok(unsafe { ArrayBox::write(self.cache, obj, value) }),
+            None => Err(value),
+        }
+    }
+
+    /// Objects left.
+    pub fn len(&self) -> usize {
+        self.raw.remaining()
+    }
+
+    /// Whether the reservation is used up.
+    pub fn is_empty(&self) -> bool {
+        self.raw.remaining() == 0
     }
 }
 
@@ -155,18 +215,36 @@ impl<T: Send> ArrayCache<T> {
 /// # Invariants
 ///
 /// `ptr` is an object allocated from `cache` that holds an initialised `T` owned by this handle.
-pub struct ArrayBox<'a, T> {
+pub struct ArrayBox<'a, T, C: RawCache> {
     ptr: NonNull<T>,
-    cache: &'a PcpuArray,
+    cache: &'a C,
     _t: PhantomData<T>,
 }
 
-// SAFETY: The handle owns its `T`; the cache may be used from any CPU.
-unsafe impl<T: Send> Send for ArrayBox<'_, T> {}
+// SAFETY: The handle owns its `T`; the cache may be used from any CPU (`RawCache: Sync`).
+unsafe impl<T: Send, C: RawCache> Send for ArrayBox<'_, T, C> {}
 // SAFETY: `&ArrayBox` gives out only `&T`.
-unsafe impl<T: Sync> Sync for ArrayBox<'_, T> {}
+unsafe impl<T: Sync, C: RawCache> Sync for ArrayBox<'_, T, C> {}
 
-impl<'a, T> ArrayBox<'a, T> {
+impl<'a, T, C: RawCache> ArrayBox<'a, T, C> {
+    /// Moves `value` into `obj`.
+    ///
+    /// # Safety
+    ///
+    /// `obj` must be a fresh object of `cache`, big and aligned enough for a `T`, owned by the
+    /// caller.
+    unsafe fn write(cache: &'a C, obj: NonNull<c_void>, value: T) -> Self {
+        let ptr = obj.cast::<T>();
+        // SAFETY: Guaranteed by the caller.
+        unsafe { ptr.as_ptr().write(value) };
+        // INVARIANT: `ptr` holds an initialised `T` and came from `cache`.
+        Self {
+            ptr,
+            cache,
+            _t: PhantomData,
+        }
+    }
+
     /// Gives up ownership without freeing: the object must come back through
     /// [`ArrayBox::from_raw`] with the same cache.
     pub fn into_raw(b: Self) -> NonNull<T> {
@@ -181,7 +259,7 @@ impl<'a, T> ArrayBox<'a, T> {
     ///
     /// `ptr` must come from [`ArrayBox::into_raw`] on a handle of `cache`, and must not be used
     /// by anything else afterwards.
-    pub unsafe fn from_raw(cache: &'a ArrayCache<T>, ptr: NonNull<T>) -> Self {
+    pub unsafe fn from_raw(cache: &'a ArrayCache<T, C>, ptr: NonNull<T>) -> Self {
         // INVARIANT: Guaranteed by the caller.
         Self {
             ptr,
@@ -191,7 +269,7 @@ impl<'a, T> ArrayBox<'a, T> {
     }
 }
 
-impl<T> Deref for ArrayBox<'_, T> {
+impl<T, C: RawCache> Deref for ArrayBox<'_, T, C> {
     type Target = T;
 
     fn deref(&self) -> &T {
@@ -200,18 +278,18 @@ impl<T> Deref for ArrayBox<'_, T> {
     }
 }
 
-impl<T> DerefMut for ArrayBox<'_, T> {
+impl<T, C: RawCache> DerefMut for ArrayBox<'_, T, C> {
     fn deref_mut(&mut self) -> &mut T {
         // SAFETY: By the type invariant `ptr` holds a `T` that we own exclusively.
         unsafe { self.ptr.as_mut() }
     }
 }
 
-impl<T> Drop for ArrayBox<'_, T> {
+impl<T, C: RawCache> Drop for ArrayBox<'_, T, C> {
     fn drop(&mut self) {
         // SAFETY: By the type invariant `ptr` holds a `T` that we own; it is dropped once.
         unsafe { core::ptr::drop_in_place(self.ptr.as_ptr()) };
         // SAFETY: The object came from `self.cache` and is no longer used.
-        unsafe { self.cache.free(self.ptr.cast()) };
+        unsafe { self.cache.free_raw(self.ptr.cast()) };
     }
 }
