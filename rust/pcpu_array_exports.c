@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Exports of the C ABI declared in include/pcpu_array.h. The functions are
- * defined in Rust (rust/capi.rs); only the export table lives here.
+ * defined in Rust (rust/capi.rs), so, as rust/exports.c does for the kernel
+ * crate, only the export table lives here; checkpatch's EXPORT_SYMBOL rule
+ * (export right after the definition) cannot apply and scripts/lint.sh skips
+ * it for this file alone.
  */
 
 #include <linux/export.h>
