@@ -608,6 +608,7 @@ mod tests {
         on_cpu,
         online_cpus, //
     };
+    use pin_init::init_from_closure;
 
     const GFP_KERNEL_RAW: bindings::gfp_t = bindings::GFP_KERNEL;
     const GFP_NOWAIT_RAW: bindings::gfp_t = bindings::GFP_NOWAIT;
@@ -879,6 +880,39 @@ mod tests {
         assert_eq!(mid.get(Stat::ObjectsCached), 6);
         assert_eq!(after.since(&mid, Stat::CpuCacheRefill), 0);
         assert_eq!(irqs_off(|| c.prefill(1, GFP_NOWAIT_RAW)), Err(EINVAL));
+        Ok(())
+    }
+
+    #[test]
+    fn typed_objects_go_back_on_drop() -> Result {
+        let c = crate::ArrayCache::<[u64; 16]>::new(c"pcpu_array_test_typed", 8)?;
+        let before = c.stats();
+        {
+            let mut a = c.alloc([7; 16], Gfp::KERNEL)?;
+            a[3] = 9;
+            assert_eq!(a[3] + a[0], 16);
+            let b = c.init(
+                // SAFETY: The closure fully initialises the slot and reports success.
+                unsafe {
+                    init_from_closure(|slot: *mut [u64; 16]| {
+                        slot.write([0; 16]);
+                        Ok::<(), Error>(())
+                    })
+                },
+                Gfp::KERNEL,
+            )?;
+            assert!(b.iter().all(|&v| v == 0));
+            let failed = c.init(
+                // SAFETY: The closure initialises nothing and reports failure.
+                unsafe { init_from_closure(|_: *mut [u64; 16]| Err(EIO)) },
+                Gfp::KERNEL,
+            );
+            assert_eq!(failed.err(), Some(EIO));
+            assert_eq!(c.stats().in_use(), 2);
+        }
+        let after = c.stats();
+        assert_eq!(after.in_use(), 0);
+        assert_eq!(after.since(&before, Stat::FreeCpuCache), 3);
         Ok(())
     }
 
