@@ -85,6 +85,21 @@ impl BackingCache {
         })
     }
 
+    /// A non-owning view of a cache owned elsewhere.
+    ///
+    /// # Safety
+    ///
+    /// `cache` must be [`BackingCache::as_ptr`] of a live `BackingCache` that outlives the view.
+    pub(crate) unsafe fn borrow_raw(
+        cache: *mut bindings::kmem_cache,
+    ) -> core::mem::ManuallyDrop<Self> {
+        // INVARIANT: `ManuallyDrop` never destroys the cache; its owner does.
+        core::mem::ManuallyDrop::new(Self {
+            // SAFETY: The caller guarantees a live cache, hence non-null.
+            cache: unsafe { NonNull::new_unchecked(cache) },
+        })
+    }
+
     /// The `struct kmem_cache` itself.
     pub(crate) fn as_ptr(&self) -> *mut bindings::kmem_cache {
         self.cache.as_ptr()

@@ -41,6 +41,7 @@ use crate::{
     debugfs::CacheDir,
     ffi,
     gfp::Gfp,
+    hotplug::HotplugInstance,
     local_trylock::PerCpuTryLock,
     reservation::Reservation,
     stats::{
@@ -54,7 +55,10 @@ use crate::{
         RawCache, //
     },
 };
-use core::ptr::NonNull;
+use core::{
+    pin::Pin,
+    ptr::NonNull, //
+};
 use kernel::{
     bindings,
     ffi::c_void,
@@ -112,8 +116,10 @@ enum Miss {
 /// The raw entry points (`alloc`, `free`, ...) serve the C ABI; Rust users want the typed
 /// [`crate::ArrayCache`].
 pub struct PcpuArray {
-    // Fields drop in this order, after `Drop::drop` has flushed the arrays: the debugfs files
-    // first (they hold the counters), the arrays, then the backing cache.
+    // Fields drop in this order, after `Drop::drop` has unregistered from CPU hotplug and
+    // flushed the arrays: the debugfs files first (they hold the counters), the arrays, then
+    // the backing cache.
+    hotplug: Option<Pin<KBox<HotplugInstance>>>,
     _debugfs: Option<CacheDir>,
     arrays: PerCpuTryLock<ObjArray>,
     stats: Arc<StatsTable>,
@@ -144,7 +150,12 @@ impl PcpuArray {
         let stats = Arc::new(StatsTable::new()?, GFP_KERNEL)?;
         let arrays = PerCpuTryLock::new(|_| ObjArray::new(capacity))?;
         let debugfs = CacheDir::new(name, &stats, capacity, batch).ok();
+        // SAFETY: `arrays` and `backing` move into `Self` below; the instance views their heap
+        // and per-CPU memory, which does not move, and `Drop` unregisters it before either is
+        // freed.
+        let hotplug = unsafe { HotplugInstance::register(&arrays, &backing, stats.clone())? };
         Ok(Self {
+            hotplug: Some(hotplug),
             _debugfs: debugfs,
             arrays,
             stats,
@@ -577,7 +588,9 @@ impl Drop for PcpuArray {
     fn drop(&mut self) {
         // Every CPU's array goes back to the backing cache before it is destroyed (the 2023
         // patch destroyed the cache first). `&mut self`: nobody can use the arrays now, and the
-        // type system guarantees no object handed out from Rust is still live.
+        // type system guarantees no object handed out from Rust is still live. CPU hotplug
+        // goes first, so that no dead-CPU teardown flushes an array at the same time.
+        drop(self.hotplug.take());
         let backing = &self.backing;
         let stats = &self.stats;
         self.arrays.for_each_mut(|_, array| {

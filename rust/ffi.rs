@@ -7,6 +7,7 @@
 //! sound.
 
 use kernel::ffi::{
+    c_char,
     c_int,
     c_long,
     c_uint,
@@ -56,6 +57,19 @@ extern "C" {
     pub(crate) fn pcpu_array_local_trylock(lock: *mut c_void) -> bool;
     /// `local_unlock(lock)` on a `__percpu` lock.
     pub(crate) fn pcpu_array_local_unlock(lock: *mut c_void);
+
+    /// `cpuhp_setup_state_multi(CPUHP_BP_PREPARE_DYN, name, NULL, teardown)`: the new state, or
+    /// a negative errno.
+    pub(crate) fn pcpu_array_cpuhp_setup_multi(
+        name: *const c_char,
+        teardown: unsafe extern "C" fn(cpu: c_uint, node: *mut c_void) -> c_int,
+    ) -> c_int;
+    /// `cpuhp_remove_multi_state(state)`.
+    pub(crate) fn pcpu_array_cpuhp_remove_multi(state: c_int);
+    /// `cpuhp_state_add_instance_nocalls(state, node)`.
+    pub(crate) fn pcpu_array_cpuhp_add_instance(state: c_int, node: *mut c_void) -> c_int;
+    /// `cpuhp_state_remove_instance_nocalls(state, node)`.
+    pub(crate) fn pcpu_array_cpuhp_remove_instance(state: c_int, node: *mut c_void) -> c_int;
 
     /// `work_on_cpu(cpu, fn, arg)`: runs `fn(arg)` in a kworker bound to `cpu` and waits.
     #[cfg_attr(not(CONFIG_KUNIT), expect(dead_code))]

@@ -105,6 +105,27 @@ impl<T: Send> PerCpuTryLock<T> {
         })
     }
 
+    /// The `__percpu` base of the slots, for [`PerCpuTryLock::value_of_dead_cpu`].
+    pub(crate) fn raw_base(&self) -> *mut c_void {
+        self.slots.as_percpu_ptr()
+    }
+
+    /// The value of a CPU that is dead, reached without its lock; `None` when `cpu` is not
+    /// possible.
+    ///
+    /// # Safety
+    ///
+    /// `base` must be [`PerCpuTryLock::raw_base`] of a live `PerCpuTryLock<T>`, `cpu` must be
+    /// offline and dead (so no context can hold or take its lock), and nothing else may use the
+    /// value during `'a`.
+    pub(crate) unsafe fn value_of_dead_cpu<'a>(base: *mut c_void, cpu: u32) -> Option<&'a mut T> {
+        crate::percpu::possible_cpus().find(|&c| c == cpu)?;
+        // SAFETY: `base` is a live per-CPU allocation of `Slot<T>`s and `cpu` is possible.
+        let slot = unsafe { ffi::pcpu_array_per_cpu_ptr(base, cpu) }.cast::<Slot<T>>();
+        // SAFETY: The slot is initialised; exclusive access is guaranteed by the caller.
+        Some(unsafe { &mut *(*slot).value.get() })
+    }
+
     /// Calls `f` with each possible CPU's value, without locking.
     ///
     /// `&mut self` proves that no other context can hold any of the locks.

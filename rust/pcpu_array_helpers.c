@@ -5,6 +5,7 @@
  * guarantees is documented where Rust calls it (rust/ffi.rs).
  */
 
+#include <linux/cpuhotplug.h>
 #include <linux/cpumask.h>
 #include <linux/hardirq.h>
 #include <linux/irqflags.h>
@@ -108,6 +109,31 @@ bool pcpu_array_local_trylock(local_trylock_t __percpu *lock)
 void pcpu_array_local_unlock(local_trylock_t __percpu *lock)
 {
 	local_unlock(lock);
+}
+
+/*
+ * The dead-CPU teardown of a prepare state runs on a control CPU once the CPU
+ * is gone, so its arrays can be flushed without their locks.
+ */
+int pcpu_array_cpuhp_setup_multi(const char *name,
+				 int (*teardown)(unsigned int cpu, struct hlist_node *node))
+{
+	return cpuhp_setup_state_multi(CPUHP_BP_PREPARE_DYN, name, NULL, teardown);
+}
+
+void pcpu_array_cpuhp_remove_multi(int state)
+{
+	cpuhp_remove_multi_state(state);
+}
+
+int pcpu_array_cpuhp_add_instance(int state, struct hlist_node *node)
+{
+	return cpuhp_state_add_instance_nocalls(state, node);
+}
+
+int pcpu_array_cpuhp_remove_instance(int state, struct hlist_node *node)
+{
+	return cpuhp_state_remove_instance_nocalls(state, node);
 }
 
 long pcpu_array_work_on_cpu(int cpu, long (*fn)(void *), void *arg)

@@ -29,6 +29,13 @@ void pcpu_array_local_trylock_init(local_trylock_t *lock);
 bool pcpu_array_local_trylock(local_trylock_t __percpu *lock);
 void pcpu_array_local_unlock(local_trylock_t __percpu *lock);
 
+struct hlist_node;
+int pcpu_array_cpuhp_setup_multi(const char *name,
+				 int (*teardown)(unsigned int cpu, struct hlist_node *node));
+void pcpu_array_cpuhp_remove_multi(int state);
+int pcpu_array_cpuhp_add_instance(int state, struct hlist_node *node);
+int pcpu_array_cpuhp_remove_instance(int state, struct hlist_node *node);
+
 long pcpu_array_work_on_cpu(int cpu, long (*fn)(void *), void *arg);
 void pcpu_array_set_make_it_fail(bool fail);
 

@@ -12,6 +12,7 @@ mod cpu_pin;
 mod debugfs;
 mod ffi;
 mod gfp;
+mod hotplug;
 mod local_trylock;
 mod percpu;
 mod reservation;
@@ -104,11 +105,15 @@ fn run_demo(rounds: u32) -> Result<ArrayCache<DemoNode>> {
 
 impl kernel::Module for PcpuArrayModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        hotplug::register()?;
         debugfs::init_root();
         let rounds = *module_parameters::demo.value();
         let demo = match rounds {
             0 => None,
-            n => Some(run_demo(n).inspect_err(|_| debugfs::remove_root())?),
+            n => Some(run_demo(n).inspect_err(|_| {
+                debugfs::remove_root();
+                hotplug::unregister();
+            })?),
         };
         Ok(Self { demo })
     }
@@ -122,5 +127,6 @@ impl Drop for PcpuArrayModule {
             pr_info!("demo: cache destroyed, {} objects were in use\n", in_use);
         }
         debugfs::remove_root();
+        hotplug::unregister();
     }
 }

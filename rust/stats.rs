@@ -64,6 +64,8 @@ stats! {
     AllocBackingCache => c"alloc_backing",
     /// Objects that went from a caller straight to the backing cache.
     FreeBackingCache => c"free_backing",
+    /// Objects given back to the backing cache because their CPU went offline.
+    CpuDeadFlush => c"cpu_dead_flush",
     /// Objects a CPU's array holds now (a level, not an event count).
     ObjectsCached => c"objects_cached",
 }
@@ -125,6 +127,11 @@ impl StatsTable {
         Ok(Self {
             cpus: PerCpu::new(|_| Ok::<_, Error>(CpuStats::new()))?,
         })
+    }
+
+    /// The counters of `cpu`, or `None` when it is not possible.
+    pub(crate) fn on_cpu(&self, cpu: u32) -> Option<&CpuStats> {
+        self.cpus.on_cpu(cpu)
     }
 
     /// The counters of the CPU `pin` holds the task on.
