@@ -727,27 +727,34 @@ mod tests {
     fn full_array_with_irqs_off_frees_to_backing() -> Result {
         let c = cache(c"pcpu_array_test_full", 4)?;
         let r = on_cpu(first_cpu()?, || {
-            let objs = alloc_n(&c, 5, GFP_KERNEL_RAW)?;
-            let mut it = objs.into_iter();
-            let last = it.next()?;
-            for o in it {
+            // Five allocations leave one object in the array (refills of 2 before the 1st, 3rd
+            // and 5th); three frees make it full.
+            let mut objs = alloc_n(&c, 5, GFP_KERNEL_RAW)?.into_iter();
+            for _ in 0..3 {
                 // SAFETY: Allocated from `c` above, unused.
-                unsafe { c.free(o) };
+                unsafe { c.free(objs.next()?) };
             }
             let before = c.stats();
-            // The array is full (4 of 4) and a flush needs interrupts: `last` must go to the
-            // backing cache, not be lost and not overflow the array.
+            let fourth = objs.next()?;
+            // A flush needs interrupts on: the object must go to the backing cache, neither
+            // lost nor overflowing the array.
+            // SAFETY: Allocated from `c` above, unused.
+            irqs_off(|| unsafe { c.free(fourth) });
+            let mid = c.stats();
+            // With interrupts on, the full array is flushed by half first.
             // SAFETY: As above.
-            irqs_off(|| unsafe { c.free(last) });
-            Some((before, c.stats()))
+            unsafe { c.free(objs.next()?) };
+            Some((before, mid, c.stats()))
         })
         .flatten();
-        let (before, after) = r.ok_or(ENOMEM)?;
+        let (before, mid, after) = r.ok_or(ENOMEM)?;
         assert_eq!(before.get(Stat::ObjectsCached), 4);
-        assert_eq!(after.since(&before, Stat::FreeBypassFull), 1);
-        assert_eq!(after.since(&before, Stat::FreeBackingCache), 1);
-        assert_eq!(after.since(&before, Stat::CpuCacheFlush), 0);
-        assert_eq!(after.get(Stat::ObjectsCached), 4);
+        assert_eq!(mid.since(&before, Stat::FreeBypassFull), 1);
+        assert_eq!(mid.since(&before, Stat::FreeBackingCache), 1);
+        assert_eq!(mid.since(&before, Stat::CpuCacheFlush), 0);
+        assert_eq!(mid.get(Stat::ObjectsCached), 4);
+        assert_eq!(after.since(&mid, Stat::CpuCacheFlush), 1);
+        assert_eq!(after.get(Stat::ObjectsCached), 3);
         assert_eq!(after.in_use(), 0);
         Ok(())
     }
@@ -859,7 +866,9 @@ mod tests {
         let before = c.stats();
         let mut objs = [core::ptr::null_mut::<c_void>(); 12];
         // Five come from the array; the bulk call for the other seven fails.
-        let ok = failing_slab(|| on_cpu(cpu, || c.alloc_bulk(GFP_KERNEL_RAW, &mut objs)));
+        let ok = on_cpu(cpu, || {
+            failing_slab(|| c.alloc_bulk(GFP_KERNEL_RAW, &mut objs))
+        });
         let after = c.stats();
         assert_eq!(ok, Some(false));
         assert_eq!(after.since(&before, Stat::AllocCpuCache), 5);
@@ -868,7 +877,9 @@ mod tests {
         assert_eq!(after.in_use(), 0);
         assert_eq!(after.get(Stat::ObjectsCached), 5);
         // Fewer than the array holds plus one: the single missing object fails just the same.
-        let single = failing_slab(|| on_cpu(cpu, || c.alloc_bulk(GFP_KERNEL_RAW, &mut objs[..6])));
+        let single = on_cpu(cpu, || {
+            failing_slab(|| c.alloc_bulk(GFP_KERNEL_RAW, &mut objs[..6]))
+        });
         assert_eq!(single, Some(false));
         assert_eq!(c.stats().in_use(), 0);
         Ok(())
