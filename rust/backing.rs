@@ -23,10 +23,6 @@ pub(crate) const SLAB_NO_MERGE: bindings::slab_flags_t =
 /// hides the cache from kmemleak; see `Documentation/pcpu_array.rst`).
 pub(crate) const SLAB_NOLEAKTRACE: bindings::slab_flags_t =
     slab_flag(bindings::_slab_flag_bits__SLAB_NOLEAKTRACE);
-/// `SLAB_FAILSLAB`: the cache takes part in failslab fault injection.
-#[cfg_attr(not(CONFIG_KUNIT), expect(dead_code))]
-pub(crate) const SLAB_FAILSLAB: bindings::slab_flags_t =
-    slab_flag(bindings::_slab_flag_bits__SLAB_FAILSLAB);
 
 /// Whether the backing cache keeps its own per-CPU layer (SLUB sheaves) under the arrays.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

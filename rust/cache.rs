@@ -854,11 +854,9 @@ mod tests {
     #[cfg(CONFIG_FAILSLAB)]
     #[test]
     fn bulk_is_all_or_nothing_when_backing_fails() -> Result {
-        let config = Config {
-            flags: crate::backing::SLAB_FAILSLAB,
-            ..Config::new(64, 8)
-        };
-        let c = PcpuArray::new(c"pcpu_array_test_bulkfail", config)?;
+        // `SLAB_FAILSLAB` cannot be passed at creation; `make test` boots with
+        // `slab_debug=A,pcpu_array_test_bulkfail`, which sets it on this cache by name.
+        let c = PcpuArray::new(c"pcpu_array_test_bulkfail", Config::new(64, 8))?;
         let cpu = first_cpu()?;
         on_cpu(cpu, || c.prefill(5, GFP_KERNEL_RAW))
             .ok_or(ENOMEM)

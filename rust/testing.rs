@@ -79,8 +79,9 @@ pub(crate) fn irqs_off<R>(f: impl FnOnce() -> R) -> R {
 
 /// Runs `f` with the current task marked for fault injection (`make-it-fail`).
 ///
-/// `make test` arms failslab for tasks so marked and caches created with `SLAB_FAILSLAB`, so
-/// every slab allocation `f` makes from such a cache fails.
+/// `make test` arms failslab for tasks so marked and for caches with `SLAB_FAILSLAB` (set by
+/// name with the `slab_debug=A,<cache>` boot option), so every slab allocation `f` makes from
+/// such a cache fails.
 pub(crate) fn failing_slab<R>(f: impl FnOnce() -> R) -> R {
     // SAFETY: Only changes the current task's fault-injection filter.
     unsafe { ffi::pcpu_array_set_make_it_fail(true) };

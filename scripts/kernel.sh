@@ -109,7 +109,7 @@ fi
 
 say "building $flavor kernel ($(nproc) jobs), this takes about 20 minutes"
 start=$(date +%s)
-make "${make_args[@]}" -j"$(nproc)" bzImage modules_prepare >"$out/build.log" 2>&1 || {
+make "${make_args[@]}" -j"$(nproc)" bzImage modules >"$out/build.log" 2>&1 || {
 	tail -n 40 "$out/build.log" >&2
 	say "kernel build failed, log in $out/build.log"
 	exit 1
