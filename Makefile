@@ -24,7 +24,8 @@ export PATH := /usr/lib/llvm-$(LLVM_MAJOR)/bin:$(HOME)/.cargo/bin:$(PATH)
 # use. Evaluated only by the recipes that need it.
 kdir_cmd = $(if $(KDIR),echo $(KDIR),$(top)/scripts/kernel.sh $(FLAVOR))
 build = KDIR="$$kdir" $(top)/scripts/build.sh
-modules_under_test = $(top)/pcpu_array.ko $(top)/samples/c/pcpu_array_c_abi.ko
+modules_under_test = $(top)/pcpu_array.ko $(top)/samples/c/pcpu_array_c_abi.ko \
+	$(top)/samples/rust/pcpu_array_range_map.ko
 
 .PHONY: all deps kdir modules lint test run selftest clean
 
@@ -50,7 +51,8 @@ test: deps
 
 run: deps
 	@kdir=$$($(kdir_cmd)) && $(build) && \
-	KDIR="$$kdir" $(top)/scripts/vm.sh run $(top)/pcpu_array.ko
+	KDIR="$$kdir" $(top)/scripts/vm.sh run $(top)/pcpu_array.ko \
+		$(top)/samples/rust/pcpu_array_range_map.ko
 
 selftest: deps
 	@kdir=$$($(kdir_cmd)) && KDIR="$$kdir" $(top)/tests/selftest/run.sh

@@ -36,7 +36,12 @@ loaded=""
 for ko in "$@"; do
 	name=$(basename "$ko" .ko)
 	if [ "$mode" = run ]; then
-		insmod "$ko" demo=20 2>>"$out/guest.log"
+		# pcpu_array: rounds of 100 allocations; the range map: store/erase operations.
+		case "$name" in
+		pcpu_array) demo=20 ;;
+		*) demo=2000 ;;
+		esac
+		insmod "$ko" demo=$demo 2>>"$out/guest.log"
 	else
 		insmod "$ko" 2>>"$out/guest.log"
 	fi

@@ -86,7 +86,8 @@ fi
 case "$mode" in
 run)
 	[ -f "$res/run.txt" ] && cat "$res/run.txt"
-	grep -hE 'pcpu_array|demo:' "$res/dmesg.txt" 2>/dev/null | sed 's/^/  dmesg: /'
+	grep -hE '(pcpu_array|range_map)[a-z_]*: (demo|range map)' "$res/dmesg.txt" 2>/dev/null |
+		sed 's/^/  dmesg: /'
 	[ "$fail" -eq 0 ] && echo "vm.sh: modules unloaded cleanly"
 	exit "$fail"
 	;;
