@@ -97,7 +97,7 @@ setup_backports
 apt_plain build-essential flex bison bc libelf-dev libssl-dev cpio \
 	busybox-static kmod xz-utils python3 python3-pip rsync \
 	"clang-$LLVM_MAJOR" "lld-$LLVM_MAJOR" "llvm-$LLVM_MAJOR" \
-	"libclang-$LLVM_MAJOR-dev" udev iproute2
+	"libclang-$LLVM_MAJOR-dev"
 
 # Build from a tree of our own only when no KDIR was given.
 if [ -z "${KDIR:-}" ]; then
