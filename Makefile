@@ -27,7 +27,7 @@ build = KDIR="$$kdir" $(top)/scripts/build.sh
 modules_under_test = $(top)/pcpu_array.ko $(top)/samples/c/pcpu_array_c_abi.ko \
 	$(top)/samples/rust/pcpu_array_range_map.ko
 
-.PHONY: all deps kdir modules lint test run selftest clean
+.PHONY: all deps kdir modules lint test run selftest bench-locks clean
 
 all: modules
 
@@ -53,6 +53,14 @@ run: deps
 	@kdir=$$($(kdir_cmd)) && $(build) && \
 	KDIR="$$kdir" $(top)/scripts/vm.sh run $(top)/pcpu_array.ko \
 		$(top)/samples/rust/pcpu_array_range_map.ko
+
+# The lock micro-benchmark on the perf kernel, with guest time counting instructions.
+bench-locks: deps
+	@kdir=$$(FLAVOR=perf; $(if $(KDIR),echo $(KDIR),$(top)/scripts/kernel.sh perf)) && \
+	KDIR="$$kdir" $(top)/scripts/build.sh && mkdir -p $(top)/bench/results && \
+	out=$(top)/bench/results/locks-$$(basename "$$kdir" | cut -d- -f1)-$$(date +%F).txt && \
+	KDIR="$$kdir" VM_QEMU_OPTS="-icount shift=0,align=off,sleep=off" SAVE_BENCH="$$out" \
+		$(top)/scripts/vm.sh bench-locks $(top)/pcpu_array.ko && echo "written: $$out"
 
 selftest: deps
 	@kdir=$$($(kdir_cmd)) && KDIR="$$kdir" $(top)/tests/selftest/run.sh

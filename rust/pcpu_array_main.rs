@@ -14,6 +14,7 @@ mod ffi;
 mod gfp;
 mod hotplug;
 mod local_trylock;
+mod lock_bench;
 mod percpu;
 mod reservation;
 mod stats;
@@ -57,6 +58,10 @@ module! {
         demo: u32 {
             default: 0,
             description: "Run a demo of N rounds of 100 allocations at load, keep its cache until unload",
+        },
+        lock_bench: u32 {
+            default: 0,
+            description: "Time N lock/unlock pairs of local_trylock_t and of spinlock_t at load",
         },
     },
 }
@@ -105,6 +110,10 @@ fn run_demo(rounds: u32) -> Result<ArrayCache<DemoNode>> {
 
 impl kernel::Module for PcpuArrayModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        let bench = *module_parameters::lock_bench.value();
+        if bench != 0 {
+            lock_bench::run(bench)?;
+        }
         hotplug::register()?;
         debugfs::init_root();
         let rounds = *module_parameters::demo.value();

@@ -69,9 +69,10 @@ unsafe impl<T: Sync> Sync for PerCpu<T> {}
 
 impl<T: Sync> PerCpu<T> {
     /// Allocates per-CPU memory and initialises each possible CPU's `T` with `init(cpu)`.
-    pub(crate) fn new<I, F>(mut init: F) -> Result<Self>
+    pub(crate) fn new<I, E, F>(mut init: F) -> Result<Self>
     where
-        I: PinInit<T, Error>,
+        I: PinInit<T, E>,
+        Error: From<E>,
         F: FnMut(u32) -> I,
     {
         let size = core::mem::size_of::<T>().max(1);
@@ -92,7 +93,7 @@ impl<T: Sync> PerCpu<T> {
                 done.pop();
                 // SAFETY: As above; `cpu` was removed from `done` since it was not initialised.
                 unsafe { Self::unwind(ptr, &done) };
-                return Err(e);
+                return Err(e.into());
             }
         }
         // INVARIANT: Every possible CPU's instance was initialised above.

@@ -42,6 +42,8 @@ for ko in "$@"; do
 		*) demo=2000 ;;
 		esac
 		insmod "$ko" demo=$demo 2>>"$out/guest.log"
+	elif [ "$mode" = bench-locks ]; then
+		insmod "$ko" lock_bench=200000 2>>"$out/guest.log"
 	else
 		insmod "$ko" 2>>"$out/guest.log"
 	fi

@@ -84,6 +84,12 @@ if [ -s "$res/kmemleak.txt" ]; then
 fi
 
 case "$mode" in
+bench-locks)
+	grep -hE 'lock_bench:' "$res/dmesg.txt" | sed -E 's/^\[ *[0-9.]+\] //' | tee "$res/bench.txt"
+	[ -n "${SAVE_BENCH:-}" ] && cp "$res/bench.txt" "$SAVE_BENCH"
+	[ -s "$res/bench.txt" ] || problem "no benchmark output"
+	exit "$fail"
+	;;
 run)
 	[ -f "$res/run.txt" ] && cat "$res/run.txt"
 	grep -hE '(pcpu_array|range_map)[a-z_]*: (demo|range map)' "$res/dmesg.txt" 2>/dev/null |

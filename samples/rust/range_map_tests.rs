@@ -417,7 +417,8 @@ mod tests {
     }
 
     /// Reads every writer's toggles and part of its region: a toggle must hold one of its two
-    /// values, and every range must be well-formed, in order and tagged by its writer.
+    /// values, and every range must be well-formed, end after the previous one and be tagged by
+    /// its writer.
     fn read_pass(sh: &Shared<'_>, rng: &mut XorShift) -> (u64, u64) {
         let (mut reads, mut bad) = (0, 0);
         for w in 0..sh.writers {
@@ -425,6 +426,7 @@ mod tests {
                 let v = sh.map.load(toggle_first(w, k) + rng.below(8));
                 reads += 1;
                 if v != Some(toggle_value(w, k, 0)) && v != Some(toggle_value(w, k, 1)) {
+                    pr_err!("bad toggle read: writer {} toggle {}: {:?}\n", w, k, v);
                     bad += 1;
                 }
             }
@@ -436,11 +438,23 @@ mod tests {
                 }
                 reads += 1;
                 let tag = RANGE_TAG | (w << 32);
+                // Each step of the iterator is its own RCU lookup: a writer may store a range
+                // overlapping the previous one between two steps, so only the ends of the
+                // ranges are guaranteed to increase, not their starts.
                 if e.first > e.last
                     || e.last < start
-                    || prev_last.is_some_and(|p| e.first <= p)
+                    || prev_last.is_some_and(|p| e.last <= p)
                     || e.value & !0xffff_ffff != tag
                 {
+                    pr_err!(
+                        "bad range read: writer {} from {}: [{}, {}] = {:#x} after {:?}\n",
+                        w,
+                        start,
+                        e.first,
+                        e.last,
+                        e.value,
+                        prev_last
+                    );
                     bad += 1;
                 }
                 prev_last = Some(e.last);
