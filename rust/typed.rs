@@ -108,20 +108,10 @@ impl<T: Send, C: RawCache> ArrayCache<T, C> {
     where
         E: From<AllocError>,
     {
-        let obj = self.raw.alloc_raw(gfp).ok_or(AllocError)?;
-        let slot = obj.cast::<T>();
-        // SAFETY: `slot` is a fresh object big and aligned enough for a `T`.
-        if let Err(e) = unsafe { init.__init(slot.as_ptr()) } {
-            // SAFETY: `obj` came from this cache, is ours and holds no value.
-            unsafe { self.raw.free_raw(obj) };
-            return Err(e);
-        }
-        // INVARIANT: Initialised just above.
-        Ok(ArrayBox {
-            ptr: slot,
-            cache: &self.raw,
-            _t: PhantomData,
-        })
+        let b = self.pin_init(init, gfp)?;
+        // SAFETY: The value was built by an `Init`, which does not rely on being pinned, and
+        // nothing has observed it pinned: it may move.
+        Ok(unsafe { Pin::into_inner_unchecked(b) })
     }
 
     /// Allocates an object and initialises it in place, pinned, with `init`.

@@ -6,11 +6,8 @@
 
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(dirname "$here")
-# shellcheck source=versions.env
-. "$here/versions.env"
-export PATH="/usr/lib/llvm-$LLVM_MAJOR/bin:$HOME/.cargo/bin:$PATH"
+# shellcheck source=common.sh
+. "$(dirname "$0")/common.sh"
 kdir=${KDIR:?KDIR must name the kernel build}
 
 make -C "$kdir" M="$top" LLVM=1 "$@" modules

@@ -6,11 +6,9 @@
 
 set -uo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(dirname "$here")
-# shellcheck source=versions.env
-. "$here/versions.env"
-export PATH="/usr/lib/llvm-$LLVM_MAJOR/bin:$HOME/.cargo/bin:$PATH"
+# shellcheck source=common.sh
+. "$(dirname "$0")/common.sh"
+here=$top/scripts
 kdir=${KDIR:?KDIR must name the kernel build}
 src=$kdir/source-tree
 [ -d "$src" ] || src=$kdir

@@ -16,11 +16,9 @@
 
 set -uo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(dirname "$here")
-# shellcheck source=versions.env
-. "$here/versions.env"
-export PATH="/usr/lib/llvm-$LLVM_MAJOR/bin:$HOME/.cargo/bin:$PATH"
+# shellcheck source=common.sh
+. "$(dirname "$0")/common.sh"
+here=$top/scripts
 
 mode=$1
 shift

@@ -8,10 +8,8 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-# shellcheck source=../../scripts/versions.env
-. "$top/scripts/versions.env"
-export PATH="/usr/lib/llvm-$LLVM_MAJOR/bin:$HOME/.cargo/bin:$PATH"
+# shellcheck source=../../scripts/common.sh
+. "$here/../../scripts/common.sh"
 kdir=${KDIR:?KDIR must name the kernel build}
 
 make -C "$kdir" M="$here" LLVM=1 modules >/dev/null || {
