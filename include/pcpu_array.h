@@ -29,6 +29,20 @@ struct pcpu_array;
 struct pcpu_array_reservation;
 
 /*
+ * Counters summed over every CPU (see Documentation/pcpu_array.rst; the same
+ * as /sys/kernel/debug/pcpu_array/<name>/).
+ */
+struct pcpu_array_stats {
+	u64 alloc_cpu_cache;	/* allocations served from an array */
+	u64 free_cpu_cache;	/* frees into an array */
+	u64 cpu_cache_refill;
+	u64 cpu_cache_flush;
+	u64 alloc_backing;	/* objects from the backing cache to a caller */
+	u64 free_backing;	/* objects from a caller to the backing cache */
+	u64 objects_cached;	/* objects the arrays hold now */
+};
+
+/*
  * Creates a backing cache @name of @size-byte objects aligned to @align (0 for
  * the default) with @flags, and a per-CPU array of @capacity objects in front of
  * it. ERR_PTR(-EINVAL) for a NULL name, a zero size or a capacity of 0 or above
@@ -68,5 +82,7 @@ void *pcpu_array_alloc_reserved(struct pcpu_array_reservation *r, gfp_t gfp);
 /* Gives the unused objects back. NULL is a no-op. */
 void pcpu_array_unreserve(struct pcpu_array_reservation *r);
 struct kmem_cache *pcpu_array_cache(struct pcpu_array *pa);
+/* Fills @st with the counters. */
+void pcpu_array_get_stats(struct pcpu_array *pa, struct pcpu_array_stats *st);
 
 #endif /* _PCPU_ARRAY_H */

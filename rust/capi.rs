@@ -17,6 +17,7 @@ use crate::{
     },
     gfp::Gfp,
     reservation::ReservedObjs,
+    stats::Stat,
 };
 use core::ptr::{
     null_mut,
@@ -303,6 +304,51 @@ pub unsafe extern "C" fn pcpu_array_unreserve(r: *mut c_void) {
     }
     // SAFETY: Guaranteed by the caller; `reserve` made it with `KBox::into_raw`.
     drop(unsafe { KBox::from_raw(r.cast::<CReservation>()) });
+}
+
+/// `struct pcpu_array_stats`.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct CStats {
+    /// Allocations served from an array.
+    pub alloc_cpu_cache: u64,
+    /// Frees into an array.
+    pub free_cpu_cache: u64,
+    /// Bulk refills.
+    pub cpu_cache_refill: u64,
+    /// Flushes of half a full array.
+    pub cpu_cache_flush: u64,
+    /// Objects from the backing cache to a caller.
+    pub alloc_backing: u64,
+    /// Objects from a caller to the backing cache.
+    pub free_backing: u64,
+    /// Objects the arrays hold now.
+    pub objects_cached: u64,
+}
+
+/// `pcpu_array_get_stats()`.
+///
+/// # Safety
+///
+/// `pa` as in [`pcpu_array_alloc`]; `st` must be valid for writing a `struct pcpu_array_stats`.
+#[no_mangle]
+pub unsafe extern "C" fn pcpu_array_get_stats(pa: *mut c_void, st: *mut CStats) {
+    if st.is_null() {
+        return;
+    }
+    // SAFETY: Guaranteed by the caller.
+    let s = unsafe { cache(pa) }.cache.stats();
+    let out = CStats {
+        alloc_cpu_cache: s.get(Stat::AllocCpuCache),
+        free_cpu_cache: s.get(Stat::FreeCpuCache),
+        cpu_cache_refill: s.get(Stat::CpuCacheRefill),
+        cpu_cache_flush: s.get(Stat::CpuCacheFlush),
+        alloc_backing: s.get(Stat::AllocBackingCache),
+        free_backing: s.get(Stat::FreeBackingCache),
+        objects_cached: s.get(Stat::ObjectsCached),
+    };
+    // SAFETY: Guaranteed by the caller.
+    unsafe { st.write(out) };
 }
 
 /// `pcpu_array_cache()`.

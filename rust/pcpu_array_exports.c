@@ -22,3 +22,4 @@ EXPORT_SYMBOL_GPL(pcpu_array_reserve);
 EXPORT_SYMBOL_GPL(pcpu_array_alloc_reserved);
 EXPORT_SYMBOL_GPL(pcpu_array_unreserve);
 EXPORT_SYMBOL_GPL(pcpu_array_cache);
+EXPORT_SYMBOL_GPL(pcpu_array_get_stats);

@@ -45,6 +45,7 @@ static void c_abi_alloc_free(struct kunit *test)
 {
 	struct pcpu_array *pa = create_or_fail(test, "pcpu_array_c_alloc", 16);
 	struct kmem_cache *s = pcpu_array_cache(pa);
+	struct pcpu_array_stats st;
 	void *obj, *node;
 
 	KUNIT_ASSERT_NOT_NULL(test, s);
@@ -67,6 +68,14 @@ static void c_abi_alloc_free(struct kunit *test)
 
 	pcpu_array_free(pa, obj);
 	pcpu_array_free(pa, NULL);
+
+	/* A refill, then the one object went back into the array. */
+	pcpu_array_get_stats(pa, &st);
+	KUNIT_EXPECT_GE(test, st.cpu_cache_refill, 1);
+	KUNIT_EXPECT_GE(test, st.alloc_cpu_cache, 1);
+	KUNIT_EXPECT_EQ(test, st.alloc_cpu_cache + st.alloc_backing,
+			st.free_cpu_cache + st.free_backing);
+	KUNIT_EXPECT_GE(test, st.objects_cached, 1);
 	pcpu_array_destroy(pa);
 }
 

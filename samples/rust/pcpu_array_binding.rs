@@ -61,6 +61,27 @@ extern "C" {
     fn pcpu_array_reserve(pa: *mut c_void, count: c_uint, gfp: bindings::gfp_t) -> *mut c_void;
     fn pcpu_array_alloc_reserved(r: *mut c_void, gfp: bindings::gfp_t) -> *mut c_void;
     fn pcpu_array_unreserve(r: *mut c_void);
+    fn pcpu_array_get_stats(pa: *mut c_void, st: *mut Stats);
+}
+
+/// `struct pcpu_array_stats`: the cache's counters, summed over every CPU.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct Stats {
+    /// Allocations served from an array.
+    pub alloc_cpu_cache: u64,
+    /// Frees into an array.
+    pub free_cpu_cache: u64,
+    /// Bulk refills.
+    pub cpu_cache_refill: u64,
+    /// Flushes of half a full array.
+    pub cpu_cache_flush: u64,
+    /// Objects from the backing cache to a caller.
+    pub alloc_backing: u64,
+    /// Objects from a caller to the backing cache.
+    pub free_backing: u64,
+    /// Objects the arrays hold now.
+    pub objects_cached: u64,
 }
 
 /// A `struct pcpu_array *` owned by this module.
@@ -88,6 +109,16 @@ impl ExternArray {
         Ok(Self {
             pa: NonNull::new(pa).ok_or(ENOMEM)?,
         })
+    }
+}
+
+impl ExternArray {
+    /// The cache's counters.
+    pub fn stats(&self) -> Stats {
+        let mut st = Stats::default();
+        // SAFETY: `pa` is live and `st` is a valid `struct pcpu_array_stats`.
+        unsafe { pcpu_array_get_stats(self.pa.as_ptr(), &mut st) };
+        st
     }
 }
 
@@ -179,5 +210,10 @@ impl<T: Send> typed::ArrayCache<T, ExternArray> {
         let (size, align) = layout_of::<T>()?;
         // SAFETY: The cache was created with `T`'s size and alignment.
         Ok(unsafe { Self::from_raw_cache(ExternArray::new(name, size, align, capacity)?) })
+    }
+
+    /// The cache's counters.
+    pub fn stats(&self) -> Stats {
+        self.raw().stats()
     }
 }

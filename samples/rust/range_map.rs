@@ -785,6 +785,11 @@ impl RangeMap {
         unsafe { bindings::rcu_barrier() };
     }
 
+    /// The node cache's counters (from `pcpu_array.ko`).
+    pub fn cache_stats(&self) -> crate::pcpu_array::Stats {
+        self.cache.stats()
+    }
+
     /// The node counters.
     pub fn stats(&self) -> StatsSnapshot {
         StatsSnapshot {
