@@ -616,7 +616,6 @@ impl Drop for PcpuArray {
 mod tests {
     use super::*;
     use crate::testing::{
-        failing_slab,
         irqs_off,
         on_cpu,
         online_cpus, //
@@ -854,6 +853,8 @@ mod tests {
     #[cfg(CONFIG_FAILSLAB)]
     #[test]
     fn bulk_is_all_or_nothing_when_backing_fails() -> Result {
+        use crate::testing::failing_slab;
+
         // `SLAB_FAILSLAB` cannot be passed at creation; `make test` boots with
         // `slab_debug=A,pcpu_array_test_bulkfail`, which sets it on this cache by name.
         let c = PcpuArray::new(c"pcpu_array_test_bulkfail", Config::new(64, 8))?;

@@ -79,6 +79,6 @@ extern "C" {
         arg: *mut c_void,
     ) -> c_long;
     /// Sets `current->make_it_fail`, the fault-injection task filter.
-    #[cfg_attr(not(CONFIG_KUNIT), expect(dead_code))]
+    #[cfg(all(CONFIG_KUNIT, CONFIG_FAILSLAB))]
     pub(crate) fn pcpu_array_set_make_it_fail(fail: bool);
 }

@@ -82,6 +82,7 @@ pub(crate) fn irqs_off<R>(f: impl FnOnce() -> R) -> R {
 /// `make test` arms failslab for tasks so marked and for caches with `SLAB_FAILSLAB` (set by
 /// name with the `slab_debug=A,<cache>` boot option), so every slab allocation `f` makes from
 /// such a cache fails.
+#[cfg(CONFIG_FAILSLAB)]
 pub(crate) fn failing_slab<R>(f: impl FnOnce() -> R) -> R {
     // SAFETY: Only changes the current task's fault-injection filter.
     unsafe { ffi::pcpu_array_set_make_it_fail(true) };
