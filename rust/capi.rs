@@ -11,6 +11,7 @@
 //! The symbols are defined here and exported by `pcpu_array_exports.c`.
 
 use crate::{
+    abi_types::PcpuArrayStats,
     cache::{
         Config,
         PcpuArray, //
@@ -306,39 +307,19 @@ pub unsafe extern "C" fn pcpu_array_unreserve(r: *mut c_void) {
     drop(unsafe { KBox::from_raw(r.cast::<CReservation>()) });
 }
 
-/// `struct pcpu_array_stats`.
-#[repr(C)]
-#[derive(Clone, Copy, Default, Debug)]
-pub struct CStats {
-    /// Allocations served from an array.
-    pub alloc_cpu_cache: u64,
-    /// Frees into an array.
-    pub free_cpu_cache: u64,
-    /// Bulk refills.
-    pub cpu_cache_refill: u64,
-    /// Flushes of half a full array.
-    pub cpu_cache_flush: u64,
-    /// Objects from the backing cache to a caller.
-    pub alloc_backing: u64,
-    /// Objects from a caller to the backing cache.
-    pub free_backing: u64,
-    /// Objects the arrays hold now.
-    pub objects_cached: u64,
-}
-
 /// `pcpu_array_get_stats()`.
 ///
 /// # Safety
 ///
 /// `pa` as in [`pcpu_array_alloc`]; `st` must be valid for writing a `struct pcpu_array_stats`.
 #[no_mangle]
-pub unsafe extern "C" fn pcpu_array_get_stats(pa: *mut c_void, st: *mut CStats) {
+pub unsafe extern "C" fn pcpu_array_get_stats(pa: *mut c_void, st: *mut PcpuArrayStats) {
     if st.is_null() {
         return;
     }
     // SAFETY: Guaranteed by the caller.
     let s = unsafe { cache(pa) }.cache.stats();
-    let out = CStats {
+    let out = PcpuArrayStats {
         alloc_cpu_cache: s.get(Stat::AllocCpuCache),
         free_cpu_cache: s.get(Stat::FreeCpuCache),
         cpu_cache_refill: s.get(Stat::CpuCacheRefill),

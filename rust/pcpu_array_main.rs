@@ -4,6 +4,7 @@
 //!
 //! See `Documentation/pcpu_array.rst` for the design, the locking rules and the statistics.
 
+pub mod abi_types;
 mod array;
 mod backing;
 mod cache;

@@ -17,11 +17,14 @@
 //! after `pcpu_array.ko` (modprobe does that from the symbol dependency; with insmod, a
 //! consumer loaded first fails with "Unknown symbol pcpu_array_create").
 
+#[path = "../../rust/abi_types.rs"]
+pub mod abi_types;
 #[path = "../../rust/gfp.rs"]
 pub mod gfp;
 #[path = "../../rust/typed.rs"]
 pub mod typed;
 
+pub use abi_types::PcpuArrayStats as Stats;
 pub use gfp::Gfp;
 
 use core::{
@@ -62,26 +65,6 @@ extern "C" {
     fn pcpu_array_alloc_reserved(r: *mut c_void, gfp: bindings::gfp_t) -> *mut c_void;
     fn pcpu_array_unreserve(r: *mut c_void);
     fn pcpu_array_get_stats(pa: *mut c_void, st: *mut Stats);
-}
-
-/// `struct pcpu_array_stats`: the cache's counters, summed over every CPU.
-#[repr(C)]
-#[derive(Clone, Copy, Default, Debug)]
-pub struct Stats {
-    /// Allocations served from an array.
-    pub alloc_cpu_cache: u64,
-    /// Frees into an array.
-    pub free_cpu_cache: u64,
-    /// Bulk refills.
-    pub cpu_cache_refill: u64,
-    /// Flushes of half a full array.
-    pub cpu_cache_flush: u64,
-    /// Objects from the backing cache to a caller.
-    pub alloc_backing: u64,
-    /// Objects from a caller to the backing cache.
-    pub free_backing: u64,
-    /// Objects the arrays hold now.
-    pub objects_cached: u64,
 }
 
 /// A `struct pcpu_array *` owned by this module.

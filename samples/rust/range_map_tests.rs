@@ -284,11 +284,10 @@ mod tests {
         Ok(())
     }
 
-    #[test]
-    fn node_accounting() -> Result {
-        let m = new_map(c"rmap_test_account")?;
-        let mut rng = XorShift::new(99);
-        for i in 0..700u64 {
+    /// `n` random stores (three in four) and erases of short ranges in a 64 Ki index space.
+    fn random_writes(m: &RangeMap, seed: u64, n: u64) -> Result {
+        let mut rng = XorShift::new(seed);
+        for i in 0..n {
             let first = rng.below(1 << 16);
             let last = first + rng.below(100);
             if rng.below(4) == 0 {
@@ -297,6 +296,13 @@ mod tests {
                 m.store(first, last, i + 1)?;
             }
         }
+        Ok(())
+    }
+
+    #[test]
+    fn node_accounting() -> Result {
+        let m = new_map(c"rmap_test_account")?;
+        random_writes(&m, 99, 700)?;
         // Wait for the RCU callbacks: then every unlinked node is back in the cache.
         m.barrier();
         let s = m.stats();
@@ -319,16 +325,7 @@ mod tests {
     #[test]
     fn most_nodes_come_from_the_arrays() -> Result {
         let m = new_map(c"rmap_test_hit_rate")?;
-        let mut rng = XorShift::new(7);
-        for i in 0..1000u64 {
-            let first = rng.below(1 << 16);
-            let last = first + rng.below(100);
-            if rng.below(4) == 0 {
-                m.erase(first, last)?;
-            } else {
-                m.store(first, last, i + 1)?;
-            }
-        }
+        random_writes(&m, 7, 1000)?;
         m.barrier();
         let c = m.cache_stats();
         let total = c.alloc_cpu_cache + c.alloc_backing;
