@@ -148,12 +148,42 @@ static void c_abi_reservation(struct kunit *test)
 	pcpu_array_destroy(pa);
 }
 
+static void c_abi_destroy_with_reservations_outstanding(struct kunit *test)
+{
+	struct pcpu_array *pa = create_or_fail(test, "pcpu_array_c_orphan_a", 8);
+	struct pcpu_array *pb = create_or_fail(test, "pcpu_array_c_orphan_b", 8);
+	struct pcpu_array_reservation *ra, *rb;
+
+	ra = pcpu_array_reserve(pa, 4, GFP_KERNEL);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(ra));
+	rb = pcpu_array_reserve(pb, 2, GFP_KERNEL);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(rb));
+
+	/*
+	 * Misuse: destroy with a reservation outstanding. It warns once (not
+	 * once per cache) and defers the destruction to the last unreserve.
+	 */
+	kunit_warning_suppress(test) {
+		pcpu_array_destroy(pa);
+		pcpu_array_destroy(pb);
+		KUNIT_EXPECT_SUPPRESSED_WARNING_COUNT(test, 1);
+	}
+
+	/*
+	 * The last unreserve destroys each cache; an object left behind would
+	 * be reported there ("Objects remaining") and fail the run.
+	 */
+	pcpu_array_unreserve(ra);
+	pcpu_array_unreserve(rb);
+}
+
 static struct kunit_case pcpu_array_c_abi_cases[] = {
 	KUNIT_CASE(c_abi_create_rejects_bad_input),
 	KUNIT_CASE(c_abi_alloc_free),
 	KUNIT_CASE(c_abi_bulk),
 	KUNIT_CASE(c_abi_prefill),
 	KUNIT_CASE(c_abi_reservation),
+	KUNIT_CASE(c_abi_destroy_with_reservations_outstanding),
 	{}
 };
 
