@@ -604,10 +604,7 @@ impl Drop for PcpuArray {
         });
         let in_use = stats.snapshot().in_use();
         if in_use != 0 {
-            pr_warn!(
-                "pcpu_array: cache destroyed with {} objects still allocated\n",
-                in_use
-            );
+            pr_warn!("cache destroyed with {} objects still allocated\n", in_use);
         }
     }
 }

@@ -135,7 +135,7 @@ pub unsafe extern "C" fn pcpu_array_destroy(pa: *mut c_void) {
     let outstanding = a.reservations.load(Relaxed);
     if outstanding != 0 && WARNED_OUTSTANDING.xchg(1, Relaxed) == 0 {
         pr_warn!(
-            "pcpu_array: destroy with {} reservations outstanding; deferred to the last unreserve\n",
+            "destroy with {} reservations outstanding; deferred to the last unreserve\n",
             outstanding
         );
         kernel::warn_on!(true);
