@@ -45,6 +45,7 @@ use crate::{
     local_trylock::PerCpuTryLock,
     reservation::Reservation,
     stats::{
+        CpuStats,
         Stat,
         Stats,
         StatsTable, //
@@ -282,6 +283,24 @@ impl PcpuArray {
         batch.drain_with(|objs| unsafe { self.backing.free_bulk(objs) });
     }
 
+    /// Moves what fits of `batch` into the array of the CPU the task is on now (a refill), then
+    /// runs `then` on that array while it is still locked. `None`, with `batch` untouched, when
+    /// the CPU's lock is held.
+    fn refill_this_cpu<R>(
+        &self,
+        batch: &mut Batch,
+        then: impl FnOnce(&mut ObjArray, &CpuStats) -> R,
+    ) -> Option<R> {
+        let pin = CpuPin::new();
+        let stats = self.stats.this_cpu(&pin);
+        let mut array = self.arrays.try_lock(&pin)?;
+        array.fill_from(batch);
+        stats.inc(Stat::CpuCacheRefill);
+        let r = then(&mut array, stats);
+        stats.set(Stat::ObjectsCached, array.len() as u64);
+        Some(r)
+    }
+
     /// Refills this CPU's array with one bulk call and pops one object from it.
     ///
     /// Called unpinned: the bulk call may sleep. Afterwards the task may be on another CPU, and
@@ -292,24 +311,15 @@ impl PcpuArray {
         if !self.bulk_into(gfp, self.batch, &mut batch) {
             return None;
         }
-        let obj = {
-            let pin = CpuPin::new();
-            let stats = self.stats.this_cpu(&pin);
-            let locked = self.arrays.try_lock(&pin);
-            match locked {
-                Some(mut array) => {
-                    array.fill_from(&mut batch);
-                    stats.inc(Stat::CpuCacheRefill);
-                    let obj = array.pop();
-                    if obj.is_some() {
-                        stats.inc(Stat::AllocCpuCache);
-                    }
-                    stats.set(Stat::ObjectsCached, array.len() as u64);
-                    obj
+        let obj = self
+            .refill_this_cpu(&mut batch, |array, stats| {
+                let obj = array.pop();
+                if obj.is_some() {
+                    stats.inc(Stat::AllocCpuCache);
                 }
-                None => None,
-            }
-        };
+                obj
+            })
+            .flatten();
         // The lock was lost to an interrupt: serve the caller from the batch itself.
         let obj = obj.or_else(|| {
             let obj = batch.pop();
@@ -520,16 +530,8 @@ impl PcpuArray {
             if !self.bulk_into(gfp, missing.min(BATCH_MAX), &mut batch) {
                 return Err(ENOMEM);
             }
-            {
-                let pin = CpuPin::new();
-                let stats = self.stats.this_cpu(&pin);
-                let locked = self.arrays.try_lock(&pin);
-                if let Some(mut array) = locked {
-                    array.fill_from(&mut batch);
-                    stats.inc(Stat::CpuCacheRefill);
-                    stats.set(Stat::ObjectsCached, array.len() as u64);
-                }
-            }
+            // What does not fit, or all of it when the lock was held, goes back.
+            self.refill_this_cpu(&mut batch, |_, _| ());
             self.free_batch(&mut batch);
         }
         Err(EAGAIN)
