@@ -381,32 +381,32 @@ impl<'a> Writer<'a, '_> {
 
     /// Makes one or two leaves from `entries` (at most `2 * LEAF_CAP`).
     fn pack_leaves(&mut self, entries: &[Range], out: &mut Out) -> Result {
-        let half = if entries.len() > LEAF_CAP {
-            entries.len().div_ceil(2)
-        } else {
-            entries.len()
-        };
-        let (l, r) = entries.split_at(half);
-        for part in [l, r] {
-            if !part.is_empty() {
-                let c = self.alloc(Body::leaf(part))?;
-                out.push(c)?;
-            }
-        }
-        Ok(())
+        self.pack(entries, LEAF_CAP, Body::leaf, out)
     }
 
     /// Makes one or two internal nodes from `children` (at most `2 * FANOUT`).
     fn pack_internal(&mut self, children: &[Child], out: &mut Out) -> Result {
-        let half = if children.len() > FANOUT {
-            children.len().div_ceil(2)
+        self.pack(children, FANOUT, Body::internal, out)
+    }
+
+    /// Makes one node of `items` with `make`, or two halves when more than `cap` (at most
+    /// `2 * cap`).
+    fn pack<I>(
+        &mut self,
+        items: &[I],
+        cap: usize,
+        make: impl Fn(&[I]) -> Body,
+        out: &mut Out,
+    ) -> Result {
+        let half = if items.len() > cap {
+            items.len().div_ceil(2)
         } else {
-            children.len()
+            items.len()
         };
-        let (l, r) = children.split_at(half);
+        let (l, r) = items.split_at(half);
         for part in [l, r] {
             if !part.is_empty() {
-                let c = self.alloc(Body::internal(part))?;
+                let c = self.alloc(make(part))?;
                 out.push(c)?;
             }
         }
