@@ -57,6 +57,30 @@ struct pcpu_array *pcpu_array_create(const char *name, unsigned int size,
  * and defers the destruction to the last pcpu_array_unreserve().
  */
 void pcpu_array_destroy(struct pcpu_array *pa);
+
+/*
+ * pcpu_array_create() with every option: zero-initialise, set what you need.
+ * @keep_sheaves keeps SLUB's own per-CPU sheaves below the arrays (by default
+ * the backing cache has none and the arrays are its only per-CPU layer; see
+ * Documentation/pcpu_array.rst). Errors as pcpu_array_create(), and
+ * ERR_PTR(-EINVAL) for a NULL @args.
+ */
+struct pcpu_array_args {
+	unsigned int size;
+	unsigned int align;
+	slab_flags_t flags;
+	unsigned int capacity;
+	bool keep_sheaves;
+};
+
+struct pcpu_array *pcpu_array_create_args(const char *name,
+					  const struct pcpu_array_args *args);
+/*
+ * Gives every object parked in every CPU's array back to the backing cache and
+ * returns how many that was. May sleep. The cache's shrinker does the same
+ * under memory pressure.
+ */
+unsigned long pcpu_array_shrink(struct pcpu_array *pa);
 void *pcpu_array_alloc(struct pcpu_array *pa, gfp_t gfp);
 /* Any node other than NUMA_NO_NODE bypasses the arrays. */
 void *pcpu_array_alloc_node(struct pcpu_array *pa, gfp_t gfp, int node);
