@@ -12,3 +12,4 @@ kdir=${KDIR:?KDIR must name the kernel build}
 
 make -C "$kdir" M="$top" LLVM=1 "$@" modules
 make -C "$kdir" M="$top/samples" LLVM=1 KBUILD_EXTRA_SYMBOLS="$top/Module.symvers" "$@" modules
+make -C "$kdir" M="$top/tests" LLVM=1 KBUILD_EXTRA_SYMBOLS="$top/Module.symvers" "$@" modules
