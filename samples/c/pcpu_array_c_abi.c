@@ -104,6 +104,44 @@ static void c_abi_prefill(struct kunit *test)
 	pcpu_array_destroy(pa);
 }
 
+static void c_abi_create_args_and_shrink(struct kunit *test)
+{
+	struct pcpu_array_args args = { .size = OBJ_SIZE, .capacity = 8 };
+	struct pcpu_array_stats st;
+	struct pcpu_array *pa;
+	void *obj;
+
+	KUNIT_EXPECT_EQ(test, PTR_ERR(pcpu_array_create_args("pcpu_array_c_args", NULL)),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(pcpu_array_create_args(NULL, &args)), -EINVAL);
+	args.capacity = PCPU_ARRAY_MAX_CAPACITY + 1;
+	KUNIT_EXPECT_EQ(test, PTR_ERR(pcpu_array_create_args("pcpu_array_c_args", &args)),
+			-EINVAL);
+	args.capacity = 8;
+	args.size = 0;
+	KUNIT_EXPECT_EQ(test, PTR_ERR(pcpu_array_create_args("pcpu_array_c_args", &args)),
+			-EINVAL);
+
+	/* Over a backing cache that keeps SLUB's sheaves. */
+	args.size = OBJ_SIZE;
+	args.keep_sheaves = true;
+	pa = pcpu_array_create_args("pcpu_array_c_args", &args);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(pa));
+	KUNIT_EXPECT_GE(test, kmem_cache_size(pcpu_array_cache(pa)), OBJ_SIZE);
+	obj = pcpu_array_alloc(pa, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, obj);
+	pcpu_array_free(pa, obj);
+
+	/* The refill parked objects; shrink gives back every one of them. */
+	pcpu_array_get_stats(pa, &st);
+	KUNIT_EXPECT_GE(test, st.objects_cached, 1);
+	KUNIT_EXPECT_EQ(test, pcpu_array_shrink(pa), st.objects_cached);
+	pcpu_array_get_stats(pa, &st);
+	KUNIT_EXPECT_EQ(test, st.objects_cached, 0);
+	KUNIT_EXPECT_EQ(test, pcpu_array_shrink(pa), 0);
+	pcpu_array_destroy(pa);
+}
+
 static DEFINE_SPINLOCK(c_abi_lock);
 
 static void c_abi_reservation(struct kunit *test)
@@ -182,6 +220,7 @@ static struct kunit_case pcpu_array_c_abi_cases[] = {
 	KUNIT_CASE(c_abi_alloc_free),
 	KUNIT_CASE(c_abi_bulk),
 	KUNIT_CASE(c_abi_prefill),
+	KUNIT_CASE(c_abi_create_args_and_shrink),
 	KUNIT_CASE(c_abi_reservation),
 	KUNIT_CASE(c_abi_destroy_with_reservations_outstanding),
 	{}

@@ -8,7 +8,7 @@
 //! also runs N random stores and erases at load and prints the map's size and node count. With
 //! `bench=N` it times N inserts and N erases of the same ranges, in shuffled orders, on this map
 //! over pcpu_array, on the same map over a plain `kmem_cache`, and on the kernel's maple tree,
-//! and prints one `pcpu_array_bench:` line per run for `make bench`.
+//! and prints one `scenario=range_map backend=...` line per run for `make bench`.
 
 #[path = "pcpu_array_binding.rs"]
 pub mod pcpu_array;
@@ -162,7 +162,7 @@ fn run_bench(n: u32) -> Result {
         ] {
             let (ns, hits, misses) = bench_range_map(backend, n)?;
             pr_info!(
-                "pcpu_array_bench: scenario=range_map backend={} size={} ops={} ns={} \
+                "scenario=range_map backend={} size={} ops={} ns={} \
                  cycles=0 hits={} misses={} rep={}\n",
                 name,
                 size,
@@ -175,7 +175,7 @@ fn run_bench(n: u32) -> Result {
         }
         let ns = bench_maple_tree(n)?;
         pr_info!(
-            "pcpu_array_bench: scenario=range_map backend=maple_tree size={} ops={} ns={} \
+            "scenario=range_map backend=maple_tree size={} ops={} ns={} \
              cycles=0 hits=0 misses=0 rep={}\n",
             size,
             2 * n,
