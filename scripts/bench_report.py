@@ -297,6 +297,7 @@ def plots(report, indexes, outdir):
             os.close(fd)
             fig.savefig(tmp, dpi=100)
             plt.close(fig)
+            os.chmod(tmp, 0o644)
             os.replace(tmp, path)
             written.append(path)
     return written
