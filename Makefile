@@ -49,7 +49,7 @@ test: deps
 	@kdir=$$($(kdir_cmd)) && \
 	KDIR="$$kdir" $(top)/scripts/lint.sh && \
 	$(build) && \
-	KDIR="$$kdir" $(top)/scripts/vm.sh test $(modules_under_test)
+	KDIR="$$kdir" $(top)/scripts/test.sh $(modules_under_test)
 
 run: deps
 	@kdir=$$($(kdir_cmd)) && $(build) && \
