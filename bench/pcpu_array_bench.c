@@ -16,7 +16,7 @@
  *   sheaves            kmem_cache_create(): SLUB's per-CPU sheaves (Linux 7.2)
  *   nosheaves          the same with SLAB_NOLEAKTRACE, which disables sheaves
  *   pcpu_array         pcpu_array_create(), capacity 64, backing without sheaves
- *   pcpu_array_sheaves pcpu_array_create_args() with keep_sheaves
+ *   pcpu_array_sheaves pcpu_array_create_args() with keep_sheaves, capacity 64
  *   pcpu_array_reserve the pcpu_array cache through pcpu_array_reserve() (maple)
  *   bulk_prealloc      the nosheaves cache through kmem_cache_alloc_bulk() into
  *                      a private array, what the maple tree did before sheaves
@@ -572,9 +572,6 @@ static int single_fn(void *unused)
 	kthread_complete_and_exit(&single_done, 0);
 }
 
-static struct pcpu_array *(*create_args)(const char *name,
-					 const struct pcpu_array_args *args);
-
 static void destroy_backends(void)
 {
 	unsigned int z, i;
@@ -588,22 +585,11 @@ static void destroy_backends(void)
 		}
 	}
 	memset(backends, 0, sizeof(backends));
-	if (create_args)
-		symbol_put(pcpu_array_create_args);
-	create_args = NULL;
 }
 
 static int create_backends(void)
 {
 	unsigned int z, id;
-
-	/*
-	 * Looked up rather than linked, so that the benchmark still loads against
-	 * a pcpu_array.ko without it (pcpu_array_sheaves is then left out).
-	 */
-	create_args = symbol_get(pcpu_array_create_args);
-	if (!create_args)
-		pr_info("pcpu_array_sheaves: skipped, pcpu_array.ko has no pcpu_array_create_args()\n");
 
 	for (z = 0; z < ARRAY_SIZE(sizes); z++) {
 		unsigned int size = sizes[z];
@@ -625,14 +611,12 @@ static int create_backends(void)
 			arrays[z][0] = NULL;
 			return ret;
 		}
-		if (create_args) {
-			arrays[z][1] = create_args(array_names[z][1], &args);
-			if (IS_ERR(arrays[z][1])) {
-				int ret = PTR_ERR(arrays[z][1]);
+		arrays[z][1] = pcpu_array_create_args(array_names[z][1], &args);
+		if (IS_ERR(arrays[z][1])) {
+			int ret = PTR_ERR(arrays[z][1]);
 
-				arrays[z][1] = NULL;
-				return ret;
-			}
+			arrays[z][1] = NULL;
+			return ret;
 		}
 
 		for (id = 0; id < NR_BACKENDS; id++) {
@@ -709,8 +693,8 @@ static int __init pcpu_array_bench_init(void)
 		pr_err("creating the caches failed: %d\n", ret);
 		goto out;
 	}
-	pr_info("config mode=%s reps=%u ops=%u cpu=%u online_cpus=%u pcpu_array_sheaves=%s\n",
-		mode, reps, ops, cpu, num_online_cpus(), create_args ? "yes" : "skipped");
+	pr_info("config mode=%s reps=%u ops=%u cpu=%u online_cpus=%u\n", mode, reps, ops,
+		cpu, num_online_cpus());
 
 	if (!strcmp(mode, "single")) {
 		init_completion(&single_done);
