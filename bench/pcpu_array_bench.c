@@ -185,6 +185,30 @@ static int run_batch(struct backend *b, struct scratch *sc, unsigned long n,
 	return 0;
 }
 
+/*
+ * Allocate arg objects with one bulk call, free them with one: the per-object
+ * cost of the bulk API, which is what a pcpu_array refill plus flush costs per
+ * object on top of its array operations (batches beyond the capacity).
+ */
+static int run_bulk(struct backend *b, struct scratch *sc, unsigned long n,
+		    unsigned int batch)
+{
+	unsigned long r;
+
+	for (r = 0; r < n / batch; r++) {
+		if (b->pa) {
+			if (!pcpu_array_alloc_bulk(b->pa, GFP_KERNEL, batch, sc->obj))
+				return -ENOMEM;
+			pcpu_array_free_bulk(b->pa, batch, sc->obj);
+		} else {
+			if (!kmem_cache_alloc_bulk(b->s, GFP_KERNEL, batch, sc->obj))
+				return -ENOMEM;
+			kmem_cache_free_bulk(b->s, batch, sc->obj);
+		}
+	}
+	return 0;
+}
+
 /* One maple-tree-like write: reserve 2k outside the "lock", use k inside it. */
 static int maple_write(struct backend *b, struct scratch *sc, unsigned int k)
 {
@@ -278,6 +302,7 @@ static const struct scenario scenarios[] = {
 	{ "batch64", SINGLE, run_batch, 64 },
 	{ "batch256", SINGLE, run_batch, 256 },
 	{ "batch1024", SINGLE, run_batch, 1024 },
+	{ "bulk32", SINGLE, run_bulk, 32 },
 	{ "maple4", SINGLE, run_maple, 4, true },
 	{ "maple16", SINGLE, run_maple, 16, true },
 	{ "cross_cpu", CROSS, NULL, 1 },

@@ -11,7 +11,8 @@
 # Environment: KDIR (default: the cached perf build), BENCH_OPS (objects per measurement,
 # default 20000), BENCH_REPS (single, default 3), BENCH_MULTI_OPS (default BENCH_OPS),
 # BENCH_MULTI_REPS (default 5), VM_CPUS (default 2), BENCH_EXTRA_MODULES (more .ko files
-# for the single boot, whose "scenario=... backend=..." lines join the report) and
+# for the single boot, whose "scenario=... backend=..." lines join the report; default:
+# the range map sample, run with bench=BENCH_RANGE_MAP_OPS, default 2048) and
 # BENCH_MODULE_ARGS (lines "NAME ARGS..." for them), BENCH_OUT (default
 # bench/results/<kernel>-<date>).
 
@@ -40,14 +41,15 @@ KDIR="$kdir" "$top/scripts/build.sh" >/dev/null
 tmp=$(mktemp -d /tmp/pcpu_array-bench.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 mods=("$top/pcpu_array.ko" "$top/bench/pcpu_array_bench.ko")
-read -r -a extra <<<"${BENCH_EXTRA_MODULES:-}"
+read -r -a extra <<<"${BENCH_EXTRA_MODULES-$top/samples/rust/pcpu_array_range_map.ko}"
+extra_args=${BENCH_MODULE_ARGS-"pcpu_array_range_map bench=${BENCH_RANGE_MAP_OPS:-2048}"}
 
 start=$(date +%s)
 echo "bench.sh: single-CPU scenarios, icount, ops=$ops reps=$reps"
 KDIR="$kdir" VM_CPUS="$cpus" VM_QEMU_OPTS="-icount shift=0,align=off,sleep=off" \
 	SAVE_BENCH="$tmp/single.txt" \
 	VM_MODULE_ARGS="pcpu_array_bench mode=single ops=$ops reps=$reps
-${BENCH_MODULE_ARGS:-}" \
+$extra_args" \
 	"$top/scripts/vm.sh" bench "${mods[@]}" "${extra[@]}" >"$tmp/single.log" || {
 	cat "$tmp/single.log"
 	exit 1

@@ -123,6 +123,15 @@ bench)
 	} >"$res/bench.txt"
 	cat "$res/bench.txt"
 	grep -q 'scenario=' "$res/bench.txt" || problem "no benchmark output"
+	# The modules' KUnit suites ran at load on this (perf) kernel too, over the inlined
+	# fast path that the debug kernel does not build: a failed case fails the run.
+	n_ok=$(grep -cE '^\[ *[0-9.]+\] +ok [0-9]+ ' "$res/dmesg.txt")
+	if grep -qE '^\[ *[0-9.]+\] +not ok [0-9]+ ' "$res/dmesg.txt"; then
+		problem "KUnit cases failed on this kernel:"
+		grep -E '^\[ *[0-9.]+\] +not ok [0-9]+ ' "$res/dmesg.txt" | head -n 20
+	else
+		echo "vm.sh: $n_ok KUnit results in dmesg, none failed"
+	fi
 	# Replaced in one step: a reader never sees half a file.
 	if [ -n "${SAVE_BENCH:-}" ]; then
 		cp "$res/bench.txt" "$SAVE_BENCH.tmp.$$" && mv "$SAVE_BENCH.tmp.$$" "$SAVE_BENCH"
