@@ -10,6 +10,8 @@
 #   make kdir    print the test kernel build in use (FLAVOR=debug|perf|rt), building it
 #                when needed.
 #   make selftest  prove that the harness reports a failing KUnit case.
+#   make bench   allocation benchmarks on the perf kernel (icount, then MTTCG); results in
+#                bench/results/<kernel>-<date>.{json,md} and PNG plots.
 #
 # KDIR=/path/to/a/rust-enabled/kernel/build uses that tree instead of the cached one.
 
@@ -27,7 +29,7 @@ build = KDIR="$$kdir" $(top)/scripts/build.sh
 modules_under_test = $(top)/pcpu_array.ko $(top)/samples/c/pcpu_array_c_abi.ko \
 	$(top)/samples/rust/pcpu_array_range_map.ko
 
-.PHONY: all deps kdir modules lint test run selftest bench-locks clean
+.PHONY: all deps kdir modules lint test run selftest bench bench-locks clean
 
 all: modules
 
@@ -53,6 +55,11 @@ run: deps
 	@kdir=$$($(kdir_cmd)) && $(build) && \
 	KDIR="$$kdir" $(top)/scripts/vm.sh run $(top)/pcpu_array.ko \
 		$(top)/samples/rust/pcpu_array_range_map.ko
+
+# The allocation benchmarks on the perf kernel: pcpu_array against SLUB sheaves.
+bench: deps
+	@kdir=$$($(if $(KDIR),echo $(KDIR),$(top)/scripts/kernel.sh perf)) && \
+	KDIR="$$kdir" $(top)/scripts/bench.sh
 
 # The lock micro-benchmark on the perf kernel, with guest time counting instructions.
 bench-locks: deps

@@ -5,6 +5,10 @@
 #   test: load the modules (their KUnit suites run at load), collect each suite's KTAP
 #         results from debugfs, unload, scan for leaks.
 #   run:  load the modules with demo=1, print their debugfs statistics, unload.
+#   bench: load the modules (the benchmarks run at load and print to the kernel log),
+#         unload; the host takes the result lines from dmesg.
+# OUTDIR/module-args, when present, has lines "NAME ARGS..." that add ARGS to the insmod
+# of module NAME.
 # Everything the host needs is written to OUTDIR (a --rwdir of the guest); `done` is written
 # last, so its absence means the guest did not finish.
 
@@ -35,17 +39,22 @@ fi
 loaded=""
 for ko in "$@"; do
 	name=$(basename "$ko" .ko)
+	extra=""
+	[ -f "$out/module-args" ] && extra=$(sed -n "s/^$name //p" "$out/module-args")
 	if [ "$mode" = run ]; then
 		# pcpu_array: rounds of 100 allocations; the range map: store/erase operations.
 		case "$name" in
 		pcpu_array) demo=20 ;;
 		*) demo=2000 ;;
 		esac
-		insmod "$ko" demo=$demo 2>>"$out/guest.log"
+		# shellcheck disable=SC2086 # the extra arguments are words
+		insmod "$ko" demo=$demo $extra 2>>"$out/guest.log"
 	elif [ "$mode" = bench-locks ]; then
-		insmod "$ko" lock_bench=200000 2>>"$out/guest.log"
+		# shellcheck disable=SC2086
+		insmod "$ko" lock_bench=200000 $extra 2>>"$out/guest.log"
 	else
-		insmod "$ko" 2>>"$out/guest.log"
+		# shellcheck disable=SC2086
+		insmod "$ko" $extra 2>>"$out/guest.log"
 	fi
 	if [ $? -ne 0 ]; then
 		log "insmod $name failed"

@@ -95,7 +95,7 @@ apt_plain() {
 setup_backports
 
 apt_plain build-essential flex bison bc libelf-dev libssl-dev cpio \
-	busybox-static kmod xz-utils python3 python3-pip rsync \
+	busybox-static kmod xz-utils python3 python3-pip python3-matplotlib rsync \
 	"clang-$LLVM_MAJOR" "lld-$LLVM_MAJOR" "llvm-$LLVM_MAJOR" \
 	"libclang-$LLVM_MAJOR-dev"
 
