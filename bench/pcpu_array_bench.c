@@ -43,9 +43,12 @@
  *   all_cpus_batch64   line's ops is the total), batch64 likewise;
  *   one_cpu_hot_pair   the same on the first online CPU alone, for the
  *   one_cpu_batch64    scaling of all_cpus_* against it.
- * hits/misses are deltas of pcpu_array_get_stats() over the timed pass:
- * alloc_cpu_cache + free_cpu_cache and alloc_backing + free_backing; 0/0 for
- * the slab backends.
+ * hits/misses are deltas of pcpu_array_get_stats() over the timed pass. A hit
+ * is an allocation or free the array served without the backing cache; a miss
+ * is one that went to it: a refill or a flush (one per batch of objects, each
+ * counted once) or a bypass. So hits = alloc_cpu_cache + free_cpu_cache -
+ * cpu_cache_refill - cpu_cache_flush and misses = alloc_backing + free_backing +
+ * cpu_cache_refill + cpu_cache_flush; 0/0 for the slab backends.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -351,15 +354,19 @@ static void report(const struct scenario *sn, struct backend *b, struct sample *
 		   u64 ns, u64 cycles, unsigned long n, unsigned int rep)
 {
 	struct pcpu_array_stats st = {};
+	u64 served, trips, bypass;
 
 	if (b->pa)
 		pcpu_array_get_stats(b->pa, &st);
+	served = st.alloc_cpu_cache + st.free_cpu_cache -
+		 s->st.alloc_cpu_cache - s->st.free_cpu_cache;
+	trips = st.cpu_cache_refill + st.cpu_cache_flush -
+		s->st.cpu_cache_refill - s->st.cpu_cache_flush;
+	bypass = st.alloc_backing + st.free_backing -
+		 s->st.alloc_backing - s->st.free_backing;
 	pr_info("scenario=%s backend=%s size=%u ops=%lu ns=%llu cycles=%llu hits=%llu misses=%llu rep=%u\n",
 		sn->name, backend_names[b->id], b->size, n, ns, cycles,
-		st.alloc_cpu_cache + st.free_cpu_cache -
-			s->st.alloc_cpu_cache - s->st.free_cpu_cache,
-		st.alloc_backing + st.free_backing -
-			s->st.alloc_backing - s->st.free_backing, rep);
+		served - min(trips, served), bypass + trips, rep);
 }
 
 /* A worker kthread: runs one measurement on its CPU once @start completes. */

@@ -221,8 +221,9 @@ def markdown(report, indexes):
         hit_be = [be for be in run["backends"]
                   if any(r["hit_rate"] is not None for r in run["results"] if r["backend"] == be)]
         if hit_be:
-            out += ["Array hit rate, (alloc_cpu_cache + free_cpu_cache) / all "
-                    "allocations and frees:", "",
+            out += ["Array hit rate: the share of allocations and frees the array served "
+                    "without the backing cache (a refill or flush of a batch counts as one "
+                    "miss, as does each bypass):", "",
                     "| scenario | size | " + " | ".join(hit_be) + " |",
                     "|---|---:|" + "---:|" * len(hit_be)]
             for scn in run["scenarios"]:
