@@ -143,16 +143,25 @@ impl ObjArray {
     pub(crate) fn take_into(&mut self, n: usize, batch: &mut Batch) -> usize {
         let n = n.min(self.len).min(BATCH_MAX - batch.len);
         let from = self.len - n;
-        for i in from..self.len {
-            let obj = self.objs[i];
-            if let Some(o) = NonNull::new(obj) {
-                self.unpoison(o);
+        if self.kasan_size != 0 {
+            for &obj in &self.objs[from..self.len] {
+                if let Some(o) = NonNull::new(obj) {
+                    self.unpoison(o);
+                }
             }
-            batch.objs[batch.len].write(obj);
-            // INVARIANT: The entry written is non-null (array invariant).
-            batch.len += 1;
         }
-        // INVARIANT: `len` shrinks; the objects that left were unpoisoned.
+        // SAFETY: `objs[from..len]` and `batch.objs[batch.len..batch.len + n]` are in bounds
+        // (`n` fits both) and do not overlap; `MaybeUninit<P>` has the layout of `P`.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                self.objs.as_ptr().add(from),
+                batch.objs.as_mut_ptr().add(batch.len).cast::<*mut c_void>(),
+                n,
+            )
+        };
+        // INVARIANT: The batch's new entries are initialised and non-null (array invariant);
+        // the array shrinks, and the objects that left it were unpoisoned.
+        batch.len += n;
         self.len = from;
         n
     }
@@ -165,12 +174,29 @@ impl ObjArray {
     /// As [`ObjArray::push`], for every object of `batch`.
     pub(crate) unsafe fn fill_from(&mut self, batch: &mut Batch) -> usize {
         let n = batch.len.min(self.capacity - self.len);
-        for _ in 0..n {
-            let Some(obj) = batch.pop() else { break };
-            // SAFETY: Guaranteed by the caller; there is room (`n` fits).
-            let pushed = unsafe { self.push(obj) };
-            debug_assert!(pushed.is_ok());
+        let from = batch.len - n;
+        // SAFETY: `batch.objs[from..batch.len]` are initialised (batch invariant) and
+        // `objs[len..len + n]` has room (`n` fits); the two do not overlap.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                batch.objs.as_ptr().add(from).cast::<*mut c_void>(),
+                self.objs.as_mut_ptr().add(self.len),
+                n,
+            )
+        };
+        if self.kasan_size != 0 {
+            for &obj in &self.objs[self.len..self.len + n] {
+                if let Some(o) = NonNull::new(obj) {
+                    // SAFETY: Guaranteed by the caller: a live object of `kasan_size` bytes
+                    // handed over to the array.
+                    unsafe { crate::kasan::poison(o, self.kasan_size) };
+                }
+            }
         }
+        // INVARIANT: The batch gave up its last `n` entries, which are non-null, now in the
+        // array and poisoned when needed.
+        batch.len = from;
+        self.len += n;
         n
     }
 }
