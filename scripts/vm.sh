@@ -12,7 +12,7 @@
 #
 # Environment: KDIR (a built kernel tree; default: the cached debug build),
 # VM_CPUS (default 2), VM_TIMEOUT (seconds, default 1200), KEEP_RESULTS=1 keeps the
-# results directory.
+# results directory, STRESS_MS (milliseconds) sets how long pcpu_array_stress.ko runs.
 
 set -uo pipefail
 
@@ -37,10 +37,10 @@ done
 # KVM only where it really works: a CPU with hardware virtualisation and a usable
 # /dev/kvm. Elsewhere TCG, with a CPU model that boots the KASAN kernel cleanly (the
 # default "max" model enables 5-level paging, which KASAN trips over).
-# slab_debug=A sets SLAB_FAILSLAB (which callers may not pass) on the one cache whose test
-# needs a failing backing allocation; guest.sh arms failslab for such caches only.
+# slab_debug=A sets SLAB_FAILSLAB (which callers may not pass) on the caches whose tests
+# need failing backing allocations; guest.sh arms failslab for such caches only.
 vng_args=(--run "$kdir" --cpus "${VM_CPUS:-2}" --memory 2G --rwdir "$res"
-	--append "slab_debug=A,pcpu_array_test_bulkfail")
+	--append "slab_debug=A,pcpu_array_test_bulkfail,pcpu_array_stress")
 [ -n "${KUNIT_FILTER:-}" ] && vng_args+=(--append "kunit.filter_glob=$KUNIT_FILTER")
 if grep -qwE 'vmx|svm' /proc/cpuinfo && [ -w /dev/kvm ]; then
 	accel=kvm
@@ -52,7 +52,7 @@ fi
 echo "vm.sh: booting $(basename "$kdir") ($accel, ${VM_CPUS:-2} vCPUs) for '$mode'"
 start=$(date +%s)
 timeout "${VM_TIMEOUT:-1200}" vng "${vng_args[@]}" \
-	--exec "sh $here/guest.sh $mode $res ${mods[*]}" >"$res/console.log" 2>&1 </dev/null
+	--exec "STRESS_MS=${STRESS_MS:-} sh $here/guest.sh $mode $res ${mods[*]}" >"$res/console.log" 2>&1 </dev/null
 vm_rc=$?
 echo "vm.sh: guest exited with $vm_rc after $(($(date +%s) - start)) s"
 
