@@ -50,7 +50,7 @@ test: deps
 	@kdir=$$($(kdir_cmd)) && \
 	KDIR="$$kdir" $(top)/scripts/lint.sh && \
 	$(build) && \
-	KDIR="$$kdir" $(top)/scripts/vm.sh test $(modules_under_test)
+	KDIR="$$kdir" $(top)/scripts/test.sh $(modules_under_test)
 
 # The stress suite alone, long.
 stress: deps
@@ -61,8 +61,7 @@ stress: deps
 run: deps
 	@kdir=$$($(kdir_cmd)) && $(build) && \
 	KDIR="$$kdir" $(top)/scripts/vm.sh run $(top)/pcpu_array.ko \
-		$(top)/samples/rust/pcpu_array_range_map.ko $(top)/tests/stress/pcpu_array_stress.ko
-STRESS_MS ?= 60000
+		$(top)/samples/rust/pcpu_array_range_map.ko
 
 # The lock micro-benchmark on the perf kernel, with guest time counting instructions.
 bench-locks: deps

@@ -6,9 +6,12 @@
 //! Plain data and safe code: the locking around an [`ObjArray`] is the job of
 //! [`crate::local_trylock`], and the pointers it stores are never dereferenced here.
 
-use core::ptr::{
-    null_mut,
-    NonNull, //
+use core::{
+    mem::MaybeUninit,
+    ptr::{
+        null_mut,
+        NonNull, //
+    },
 };
 use kernel::{
     ffi::c_void,
@@ -37,12 +40,18 @@ pub(crate) const fn batch_for(capacity: usize) -> usize {
 /// The free objects one CPU keeps, as a stack: the most recently freed object, whose cache
 /// lines are the most likely to be hot, is handed out first.
 ///
+/// An array made by [`ObjArray::poisoning`] also shows its objects to KASAN as freed while it
+/// holds them ([`crate::kasan`]): every way in poisons an object, every way out unpoisons it.
+///
 /// # Invariants
 ///
-/// `len <= capacity <= MAX_CAPACITY`, and `objs[..len]` are non-null.
+/// `len <= capacity <= MAX_CAPACITY`, and `objs[..len]` are non-null. When `kasan_size` is
+/// non-zero, `objs[..len]` are slab objects of `kasan_size` bytes, owned by the array and
+/// poisoned.
 pub(crate) struct ObjArray {
     len: usize,
     capacity: usize,
+    kasan_size: usize,
     objs: [*mut c_void; MAX_CAPACITY],
 }
 
@@ -51,13 +60,25 @@ pub(crate) struct ObjArray {
 unsafe impl Send for ObjArray {}
 
 impl ObjArray {
-    /// An empty array holding at most `capacity` objects (clamped to [`MAX_CAPACITY`]).
+    /// An empty array holding at most `capacity` objects (clamped to [`MAX_CAPACITY`]), that
+    /// never touches its objects.
     pub(crate) fn new(capacity: usize) -> Self {
-        // INVARIANT: Empty, and the capacity is clamped.
+        // INVARIANT: Empty, the capacity is clamped, no poisoning.
         Self {
             len: 0,
             capacity: capacity.min(MAX_CAPACITY),
+            kasan_size: 0,
             objs: [null_mut(); MAX_CAPACITY],
+        }
+    }
+
+    /// As [`ObjArray::new`], for slab objects of `obj_size` bytes that KASAN sees as freed while
+    /// the array holds them (when KASAN is on; otherwise this is [`ObjArray::new`]).
+    pub(crate) fn poisoning(capacity: usize, obj_size: usize) -> Self {
+        // INVARIANT: Empty, so no object needs to be poisoned yet.
+        Self {
+            kasan_size: if crate::kasan::ENABLED { obj_size } else { 0 },
+            ..Self::new(capacity)
         }
     }
 
@@ -77,21 +98,44 @@ impl ObjArray {
     #[inline]
     pub(crate) fn pop(&mut self) -> Option<NonNull<c_void>> {
         let len = self.len.checked_sub(1)?;
-        // INVARIANT: `len` shrinks by one.
+        // INVARIANT: `len` shrinks by one; the object leaves the array unpoisoned below.
         self.len = len;
-        NonNull::new(self.objs[len])
+        let obj = NonNull::new(self.objs[len])?;
+        self.unpoison(obj);
+        Some(obj)
     }
 
     /// Pushes `obj`, or gives it back when the array is full.
+    ///
+    /// # Safety
+    ///
+    /// `obj` must be a free object the caller hands over to the array: for an array made by
+    /// [`ObjArray::poisoning`], a live slab object of that size that nothing accesses until it
+    /// leaves the array.
     #[inline]
-    pub(crate) fn push(&mut self, obj: NonNull<c_void>) -> Result<(), NonNull<c_void>> {
+    pub(crate) unsafe fn push(&mut self, obj: NonNull<c_void>) -> Result<(), NonNull<c_void>> {
         if self.len >= self.capacity {
             return Err(obj);
         }
         self.objs[self.len] = obj.as_ptr();
-        // INVARIANT: `objs[len]` was just set to a non-null pointer and `len < capacity`.
+        if self.kasan_size != 0 {
+            // SAFETY: Guaranteed by the caller.
+            unsafe { crate::kasan::poison(obj, self.kasan_size) };
+        }
+        // INVARIANT: `objs[len]` was just set to a non-null pointer, poisoned when needed, and
+        // `len < capacity`.
         self.len += 1;
         Ok(())
+    }
+
+    /// Unpoisons an object leaving the array.
+    #[inline]
+    fn unpoison(&self, obj: NonNull<c_void>) {
+        if self.kasan_size != 0 {
+            // SAFETY: By the type invariant, an object leaving a poisoning array is a slab
+            // object of `kasan_size` bytes that the array owned.
+            unsafe { crate::kasan::unpoison(obj, self.kasan_size) };
+        }
     }
 
     /// Moves up to `n` objects from the top of the array to the end of `batch`. Returns how many
@@ -99,22 +143,34 @@ impl ObjArray {
     pub(crate) fn take_into(&mut self, n: usize, batch: &mut Batch) -> usize {
         let n = n.min(self.len).min(BATCH_MAX - batch.len);
         let from = self.len - n;
-        batch.objs[batch.len..batch.len + n].copy_from_slice(&self.objs[from..self.len]);
-        batch.len += n;
-        // INVARIANT: `len` shrinks.
+        for i in from..self.len {
+            let obj = self.objs[i];
+            if let Some(o) = NonNull::new(obj) {
+                self.unpoison(o);
+            }
+            batch.objs[batch.len].write(obj);
+            // INVARIANT: The entry written is non-null (array invariant).
+            batch.len += 1;
+        }
+        // INVARIANT: `len` shrinks; the objects that left were unpoisoned.
         self.len = from;
         n
     }
 
     /// Moves as many objects from `batch` as fit. Returns how many moved; the rest stay in
     /// `batch`.
-    pub(crate) fn fill_from(&mut self, batch: &mut Batch) -> usize {
+    ///
+    /// # Safety
+    ///
+    /// As [`ObjArray::push`], for every object of `batch`.
+    pub(crate) unsafe fn fill_from(&mut self, batch: &mut Batch) -> usize {
         let n = batch.len.min(self.capacity - self.len);
-        let from = batch.len - n;
-        self.objs[self.len..self.len + n].copy_from_slice(&batch.objs[from..batch.len]);
-        batch.len = from;
-        // INVARIANT: The batch's first `len` entries are non-null, and `n` fits.
-        self.len += n;
+        for _ in 0..n {
+            let Some(obj) = batch.pop() else { break };
+            // SAFETY: Guaranteed by the caller; there is room (`n` fits).
+            let pushed = unsafe { self.push(obj) };
+            debug_assert!(pushed.is_ok());
+        }
         n
     }
 }
@@ -126,10 +182,10 @@ impl ObjArray {
 ///
 /// # Invariants
 ///
-/// `len <= BATCH_MAX`, and `objs[..len]` are non-null.
+/// `len <= BATCH_MAX`, and `objs[..len]` are initialised and non-null.
 pub(crate) struct Batch {
     len: usize,
-    objs: [*mut c_void; BATCH_MAX],
+    objs: [MaybeUninit<*mut c_void>; BATCH_MAX],
 }
 
 impl Batch {
@@ -139,7 +195,7 @@ impl Batch {
         // INVARIANT: Empty.
         Self {
             len: 0,
-            objs: [null_mut(); BATCH_MAX],
+            objs: [MaybeUninit::uninit(); BATCH_MAX],
         }
     }
 
@@ -160,13 +216,22 @@ impl Batch {
         let len = self.len.checked_sub(1)?;
         // INVARIANT: `len` shrinks.
         self.len = len;
-        NonNull::new(self.objs[len])
+        // SAFETY: `objs[..len]` are initialised (type invariant).
+        NonNull::new(unsafe { self.objs[len].assume_init() })
+    }
+
+    /// The objects the batch holds.
+    fn objs_mut(&mut self) -> &mut [*mut c_void] {
+        let init = &mut self.objs[..self.len];
+        // SAFETY: `objs[..len]` are initialised (type invariant), and `MaybeUninit<P>` has the
+        // layout of `P`.
+        unsafe { &mut *(core::ptr::from_mut(init) as *mut [*mut c_void]) }
     }
 
     /// Empties the batch, handing its objects to `f` (a bulk free) first.
     pub(crate) fn drain_with(&mut self, f: impl FnOnce(&mut [*mut c_void])) {
         if self.len != 0 {
-            f(&mut self.objs[..self.len]);
+            f(self.objs_mut());
         }
         // INVARIANT: Empty.
         self.len = 0;
@@ -180,14 +245,18 @@ impl Batch {
         fill: impl FnOnce(&mut [*mut c_void]) -> bool,
     ) -> bool {
         let n = n.min(BATCH_MAX);
-        self.len = 0;
-        let slots = &mut self.objs[..n];
-        slots.fill(null_mut());
+        for slot in &mut self.objs[..n] {
+            slot.write(null_mut());
+        }
+        // The entries are initialised (to NULL) for `objs_mut`; the invariant is restored below.
+        self.len = n;
+        let slots = self.objs_mut();
         if !fill(slots) || slots.iter().any(|p| p.is_null()) {
+            // INVARIANT: Empty.
+            self.len = 0;
             return false;
         }
         // INVARIANT: `n <= BATCH_MAX` entries, checked non-null just above.
-        self.len = n;
         true
     }
 }
@@ -200,14 +269,20 @@ mod tests {
         NonNull::new((0x1000 + 64 * i) as *mut c_void).unwrap_or(NonNull::dangling())
     }
 
+    fn push(a: &mut ObjArray, obj: NonNull<c_void>) -> Result<(), NonNull<c_void>> {
+        // SAFETY: The tests' arrays come from `ObjArray::new`, which never touches its objects,
+        // so fake addresses are fine.
+        unsafe { a.push(obj) }
+    }
+
     #[test]
     fn stack_order_and_capacity() {
         let mut a = ObjArray::new(4);
         for i in 0..4 {
-            assert!(a.push(fake(i)).is_ok());
+            assert!(push(&mut a, fake(i)).is_ok());
         }
         assert!(a.is_full());
-        assert_eq!(a.push(fake(9)), Err(fake(9)));
+        assert_eq!(push(&mut a, fake(9)), Err(fake(9)));
         assert_eq!(a.pop(), Some(fake(3)));
         assert_eq!(a.len(), 3);
     }
@@ -216,16 +291,16 @@ mod tests {
     fn capacity_is_clamped() {
         let mut a = ObjArray::new(MAX_CAPACITY + 10);
         for i in 0..MAX_CAPACITY {
-            assert!(a.push(fake(i)).is_ok());
+            assert!(push(&mut a, fake(i)).is_ok());
         }
-        assert!(a.push(fake(0)).is_err());
+        assert!(push(&mut a, fake(0)).is_err());
     }
 
     #[test]
     fn batch_moves_half() {
         let mut a = ObjArray::new(8);
         for i in 0..8 {
-            assert!(a.push(fake(i)).is_ok());
+            assert!(push(&mut a, fake(i)).is_ok());
         }
         let mut b = Batch::new();
         assert_eq!(a.take_into(batch_for(8), &mut b), 4);
@@ -233,9 +308,10 @@ mod tests {
         assert_eq!(b.len(), 4);
         assert_eq!(b.pop(), Some(fake(7)));
         // Only the room left in the array is filled; the rest stays in the batch.
-        assert!(a.push(fake(20)).is_ok());
-        assert!(a.push(fake(21)).is_ok());
-        assert_eq!(a.fill_from(&mut b), 2);
+        assert!(push(&mut a, fake(20)).is_ok());
+        assert!(push(&mut a, fake(21)).is_ok());
+        // SAFETY: As in `push`.
+        assert_eq!(unsafe { a.fill_from(&mut b) }, 2);
         assert_eq!(b.len(), 1);
         assert!(a.is_full());
     }

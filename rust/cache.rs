@@ -44,11 +44,15 @@ use crate::{
     hotplug::HotplugInstance,
     local_trylock::PerCpuTryLock,
     reservation::Reservation,
+    shrink::{
+        FlushTarget,
+        Shrinker, //
+    },
     stats::{
-        CpuStats,
         Stat,
         Stats,
-        StatsTable, //
+        StatsTable,
+        ThisCpuStats, //
     },
     typed::{
         layout_of,
@@ -75,6 +79,10 @@ const GFP_DIRECT_RECLAIM: bindings::gfp_t = 1 << bindings::___GFP_DIRECT_RECLAIM
 /// `__GFP_NOMEMALLOC`: refills must not dip into the reserves, so that reserve memory is never
 /// parked in an array.
 const GFP_NOMEMALLOC: bindings::gfp_t = 1 << bindings::___GFP_NOMEMALLOC_BIT;
+/// `SLAB_TYPESAFE_BY_RCU`: RCU readers may still read a freed object, so objects parked in an
+/// array must not be poisoned for KASAN.
+const SLAB_TYPESAFE_BY_RCU: bindings::slab_flags_t =
+    1 << bindings::_slab_flag_bits__SLAB_TYPESAFE_BY_RCU;
 
 /// What a cache is made of. See [`PcpuArray::new`].
 #[derive(Clone, Copy, Debug)]
@@ -117,9 +125,10 @@ enum Miss {
 /// The raw entry points (`alloc`, `free`, ...) serve the C ABI; Rust users want the typed
 /// [`crate::ArrayCache`].
 pub struct PcpuArray {
-    // Fields drop in this order, after `Drop::drop` has unregistered from CPU hotplug and
-    // flushed the arrays: the debugfs files first (they hold the counters), the arrays, then
-    // the backing cache.
+    // Fields drop in this order, after `Drop::drop` has freed the shrinker, unregistered from
+    // CPU hotplug and flushed the arrays: the debugfs files first (they hold the counters), the
+    // arrays, then the backing cache.
+    shrinker: Option<Shrinker>,
     hotplug: Option<Pin<KBox<HotplugInstance>>>,
     _debugfs: Option<CacheDir>,
     arrays: PerCpuTryLock<ObjArray>,
@@ -149,13 +158,25 @@ impl PcpuArray {
             config.sheaves,
         )?;
         let stats = Arc::new(StatsTable::new()?, GFP_KERNEL)?;
-        let arrays = PerCpuTryLock::new(|_| ObjArray::new(capacity))?;
+        // SAFETY: `backing` is a live cache.
+        let obj_size = unsafe { bindings::kmem_cache_size(backing.as_ptr()) } as usize;
+        let arrays = PerCpuTryLock::new(|_| {
+            if config.flags & SLAB_TYPESAFE_BY_RCU != 0 {
+                ObjArray::new(capacity)
+            } else {
+                ObjArray::poisoning(capacity, obj_size)
+            }
+        })?;
         let debugfs = CacheDir::new(name, &stats, capacity, batch).ok();
-        // SAFETY: `arrays` and `backing` move into `Self` below; the instance views their heap
-        // and per-CPU memory, which does not move, and `Drop` unregisters it before either is
-        // freed.
+        // SAFETY: `arrays` and `backing` move into `Self` below; the instance and the shrinker
+        // view their heap and per-CPU memory, which does not move, and `Drop` unregisters both
+        // before either is freed.
         let hotplug = unsafe { HotplugInstance::register(&arrays, &backing, stats.clone())? };
+        // SAFETY: As above.
+        let target = unsafe { FlushTarget::new(&arrays, &backing, stats.clone()) };
+        let shrinker = Shrinker::register(name, target)?;
         Ok(Self {
+            shrinker: Some(shrinker),
             hotplug: Some(hotplug),
             _debugfs: debugfs,
             arrays,
@@ -289,12 +310,13 @@ impl PcpuArray {
     fn refill_this_cpu<R>(
         &self,
         batch: &mut Batch,
-        then: impl FnOnce(&mut ObjArray, &CpuStats) -> R,
+        then: impl FnOnce(&mut ObjArray, ThisCpuStats<'_>) -> R,
     ) -> Option<R> {
         let pin = CpuPin::new();
         let stats = self.stats.this_cpu(&pin);
         let mut array = self.arrays.try_lock(&pin)?;
-        array.fill_from(batch);
+        // SAFETY: A batch's objects are live objects of the backing cache that we own.
+        unsafe { array.fill_from(batch) };
         stats.inc(Stat::CpuCacheRefill);
         let r = then(&mut array, stats);
         stats.set(Stat::ObjectsCached, array.len() as u64);
@@ -341,7 +363,14 @@ impl PcpuArray {
     /// `obj` must be an object allocated from this cache (or its backing cache), owned by the
     /// caller, and not used afterwards.
     pub unsafe fn free(&self, obj: NonNull<c_void>) {
-        let mut batch = Batch::new();
+        // SAFETY: The caller passes an object of this cache.
+        if !unsafe { crate::kasan::check(obj) } {
+            // Poisoned: the object is parked in an array already. KASAN has reported this double
+            // free; pushing it again would hand it out twice.
+            return;
+        }
+        // Only a flush needs the batch; `None` keeps the common path from initialising it.
+        let mut batch: Option<Batch> = None;
         let cached = {
             let pin = CpuPin::new();
             let stats = self.stats.this_cpu(&pin);
@@ -353,10 +382,11 @@ impl PcpuArray {
                 }
                 Some(mut array) => {
                     if array.is_full() && Self::can_bulk() {
-                        array.take_into(self.batch, &mut batch);
+                        array.take_into(self.batch, batch.insert(Batch::new()));
                         stats.inc(Stat::CpuCacheFlush);
                     }
-                    let cached = match array.push(obj) {
+                    // SAFETY: The caller hands us `obj`, a live object of the backing cache.
+                    let cached = match unsafe { array.push(obj) } {
                         Ok(()) => {
                             stats.inc(Stat::FreeCpuCache);
                             true
@@ -372,7 +402,9 @@ impl PcpuArray {
             }
         };
         // Unlocked and unpinned: the bulk free of the flushed half, then the fallback.
-        self.free_batch(&mut batch);
+        if let Some(batch) = batch.as_mut() {
+            self.free_batch(batch);
+        }
         if !cached {
             self.count(Stat::FreeBackingCache, 1);
             // SAFETY: The caller gave us `obj`, a live object of the backing cache.
@@ -463,7 +495,12 @@ impl PcpuArray {
                         let Some(obj) = NonNull::new(objs[n]) else {
                             break;
                         };
-                        if array.push(obj).is_err() {
+                        // SAFETY: The caller gave us `obj`, an object of this cache.
+                        if !unsafe { crate::kasan::check(obj) } {
+                            break;
+                        }
+                        // SAFETY: As above; it is live, and ours now.
+                        if unsafe { array.push(obj) }.is_err() {
                             break;
                         }
                         n += 1;
@@ -494,6 +531,12 @@ impl PcpuArray {
                 unsafe { self.backing.free(obj) };
             }
         }
+    }
+
+    /// Gives every object parked in every online CPU's array back to the backing cache, each
+    /// CPU's on that CPU. Returns how many. May sleep.
+    pub fn shrink(&self) -> usize {
+        self.shrinker.as_ref().map_or(0, |s| s.target().flush_all())
     }
 
     /// Reserves `count` objects (at most [`crate::MAX_RESERVE`]) that the caller owns until it
@@ -591,7 +634,9 @@ impl Drop for PcpuArray {
         // Every CPU's array goes back to the backing cache before it is destroyed (the 2023
         // patch destroyed the cache first). `&mut self`: nobody can use the arrays now, and the
         // type system guarantees no object handed out from Rust is still live. CPU hotplug
-        // goes first, so that no dead-CPU teardown flushes an array at the same time.
+        // goes first, so that no dead-CPU teardown flushes an array at the same time, and the
+        // shrinker before it.
+        drop(self.shrinker.take());
         drop(self.hotplug.take());
         let backing = &self.backing;
         let stats = &self.stats;
@@ -663,6 +708,67 @@ mod tests {
             PcpuArray::new(c"pcpu_array_test_cfg", Config::new(0, 8)).err(),
             Some(EINVAL)
         );
+    }
+
+    #[test]
+    fn shrink_flushes_every_cpu() -> Result {
+        let c = cache(c"pcpu_array_test_shrink", 8)?;
+        let mut filled = 0u64;
+        for cpu in online_cpus() {
+            on_cpu(cpu, || c.prefill(8, GFP_KERNEL_RAW))
+                .ok_or(EIO)
+                .flatten()?;
+            filled += 8;
+        }
+        let before = c.stats();
+        assert_eq!(before.get(Stat::ObjectsCached), filled);
+        assert_eq!(c.shrink() as u64, filled);
+        let after = c.stats();
+        assert_eq!(after.get(Stat::ObjectsCached), 0);
+        assert_eq!(after.since(&before, Stat::ShrinkFlush), filled);
+        assert_eq!(after.in_use(), 0);
+        assert_eq!(c.shrink(), 0);
+        // An emptied array refills as usual.
+        let obj = c.alloc(GFP_KERNEL_RAW).ok_or(ENOMEM)?;
+        // SAFETY: Just allocated from `c`, unused.
+        unsafe { c.free(obj) };
+        assert_eq!(c.stats().since(&after, Stat::CpuCacheRefill), 1);
+        Ok(())
+    }
+
+    #[test]
+    fn shrinker_counts_and_scans_like_reclaim() -> Result {
+        use crate::shrink::{
+            SHRINK_EMPTY,
+            SHRINK_STOP, //
+        };
+        let c = cache(c"pcpu_array_test_shrinker", 8)?;
+        let s = c.shrinker.as_ref().ok_or(EINVAL)?.raw();
+        // SAFETY: All-zero is a valid `shrink_control`.
+        let mut sc: bindings::shrink_control = unsafe { core::mem::zeroed() };
+        sc.gfp_mask = bindings::GFP_KERNEL;
+        sc.nr_to_scan = 128;
+        // What reclaim does: `count_objects`, then `scan_objects`.
+        // SAFETY: `s` is the registered shrinker of `c`; its callbacks are set.
+        let (count, scan) = unsafe { ((*s).count_objects, (*s).scan_objects) };
+        let (count, scan) = (count.ok_or(EINVAL)?, scan.ok_or(EINVAL)?);
+        // SAFETY: The shrinker is live for as long as `c`; `sc` is a valid control block.
+        assert_eq!(unsafe { count(s, &mut sc) }, SHRINK_EMPTY);
+        on_cpu(first_cpu()?, || c.prefill(8, GFP_KERNEL_RAW))
+            .ok_or(EIO)
+            .flatten()?;
+        let before = c.stats();
+        // SAFETY: As above.
+        assert_eq!(unsafe { count(s, &mut sc) }, 8);
+        // SAFETY: As above.
+        assert_eq!(unsafe { scan(s, &mut sc) }, 8);
+        assert_eq!(sc.nr_scanned, 8);
+        let after = c.stats();
+        assert_eq!(after.get(Stat::ObjectsCached), 0);
+        assert_eq!(after.since(&before, Stat::ShrinkFlush), 8);
+        // SAFETY: As above.
+        assert_eq!(unsafe { scan(s, &mut sc) }, SHRINK_STOP);
+        Ok(())
     }
 
     #[test]

@@ -12,6 +12,7 @@
 
 use crate::{
     abi_types::PcpuArrayStats,
+    backing::Sheaves,
     cache::{
         Config,
         PcpuArray, //
@@ -30,6 +31,7 @@ use kernel::{
         c_char,
         c_int,
         c_uint,
+        c_ulong,
         c_void, //
     },
     prelude::*,
@@ -77,22 +79,31 @@ unsafe fn cache<'a>(pa: *mut c_void) -> &'a CArray {
     unsafe { &*pa.cast::<CArray>() }
 }
 
-fn create(
-    name: *const c_char,
+/// `struct pcpu_array_args` of `include/pcpu_array.h`.
+#[repr(C)]
+pub struct PcpuArrayArgs {
     size: c_uint,
     align: c_uint,
     flags: bindings::slab_flags_t,
     capacity: c_uint,
-) -> Result<*mut c_void> {
+    keep_sheaves: bool,
+}
+
+fn create(name: *const c_char, args: &PcpuArrayArgs) -> Result<*mut c_void> {
     if name.is_null() {
         return Err(EINVAL);
     }
     // SAFETY: The caller passes a NUL-terminated string (checked non-null above).
     let name = unsafe { CStr::from_char_ptr(name) };
     let config = Config {
-        align,
-        flags,
-        ..Config::new(size, capacity)
+        align: args.align,
+        flags: args.flags,
+        sheaves: if args.keep_sheaves {
+            Sheaves::On
+        } else {
+            Sheaves::Off
+        },
+        ..Config::new(args.size, args.capacity)
     };
     let a = Arc::new(
         CArray {
@@ -117,7 +128,42 @@ pub unsafe extern "C" fn pcpu_array_create(
     flags: bindings::slab_flags_t,
     capacity: c_uint,
 ) -> *mut c_void {
-    create(name, size, align, flags, capacity).unwrap_or_else(|e| e.to_ptr())
+    let args = PcpuArrayArgs {
+        size,
+        align,
+        flags,
+        capacity,
+        keep_sheaves: false,
+    };
+    create(name, &args).unwrap_or_else(|e| e.to_ptr())
+}
+
+/// `pcpu_array_create_args()`.
+///
+/// # Safety
+///
+/// `name` must be NULL or a NUL-terminated string; `args` NULL or valid for reading.
+#[no_mangle]
+pub unsafe extern "C" fn pcpu_array_create_args(
+    name: *const c_char,
+    args: *const PcpuArrayArgs,
+) -> *mut c_void {
+    if args.is_null() {
+        return EINVAL.to_ptr();
+    }
+    // SAFETY: Guaranteed by the caller; checked non-null above.
+    create(name, unsafe { &*args }).unwrap_or_else(|e| e.to_ptr())
+}
+
+/// `pcpu_array_shrink()`.
+///
+/// # Safety
+///
+/// As [`pcpu_array_alloc`].
+#[no_mangle]
+pub unsafe extern "C" fn pcpu_array_shrink(pa: *mut c_void) -> c_ulong {
+    // SAFETY: Guaranteed by the caller.
+    unsafe { cache(pa) }.cache.shrink() as c_ulong
 }
 
 /// `pcpu_array_destroy()`.

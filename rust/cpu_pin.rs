@@ -2,9 +2,14 @@
 
 //! Pinning the current task to the CPU it runs on.
 
+#[cfg(any(CONFIG_PREEMPT_RT, CONFIG_KUNIT))]
 use crate::ffi;
+use crate::this_cpu;
 use core::marker::PhantomData;
-use kernel::prelude::*;
+use kernel::{
+    ffi::c_void,
+    prelude::*, //
+};
 
 /// A guard that keeps the current task on its CPU.
 ///
@@ -16,8 +21,9 @@ use kernel::prelude::*;
 ///
 /// # Invariants
 ///
-/// From creation until drop, the current task cannot leave CPU `self.cpu`. The guard is not
-/// `Send`, so it is dropped by the task that created it.
+/// From creation until drop, the current task cannot leave the CPU it ran on at creation, and on
+/// !PREEMPT_RT it cannot be preempted. The guard is not `Send`, so it is dropped by the task that
+/// created it.
 ///
 /// # Examples
 ///
@@ -27,7 +33,6 @@ use kernel::prelude::*;
 /// ```
 #[must_use = "the task is unpinned as soon as the guard is dropped"]
 pub(crate) struct CpuPin {
-    cpu: u32,
     _not_send: PhantomData<*mut ()>,
 }
 
@@ -35,13 +40,15 @@ impl CpuPin {
     /// Pins the current task to its CPU.
     #[inline]
     pub(crate) fn new() -> Self {
+        #[cfg(CONFIG_PREEMPT_RT)]
         // SAFETY: Always callable; `Drop` balances it.
-        unsafe { ffi::pcpu_array_cpu_pin() };
-        // SAFETY: The task is pinned, so the CPU id cannot change under us.
-        let cpu = unsafe { ffi::pcpu_array_cpu_id() };
+        unsafe {
+            ffi::pcpu_array_migrate_disable()
+        };
+        #[cfg(not(CONFIG_PREEMPT_RT))]
+        this_cpu::preempt_disable();
         // INVARIANT: Pinned just above; unpinned only in `drop`.
         Self {
-            cpu,
             _not_send: PhantomData,
         }
     }
@@ -49,16 +56,33 @@ impl CpuPin {
     /// The CPU the task is pinned to.
     #[inline]
     pub(crate) fn cpu(&self) -> u32 {
-        self.cpu
+        // The pin keeps the task on this CPU (type invariant), so the answer stays true.
+        this_cpu::cpu()
+    }
+
+    /// This CPU's instance of the `__percpu` address `ptr`.
+    #[inline]
+    pub(crate) fn this_cpu_ptr(&self, ptr: *mut c_void) -> *mut c_void {
+        // The pin keeps the task on this CPU (type invariant).
+        this_cpu::ptr(ptr)
     }
 }
 
 impl Drop for CpuPin {
     #[inline]
     fn drop(&mut self) {
-        // SAFETY: Balances the `pcpu_array_cpu_pin()` in `new`, on the same task (the guard is
+        #[cfg(CONFIG_PREEMPT_RT)]
+        // SAFETY: Balances the `migrate_disable()` in `new`, on the same task (the guard is
         // not `Send`).
-        unsafe { ffi::pcpu_array_cpu_unpin() };
+        unsafe {
+            ffi::pcpu_array_migrate_enable()
+        };
+        #[cfg(not(CONFIG_PREEMPT_RT))]
+        // SAFETY: Balances the `preempt_disable()` in `new`, on the same task (the guard is not
+        // `Send`).
+        unsafe {
+            this_cpu::preempt_enable()
+        };
     }
 }
 

@@ -6,21 +6,55 @@
 //! because they are foreign functions; the safe wrappers that call them state why each call is
 //! sound.
 
-use kernel::ffi::{
-    c_char,
-    c_int,
-    c_long,
-    c_uint,
-    c_ulong,
-    c_void, //
+use kernel::{
+    bindings,
+    ffi::{
+        c_char,
+        c_int,
+        c_long,
+        c_uint,
+        c_ulong,
+        c_void, //
+    },
 };
 
 extern "C" {
-    /// `preempt_disable()`, or `migrate_disable()` on PREEMPT_RT.
-    pub(crate) fn pcpu_array_cpu_pin();
-    /// Undoes one [`pcpu_array_cpu_pin`].
-    pub(crate) fn pcpu_array_cpu_unpin();
+    /// `migrate_disable()`: the pin on PREEMPT_RT.
+    #[cfg(CONFIG_PREEMPT_RT)]
+    pub(crate) fn pcpu_array_migrate_disable();
+    /// `migrate_enable()`.
+    #[cfg(CONFIG_PREEMPT_RT)]
+    pub(crate) fn pcpu_array_migrate_enable();
+    /// `preempt_disable()`, where `crate::this_cpu` does not inline it.
+    #[cfg(not(all(
+        CONFIG_X86_64,
+        CONFIG_SMP,
+        CONFIG_PREEMPT_COUNT,
+        not(CONFIG_DEBUG_PREEMPT),
+        not(CONFIG_TRACE_PREEMPT_TOGGLE)
+    )))]
+    pub(crate) fn pcpu_array_preempt_disable();
+    /// `preempt_enable()`, where `crate::this_cpu` does not inline it.
+    #[cfg(not(all(
+        CONFIG_X86_64,
+        CONFIG_SMP,
+        CONFIG_PREEMPT_COUNT,
+        not(CONFIG_DEBUG_PREEMPT),
+        not(CONFIG_TRACE_PREEMPT_TOGGLE)
+    )))]
+    pub(crate) fn pcpu_array_preempt_enable();
+    /// `__preempt_schedule()` (nothing without `CONFIG_PREEMPTION`): the slow path of the
+    /// `preempt_enable()` that `crate::this_cpu` inlines.
+    #[cfg(all(
+        CONFIG_X86_64,
+        CONFIG_SMP,
+        CONFIG_PREEMPT_COUNT,
+        not(CONFIG_DEBUG_PREEMPT),
+        not(CONFIG_TRACE_PREEMPT_TOGGLE)
+    ))]
+    pub(crate) fn pcpu_array_preempt_schedule();
     /// `smp_processor_id()`: only meaningful while pinned.
+    #[cfg(any(CONFIG_KUNIT, not(all(CONFIG_X86_64, CONFIG_SMP))))]
     pub(crate) fn pcpu_array_cpu_id() -> c_uint;
     /// `preempt_count()`.
     #[cfg_attr(not(CONFIG_KUNIT), expect(dead_code))]
@@ -54,8 +88,11 @@ extern "C" {
     /// `local_trylock_init(lock)`.
     pub(crate) fn pcpu_array_local_trylock_init(lock: *mut c_void);
     /// `local_trylock(lock)` on a `__percpu` lock: true when this CPU's instance was taken.
+    /// Used where `crate::local_trylock` does not inline it.
+    #[cfg(any(CONFIG_DEBUG_LOCK_ALLOC, CONFIG_PREEMPT_RT))]
     pub(crate) fn pcpu_array_local_trylock(lock: *mut c_void) -> bool;
     /// `local_unlock(lock)` on a `__percpu` lock.
+    #[cfg(any(CONFIG_DEBUG_LOCK_ALLOC, CONFIG_PREEMPT_RT))]
     pub(crate) fn pcpu_array_local_unlock(lock: *mut c_void);
 
     /// `cpuhp_setup_state_multi(CPUHP_BP_PREPARE_DYN, name, NULL, teardown)`: the new state, or
@@ -78,6 +115,42 @@ extern "C" {
         f: unsafe extern "C" fn(*mut c_void) -> c_long,
         arg: *mut c_void,
     ) -> c_long;
+    /// Creates the workqueue of [`pcpu_array_on_each_cpu`]: 0 or `-ENOMEM`.
+    pub(crate) fn pcpu_array_wq_init() -> c_int;
+    /// Destroys that workqueue.
+    pub(crate) fn pcpu_array_wq_exit();
+    /// Runs `f(arg)` in a kworker bound to each online CPU (a work item of a `WQ_MEM_RECLAIM`
+    /// workqueue), waits for all of them and returns the sum of what they returned. Calls are
+    /// serialised. A work item whose CPU goes offline meanwhile runs on another CPU.
+    pub(crate) fn pcpu_array_on_each_cpu(
+        f: unsafe extern "C" fn(arg: *mut c_void) -> c_ulong,
+        arg: *mut c_void,
+    ) -> c_ulong;
+    /// `shrinker_alloc(0, "pcpu_array-%s", name)`, sets the callbacks and `private_data`, and
+    /// registers it. NULL when memory runs out.
+    pub(crate) fn pcpu_array_shrinker_create(
+        name: *const c_char,
+        count: unsafe extern "C" fn(
+            *mut bindings::shrinker,
+            *mut bindings::shrink_control,
+        ) -> c_ulong,
+        scan: unsafe extern "C" fn(
+            *mut bindings::shrinker,
+            *mut bindings::shrink_control,
+        ) -> c_ulong,
+        private_data: *mut c_void,
+    ) -> *mut bindings::shrinker;
+
+    /// Poisons the `size` bytes of slab object `obj` as freed (`KASAN_SLAB_FREE`).
+    #[cfg(CONFIG_KASAN_GENERIC)]
+    pub(crate) fn pcpu_array_kasan_poison(obj: *const c_void, size: usize);
+    /// Unpoisons the `size` bytes of slab object `obj`, as `kasan_unpoison()`.
+    #[cfg(CONFIG_KASAN_GENERIC)]
+    pub(crate) fn pcpu_array_kasan_unpoison(obj: *const c_void, size: usize);
+    /// `kasan_check_read(obj, 1)`: false, after a KASAN report, when `obj` is poisoned.
+    #[cfg(CONFIG_KASAN_GENERIC)]
+    pub(crate) fn pcpu_array_kasan_check(obj: *const c_void) -> bool;
+
     /// Sets `current->make_it_fail`, the fault-injection task filter.
     #[cfg(all(CONFIG_KUNIT, CONFIG_FAILSLAB))]
     pub(crate) fn pcpu_array_set_make_it_fail(fail: bool);

@@ -34,6 +34,76 @@ use kernel::{
     types::Opaque, //
 };
 
+/// `local_trylock()` and `local_unlock()` of a `__percpu` `local_trylock_t`, for a pinned task.
+///
+/// Inline on !PREEMPT_RT without lockdep, where the lock is a byte of this CPU's instance and the
+/// pin already disables preemption: the same loads and stores as the C macros, without two
+/// out-of-line calls and a nested `preempt_disable()`. With lockdep or on PREEMPT_RT (a
+/// sleeping lock) the C macros run, so lockdep sees every acquisition.
+mod raw {
+    use crate::cpu_pin::CpuPin;
+    use kernel::ffi::c_void;
+
+    /// Tries this CPU's instance of `lock`.
+    ///
+    /// # Safety
+    ///
+    /// `lock` must be the `__percpu` address of an initialised `local_trylock_t`, and a
+    /// successful attempt must be undone with [`unlock`] while still pinned by `pin`.
+    #[inline(always)]
+    pub(super) unsafe fn trylock(lock: *mut c_void, pin: &CpuPin) -> bool {
+        #[cfg(not(any(CONFIG_DEBUG_LOCK_ALLOC, CONFIG_PREEMPT_RT)))]
+        {
+            let tl = pin
+                .this_cpu_ptr(lock)
+                .cast::<kernel::bindings::local_trylock_t>();
+            // SAFETY: `tl` is this CPU's instance (the pin keeps us here), and only this CPU
+            // writes `acquired`, with preemption disabled, so an interrupt either sees our
+            // store or runs entirely between our load and store (and leaves it 0).
+            unsafe {
+                let acquired = &raw mut (*tl).acquired;
+                if acquired.read_volatile() != 0 {
+                    return false;
+                }
+                acquired.write_volatile(1);
+            }
+            // `barrier()`: nothing of the critical section moves above the store.
+            // SAFETY: An empty asm block.
+            unsafe { core::arch::asm!("") };
+            true
+        }
+        #[cfg(any(CONFIG_DEBUG_LOCK_ALLOC, CONFIG_PREEMPT_RT))]
+        {
+            let _ = pin;
+            // SAFETY: Guaranteed by the caller.
+            unsafe { crate::ffi::pcpu_array_local_trylock(lock) }
+        }
+    }
+
+    /// Releases this CPU's instance of `lock`.
+    ///
+    /// # Safety
+    ///
+    /// This CPU's instance of `lock` must be held by the caller, from [`trylock`] on this CPU.
+    #[inline(always)]
+    pub(super) unsafe fn unlock(lock: *mut c_void) {
+        #[cfg(not(any(CONFIG_DEBUG_LOCK_ALLOC, CONFIG_PREEMPT_RT)))]
+        {
+            // `barrier()`: nothing of the critical section moves below the store.
+            // SAFETY: An empty asm block.
+            unsafe { core::arch::asm!("") };
+            let tl = crate::this_cpu::ptr(lock).cast::<kernel::bindings::local_trylock_t>();
+            // SAFETY: This CPU's instance, held by us (guaranteed by the caller).
+            unsafe { (&raw mut (*tl).acquired).write_volatile(0) };
+        }
+        #[cfg(any(CONFIG_DEBUG_LOCK_ALLOC, CONFIG_PREEMPT_RT))]
+        // SAFETY: Guaranteed by the caller.
+        unsafe {
+            crate::ffi::pcpu_array_local_unlock(lock)
+        };
+    }
+}
+
 /// A CPU's lock and the value it protects.
 ///
 /// The lock is the first field, so the `__percpu` address of the slot is the `__percpu` address
@@ -89,18 +159,36 @@ impl<T: Send> PerCpuTryLock<T> {
     /// CPU's value and take another path.
     #[inline]
     pub(crate) fn try_lock<'a>(&'a self, pin: &'a CpuPin) -> Option<LocalTryLockGuard<'a, T>> {
-        let lock = self.slots.as_percpu_ptr();
-        // SAFETY: `lock` is the `__percpu` address of a `local_trylock_t` initialised for every
-        // possible CPU (type invariant, `Slot` is `repr(C)` with the lock first).
-        if !unsafe { ffi::pcpu_array_local_trylock(lock) } {
+        // SAFETY: The base of `self`, which outlives `'a`.
+        unsafe { Self::try_lock_raw(self.raw_base(), pin) }
+    }
+
+    /// [`PerCpuTryLock::try_lock`] on the value behind [`PerCpuTryLock::raw_base`], for those
+    /// that cannot hold a reference to the `PerCpuTryLock` (a shrinker, which outlives moves of
+    /// its owner).
+    ///
+    /// # Safety
+    ///
+    /// `base` must be the [`PerCpuTryLock::raw_base`] of a `PerCpuTryLock<T>` that outlives
+    /// `'a`.
+    #[inline]
+    pub(crate) unsafe fn try_lock_raw<'a>(
+        base: *mut c_void,
+        pin: &'a CpuPin,
+    ) -> Option<LocalTryLockGuard<'a, T>> {
+        // SAFETY: `base` is the `__percpu` address of a `local_trylock_t` initialised for every
+        // possible CPU (type invariant; `Slot` is `repr(C)` with the lock first), and the pin
+        // keeps us on this CPU with preemption (on PREEMPT_RT, migration) disabled.
+        if !unsafe { raw::trylock(base, pin) } {
             return None;
         }
-        let slot = self.slots.this_cpu(pin);
+        let slot = pin.this_cpu_ptr(base).cast::<Slot<T>>();
         // INVARIANT: This CPU's lock is held by us until the guard drops, and the guard's
         // borrow of `pin` keeps us on this CPU until then.
         Some(LocalTryLockGuard {
-            lock,
-            value: slot.value.get(),
+            lock: base,
+            // SAFETY: `slot` is this CPU's initialised slot, alive for `'a`.
+            value: unsafe { (*slot).value.get() },
             _pin: PhantomData,
         })
     }
@@ -173,7 +261,7 @@ impl<T> Drop for LocalTryLockGuard<'_, T> {
     fn drop(&mut self) {
         // SAFETY: By the type invariant this CPU's lock is held by us, and we are still on the
         // CPU that took it (the pin outlives the guard).
-        unsafe { ffi::pcpu_array_local_unlock(self.lock) };
+        unsafe { raw::unlock(self.lock) };
     }
 }
 

@@ -11,7 +11,9 @@
 #include <pcpu_array.h>
 
 EXPORT_SYMBOL_GPL(pcpu_array_create);
+EXPORT_SYMBOL_GPL(pcpu_array_create_args);
 EXPORT_SYMBOL_GPL(pcpu_array_destroy);
+EXPORT_SYMBOL_GPL(pcpu_array_shrink);
 EXPORT_SYMBOL_GPL(pcpu_array_alloc);
 EXPORT_SYMBOL_GPL(pcpu_array_alloc_node);
 EXPORT_SYMBOL_GPL(pcpu_array_free);

@@ -14,13 +14,16 @@ mod debugfs;
 mod ffi;
 mod gfp;
 mod hotplug;
+mod kasan;
 mod local_trylock;
 mod lock_bench;
 mod percpu;
 mod reservation;
+mod shrink;
 mod stats;
 #[cfg(CONFIG_KUNIT)]
 mod testing;
+mod this_cpu;
 pub mod typed;
 
 use kernel::prelude::*;
@@ -115,7 +118,12 @@ impl kernel::Module for PcpuArrayModule {
         if bench != 0 {
             lock_bench::run(bench)?;
         }
-        hotplug::register()?;
+        // SAFETY: Called once, before any cache exists; `Drop` undoes it.
+        kernel::error::to_result(unsafe { ffi::pcpu_array_wq_init() })?;
+        hotplug::register().inspect_err(|_| {
+            // SAFETY: Created above; no cache uses it.
+            unsafe { ffi::pcpu_array_wq_exit() }
+        })?;
         debugfs::init_root();
         let rounds = *module_parameters::demo.value();
         let demo = match rounds {
@@ -123,6 +131,8 @@ impl kernel::Module for PcpuArrayModule {
             n => Some(run_demo(n).inspect_err(|_| {
                 debugfs::remove_root();
                 hotplug::unregister();
+                // SAFETY: Created above; the demo's cache is gone.
+                unsafe { ffi::pcpu_array_wq_exit() };
             })?),
         };
         Ok(Self { demo })
@@ -138,5 +148,8 @@ impl Drop for PcpuArrayModule {
         }
         debugfs::remove_root();
         hotplug::unregister();
+        // SAFETY: Created in `init`; every cache is gone (consumers hold a reference to this
+        // module while theirs live).
+        unsafe { ffi::pcpu_array_wq_exit() };
     }
 }

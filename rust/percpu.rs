@@ -124,9 +124,9 @@ impl<T: Sync> PerCpu<T> {
     /// The instance of the CPU the task is pinned to.
     #[inline]
     pub(crate) fn this_cpu<'a>(&'a self, pin: &'a CpuPin) -> &'a T {
-        // SAFETY: `pin.cpu()` is the current CPU, which is possible; by the type invariant its
-        // instance is initialised and lives as long as `self`.
-        unsafe { &*ffi::pcpu_array_per_cpu_ptr(self.ptr.as_ptr(), pin.cpu()).cast::<T>() }
+        // SAFETY: The pinned CPU is possible; by the type invariant its instance is initialised
+        // and lives as long as `self`.
+        unsafe { &*pin.this_cpu_ptr(self.ptr.as_ptr()).cast::<T>() }
     }
 
     /// The instance of `cpu`, or `None` when `cpu` is not a possible CPU.

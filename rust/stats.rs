@@ -4,9 +4,13 @@
 
 use crate::{
     cpu_pin::CpuPin,
-    percpu::PerCpu, //
+    percpu::PerCpu,
+    this_cpu, //
 };
-use core::fmt;
+use core::{
+    fmt,
+    marker::PhantomData, //
+};
 use kernel::{
     prelude::*,
     sync::atomic::{
@@ -66,6 +70,8 @@ stats! {
     FreeBackingCache => c"free_backing",
     /// Objects given back to the backing cache because their CPU went offline.
     CpuDeadFlush => c"cpu_dead_flush",
+    /// Objects given back to the backing cache by `pcpu_array_shrink()` or the shrinker.
+    ShrinkFlush => c"shrink_flush",
     /// Objects a CPU's array holds now (a level, not an event count).
     ObjectsCached => c"objects_cached",
 }
@@ -75,10 +81,10 @@ pub(crate) const NR_STATS: usize = Stat::ALL.len();
 
 /// One CPU's counters.
 ///
-/// Each is written only by its own CPU: the array counters with the CPU's lock held, the bypass
-/// counters while pinned. An increment is a relaxed load and store, not an atomic
-/// read-modify-write, so an interrupt on the same CPU may rarely lose an increment of a bypass
-/// counter; the counters are statistics, not accounting.
+/// Each is written by its own CPU, through [`ThisCpuStats`] (`this_cpu_add()`, one instruction
+/// on x86-64 that an interrupt cannot split), and by the CPU hotplug teardown once the CPU is
+/// dead; any CPU reads them.
+#[repr(C)]
 pub(crate) struct CpuStats {
     counters: [Atomic<u64>; NR_STATS],
 }
@@ -91,21 +97,13 @@ impl CpuStats {
         }
     }
 
-    /// Adds `n` to `stat`.
-    #[inline]
+    /// Adds `n` to `stat` of a CPU that cannot update its own counters (it is dead).
     pub(crate) fn add(&self, stat: Stat, n: u64) {
         let c = &self.counters[stat as usize];
         c.store(c.load(Relaxed).wrapping_add(n), Relaxed);
     }
 
-    /// Adds one to `stat`.
-    #[inline]
-    pub(crate) fn inc(&self, stat: Stat) {
-        self.add(stat, 1);
-    }
-
-    /// Sets a level counter.
-    #[inline]
+    /// Sets a level counter of a CPU that cannot update its own counters (it is dead).
     pub(crate) fn set(&self, stat: Stat, v: u64) {
         self.counters[stat as usize].store(v, Relaxed);
     }
@@ -136,8 +134,12 @@ impl StatsTable {
 
     /// The counters of the CPU `pin` holds the task on.
     #[inline]
-    pub(crate) fn this_cpu<'a>(&'a self, pin: &'a CpuPin) -> &'a CpuStats {
-        self.cpus.this_cpu(pin)
+    pub(crate) fn this_cpu<'a>(&'a self, _pin: &'a CpuPin) -> ThisCpuStats<'a> {
+        // INVARIANT: The base of our live per-CPU counters; `pin` is borrowed for `'a`.
+        ThisCpuStats {
+            base: self.cpus.as_percpu_ptr().cast(),
+            _p: PhantomData,
+        }
     }
 
     /// A snapshot of every counter, summed over the CPUs.
@@ -169,6 +171,50 @@ impl StatsTable {
         });
         res?;
         writeln!(f)
+    }
+}
+
+/// The counters of the current CPU, updated with `this_cpu_*()` operations.
+///
+/// # Invariants
+///
+/// `base` is the `__percpu` address of a live `PerCpu<CpuStats>`, and the task stays pinned
+/// for `'a`.
+#[derive(Clone, Copy)]
+pub(crate) struct ThisCpuStats<'a> {
+    base: *mut CpuStats,
+    _p: PhantomData<(&'a StatsTable, &'a CpuPin)>,
+}
+
+impl ThisCpuStats<'_> {
+    /// The `__percpu` address of `stat`.
+    #[inline(always)]
+    fn counter(&self, stat: Stat) -> *mut u64 {
+        // `Atomic<u64>` has the layout of `u64`; the address is only computed here.
+        self.base
+            .cast::<u64>()
+            .wrapping_add(core::mem::offset_of!(CpuStats, counters) / 8 + stat as usize)
+    }
+
+    /// Adds `n` to `stat`.
+    #[inline(always)]
+    pub(crate) fn add(&self, stat: Stat, n: u64) {
+        // SAFETY: A `__percpu` counter of a live table (type invariant), written only with
+        // `this_cpu_*()` by its CPU, read atomically; we are pinned.
+        unsafe { this_cpu::add_u64(self.counter(stat), n) };
+    }
+
+    /// Adds one to `stat`.
+    #[inline(always)]
+    pub(crate) fn inc(&self, stat: Stat) {
+        self.add(stat, 1);
+    }
+
+    /// Sets a level counter.
+    #[inline(always)]
+    pub(crate) fn set(&self, stat: Stat, v: u64) {
+        // SAFETY: As in `add`.
+        unsafe { this_cpu::write_u64(self.counter(stat), v) };
     }
 }
 

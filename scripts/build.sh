@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# scripts/build.sh [make args...]: build pcpu_array.ko, then the consumers in samples/ and
-# the stress suite in tests/stress/ against its Module.symvers. KDIR names the kernel build.
+# scripts/build.sh [make args...]: build pcpu_array.ko, then the consumers in samples/
+# against its Module.symvers. KDIR names the kernel build.
 
 set -euo pipefail
 
@@ -12,4 +12,4 @@ kdir=${KDIR:?KDIR must name the kernel build}
 
 make -C "$kdir" M="$top" LLVM=1 "$@" modules
 make -C "$kdir" M="$top/samples" LLVM=1 KBUILD_EXTRA_SYMBOLS="$top/Module.symvers" "$@" modules
-make -C "$kdir" M="$top/tests/stress" LLVM=1 KBUILD_EXTRA_SYMBOLS="$top/Module.symvers" "$@" modules
+make -C "$kdir" M="$top/tests" LLVM=1 KBUILD_EXTRA_SYMBOLS="$top/Module.symvers" "$@" modules

@@ -13,6 +13,9 @@
 # Environment: KDIR (a built kernel tree; default: the cached debug build),
 # VM_CPUS (default 2), VM_TIMEOUT (seconds, default 1200), KEEP_RESULTS=1 keeps the
 # results directory, STRESS_MS (milliseconds) sets how long pcpu_array_stress.ko runs.
+# EXPECT_KASAN="fn..." boots with kasan_multi_shot and requires exactly one KASAN
+# use-after-free report in each function named (each an extended regular expression for
+# the symbol), and no other splat.
 
 set -uo pipefail
 
@@ -42,6 +45,7 @@ done
 vng_args=(--run "$kdir" --cpus "${VM_CPUS:-2}" --memory 2G --rwdir "$res"
 	--append "slab_debug=A,pcpu_array_test_bulkfail,pcpu_array_stress")
 [ -n "${KUNIT_FILTER:-}" ] && vng_args+=(--append "kunit.filter_glob=$KUNIT_FILTER")
+[ -n "${EXPECT_KASAN:-}" ] && vng_args+=(--append kasan_multi_shot)
 if grep -qwE 'vmx|svm' /proc/cpuinfo && [ -w /dev/kvm ]; then
 	accel=kvm
 else
@@ -70,9 +74,25 @@ problem() { echo "vm.sh: FAIL: $*"; fail=1; }
 # Kernel splats. The patterns are the headers these checkers print.
 splat_re='BUG:|WARNING:|Oops|general protection fault|KASAN:|kernel BUG|Kernel panic|possible recursive locking|possible circular locking|inconsistent lock state|suspicious RCU usage|INFO: task .* blocked|Objects remaining|unreferenced object|UBSAN:|sleeping function called from invalid context'
 if [ -f "$res/dmesg.txt" ]; then
-	if grep -qE "$splat_re" "$res/dmesg.txt"; then
+	scan=$res/dmesg.txt
+	if [ -n "${EXPECT_KASAN:-}" ]; then
+		# Each expected report once; then the reports (between their "====" rulers)
+		# are cut out and the rest is scanned as usual.
+		for fn in $EXPECT_KASAN; do
+			n=$(grep -cE "BUG: KASAN: slab-use-after-free in $fn\+" "$res/dmesg.txt")
+			if [ "$n" -eq 1 ]; then
+				echo "vm.sh: expected KASAN report in $fn: found"
+			else
+				problem "expected one KASAN use-after-free report in $fn, found $n"
+			fi
+		done
+		scan=$res/dmesg-unexpected.txt
+		awk '/^(\[ *[0-9.]+\] )?=+$/ { inside = !inside; next } !inside' \
+			"$res/dmesg.txt" >"$scan"
+	fi
+	if grep -qE "$splat_re" "$scan"; then
 		problem "kernel splat in dmesg:"
-		grep -E -A 12 "$splat_re" "$res/dmesg.txt" | head -n 80
+		grep -E -A 12 "$splat_re" "$scan" | head -n 80
 	fi
 	[ -n "${SAVE_DMESG:-}" ] && cp "$res/dmesg.txt" "$SAVE_DMESG"
 fi

@@ -5,16 +5,25 @@
 //! allocate under it only from the reservation, free replaced nodes through RCU).
 //!
 //! Its KUnit suite `pcpu_array_range_map` runs when the module loads. With `demo=N`, the module
-//! also runs N random stores and erases at load and prints the map's size and node count.
+//! also runs N random stores and erases at load and prints the map's size and node count. With
+//! `bench=N` it times N inserts and N erases of the same ranges, in shuffled orders, on this map
+//! over pcpu_array, on the same map over a plain `kmem_cache`, and on the kernel's maple tree,
+//! and prints one `pcpu_array_bench:` line per run for `make bench`.
 
 #[path = "pcpu_array_binding.rs"]
 pub mod pcpu_array;
 
+pub mod node_cache;
 pub mod range_map;
 #[cfg(CONFIG_KUNIT)]
 mod range_map_tests;
 
-use kernel::prelude::*;
+use kernel::{
+    bindings,
+    maple_tree::MapleTree,
+    prelude::*, //
+};
+use node_cache::Backend;
 use range_map::{
     RangeMap,
     XorShift, //
@@ -30,6 +39,10 @@ module! {
         demo: u32 {
             default: 0,
             description: "Run N random inserts and erases at load and print the map's size",
+        },
+        bench: u32 {
+            default: 0,
+            description: "Time N inserts and N erases on each node source, print the results",
         },
     },
 }
@@ -76,8 +89,109 @@ fn run_demo(ops: u32) -> Result<Pin<KBox<RangeMap>>> {
     Ok(map)
 }
 
+/// The `i`th of `n` (a power of two) keys in a shuffled order: `i * mult mod n` visits every key
+/// once for an odd `mult`. Ranges are 8 wide, 16 apart, so none overlap.
+fn bench_range(i: u64, n: u64, mult: u64) -> (u64, u64) {
+    let k = i.wrapping_mul(mult) & (n - 1);
+    (k * 16, k * 16 + 7)
+}
+
+/// Nanoseconds of `CLOCK_MONOTONIC` (instructions, under QEMU's `-icount shift=0`).
+fn now_ns() -> i64 {
+    // SAFETY: `ktime_get()` has no preconditions.
+    unsafe { bindings::ktime_get() }
+}
+
+/// Times `n` inserts then `n` erases on a [`RangeMap`] over `backend`. Returns the elapsed
+/// nanoseconds and the pcpu_array hits and misses.
+fn bench_range_map(backend: Backend, n: u64) -> Result<(i64, u64, u64)> {
+    let name = match backend {
+        Backend::PcpuArray => c"pcpu_array_range_map_bench",
+        Backend::Slab => c"pcpu_array_range_map_bench_slab",
+    };
+    let map = KBox::pin_init(RangeMap::with_backend(name, backend), GFP_KERNEL)?;
+    let before = map.cache_stats();
+    let start = now_ns();
+    for i in 0..n {
+        let (first, last) = bench_range(i, n, 0x9e37_79b9);
+        map.insert(first, last, i + 1)?;
+    }
+    for i in 0..n {
+        let (first, _) = bench_range(i, n, 0x85eb_ca6b);
+        map.erase_at(first)?.ok_or(ENOENT)?;
+    }
+    let ns = now_ns() - start;
+    // Outside the timing: the RCU callbacks that free the last nodes.
+    map.barrier();
+    if !map.is_empty() {
+        return Err(EINVAL);
+    }
+    let after = map.cache_stats();
+    let hits = (after.alloc_cpu_cache - before.alloc_cpu_cache)
+        + (after.free_cpu_cache - before.free_cpu_cache);
+    let misses =
+        (after.alloc_backing - before.alloc_backing) + (after.free_backing - before.free_backing);
+    Ok((ns, hits, misses))
+}
+
+/// The same workload on the kernel's maple tree (`kernel::maple_tree`), as a reference.
+fn bench_maple_tree(n: u64) -> Result<i64> {
+    let tree = KBox::pin_init(MapleTree::<()>::new(), GFP_KERNEL)?;
+    let start = now_ns();
+    for i in 0..n {
+        let (first, last) = bench_range(i, n, 0x9e37_79b9);
+        let (first, last) = (first as usize, last as usize);
+        tree.insert_range(first..=last, (), GFP_KERNEL)
+            .map_err(|e| e.cause)?;
+    }
+    for i in 0..n {
+        let (first, _) = bench_range(i, n, 0x85eb_ca6b);
+        tree.erase(first as usize).ok_or(ENOENT)?;
+    }
+    Ok(now_ns() - start)
+}
+
+/// Runs the benchmark: three repetitions of each node source, `n` rounded up to a power of two.
+fn run_bench(n: u32) -> Result {
+    let n = u64::from(n.max(2)).next_power_of_two();
+    let size = core::mem::size_of::<range_map::Node>();
+    for rep in 0..3 {
+        for (name, backend) in [
+            ("pcpu_array", Backend::PcpuArray),
+            ("kmem_cache", Backend::Slab),
+        ] {
+            let (ns, hits, misses) = bench_range_map(backend, n)?;
+            pr_info!(
+                "pcpu_array_bench: scenario=range_map backend={} size={} ops={} ns={} \
+                 cycles=0 hits={} misses={} rep={}\n",
+                name,
+                size,
+                2 * n,
+                ns,
+                hits,
+                misses,
+                rep
+            );
+        }
+        let ns = bench_maple_tree(n)?;
+        pr_info!(
+            "pcpu_array_bench: scenario=range_map backend=maple_tree size={} ops={} ns={} \
+             cycles=0 hits=0 misses=0 rep={}\n",
+            size,
+            2 * n,
+            ns,
+            rep
+        );
+    }
+    Ok(())
+}
+
 impl kernel::Module for RangeMapModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        let bench = *module_parameters::bench.value();
+        if bench != 0 {
+            run_bench(bench)?;
+        }
         let ops = *module_parameters::demo.value();
         let demo = match ops {
             0 => None,

@@ -34,11 +34,15 @@
 //! any write. Nodes a write unlinks are freed through `call_rcu()` once that write's new root is
 //! published, so no reader can still be using them when they go back to the cache.
 
-use crate::pcpu_array::{
-    ArrayBox,
-    ArrayCache,
-    Gfp,
-    Reservation, //
+use crate::{
+    node_cache::{
+        Backend,
+        NodeCache, //
+    },
+    pcpu_array::{
+        typed,
+        Gfp, //
+    },
 };
 use core::{
     cell::UnsafeCell,
@@ -79,6 +83,13 @@ pub const MAX_HEIGHT: usize = 16;
 const MAX_WRITE_NODES: usize = 3 * MAX_HEIGHT + 1;
 /// Per-CPU capacity of the node cache.
 const CACHE_CAPACITY: u32 = 32;
+
+/// The node cache.
+type ArrayCache<T> = typed::ArrayCache<T, NodeCache>;
+/// A node allocated from it.
+type ArrayBox<'a, T> = typed::ArrayBox<'a, T, NodeCache>;
+/// Nodes reserved from it.
+type Reservation<'a, T> = typed::Reservation<'a, T, NodeCache>;
 
 /// The nodes one write may need at most in a tree of height `height`.
 pub const fn worst_case_nodes(height: usize) -> usize {
@@ -542,8 +553,13 @@ unsafe extern "C" fn free_node_rcu(head: *mut bindings::callback_head) {
 }
 
 impl RangeMap {
-    /// Creates an empty map whose nodes come from a new cache named `name`.
+    /// Creates an empty map whose nodes come from a new pcpu_array cache named `name`.
     pub fn new(name: &'static CStr) -> impl PinInit<Self, Error> {
+        Self::with_backend(name, Backend::PcpuArray)
+    }
+
+    /// Creates an empty map whose nodes come from a new cache named `name` of kind `backend`.
+    pub fn with_backend(name: &'static CStr, backend: Backend) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             lock <- new_spinlock!(
                 Inner {
@@ -555,7 +571,10 @@ impl RangeMap {
             ),
             root: Atomic::new(ptr::null_mut()),
             height_hint: Atomic::new(0),
-            cache: ArrayCache::new(name, CACHE_CAPACITY)?,
+            // SAFETY: The cache is created for `Node`s.
+            cache: unsafe {
+                ArrayCache::from_raw_cache(NodeCache::new::<Node>(name, backend, CACHE_CAPACITY)?)
+            },
             stats: Stats {
                 allocated: Atomic::new(0),
                 freed: Atomic::new(0),
@@ -785,9 +804,9 @@ impl RangeMap {
         unsafe { bindings::rcu_barrier() };
     }
 
-    /// The node cache's counters (from `pcpu_array.ko`).
+    /// The node cache's counters (from `pcpu_array.ko`; zero for a plain cache).
     pub fn cache_stats(&self) -> crate::pcpu_array::Stats {
-        self.cache.stats()
+        self.cache.raw().stats()
     }
 
     /// The node counters.

@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The per-CPU operations of the fast path, inlined on x86-64.
+//!
+//! The kernel's `preempt_disable()`, `this_cpu_ptr()`, `this_cpu_add()` and `local_trylock()`
+//! are macros and inline functions. Rust reaches them through C helpers, and each helper is an
+//! out-of-line call (rustc and our clang do not share an LLVM version, so
+//! `CONFIG_RUST_INLINE_HELPERS` is not available). On the fast path those calls cost more than
+//! the work itself (see `Documentation/performance.rst`), so on x86-64 SMP this module does what
+//! the C macros compile to: `%gs`-relative instructions on the exported per-CPU variables
+//! `__preempt_count`, `this_cpu_off` and `cpu_number`. Everywhere else, and wherever a debug
+//! option adds checks to the C version (`CONFIG_DEBUG_PREEMPT`, `CONFIG_TRACE_PREEMPT_TOGGLE`,
+//! lockdep's `CONFIG_DEBUG_LOCK_ALLOC`), it calls the C helpers instead, so that those checks
+//! still see every operation.
+
+use crate::ffi;
+use kernel::ffi::c_void;
+
+#[cfg(all(CONFIG_X86_64, CONFIG_SMP))]
+mod x86 {
+    use core::arch::asm;
+
+    extern "C" {
+        /// `this_cpu_off`: this CPU's offset from a `__percpu` address to its instance.
+        static this_cpu_off: usize;
+        /// `cpu_number`: `smp_processor_id()`.
+        static cpu_number: i32;
+        /// `__preempt_count`, with `PREEMPT_NEED_RESCHED` folded in, inverted.
+        #[cfg(all(
+            CONFIG_PREEMPT_COUNT,
+            not(CONFIG_DEBUG_PREEMPT),
+            not(CONFIG_TRACE_PREEMPT_TOGGLE)
+        ))]
+        static __preempt_count: i32;
+    }
+
+    /// `this_cpu_read(this_cpu_off)`.
+    #[inline(always)]
+    pub(super) fn offset() -> usize {
+        let off: usize;
+        // SAFETY: A `%gs`-relative load of an exported per-CPU variable, as `this_cpu_read()`
+        // compiles to; it accesses no other memory.
+        unsafe {
+            asm!(
+                "mov {off}, qword ptr gs:[rip + {var}]",
+                off = out(reg) off,
+                var = sym this_cpu_off,
+                options(nostack, preserves_flags, readonly),
+            )
+        };
+        off
+    }
+
+    /// `raw_smp_processor_id()`.
+    #[inline(always)]
+    pub(super) fn cpu() -> u32 {
+        let cpu: u32;
+        // SAFETY: As in `offset`.
+        unsafe {
+            asm!(
+                "mov {cpu:e}, dword ptr gs:[rip + {var}]",
+                cpu = out(reg) cpu,
+                var = sym cpu_number,
+                options(nostack, preserves_flags, readonly),
+            )
+        };
+        cpu
+    }
+
+    /// `this_cpu_add(*ptr, n)` on a `__percpu` `u64`: one instruction, so an interrupt cannot
+    /// split it.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be the `__percpu` address of a live per-CPU `u64`.
+    #[inline(always)]
+    pub(super) unsafe fn add_u64(ptr: *mut u64, n: u64) {
+        // SAFETY: Guaranteed by the caller; `%gs:ptr` is this CPU's instance.
+        unsafe {
+            asm!(
+                "add qword ptr gs:[{ptr}], {n}",
+                ptr = in(reg) ptr,
+                n = in(reg) n,
+                options(nostack),
+            )
+        };
+    }
+
+    /// `this_cpu_write(*ptr, v)` on a `__percpu` `u64`.
+    ///
+    /// # Safety
+    ///
+    /// As [`add_u64`].
+    #[inline(always)]
+    pub(super) unsafe fn write_u64(ptr: *mut u64, v: u64) {
+        // SAFETY: Guaranteed by the caller.
+        unsafe {
+            asm!(
+                "mov qword ptr gs:[{ptr}], {v}",
+                ptr = in(reg) ptr,
+                v = in(reg) v,
+                options(nostack, preserves_flags),
+            )
+        };
+    }
+
+    /// `preempt_disable()`: `preempt_count_inc()` and `barrier()`.
+    #[cfg(all(
+        CONFIG_PREEMPT_COUNT,
+        not(CONFIG_DEBUG_PREEMPT),
+        not(CONFIG_TRACE_PREEMPT_TOGGLE)
+    ))]
+    #[inline(always)]
+    pub(super) fn preempt_disable() {
+        // SAFETY: Raises this CPU's preemption count, as `preempt_disable()` does; the asm is
+        // also the compiler barrier.
+        unsafe {
+            asm!(
+                "add dword ptr gs:[rip + {var}], 1",
+                var = sym __preempt_count,
+                options(nostack),
+            )
+        };
+    }
+
+    /// `preempt_enable()`: `barrier()`, then decrement, and reschedule when that reached zero
+    /// with a reschedule pending (x86 folds `PREEMPT_NEED_RESCHED` into the count, inverted).
+    #[cfg(all(
+        CONFIG_PREEMPT_COUNT,
+        not(CONFIG_DEBUG_PREEMPT),
+        not(CONFIG_TRACE_PREEMPT_TOGGLE)
+    ))]
+    #[inline(always)]
+    pub(super) fn preempt_enable() {
+        let zero: u8;
+        // SAFETY: Undoes a `preempt_disable()` of this task on this CPU; the asm is also the
+        // compiler barrier.
+        unsafe {
+            asm!(
+                "sub dword ptr gs:[rip + {var}], 1",
+                "sete {zero}",
+                var = sym __preempt_count,
+                zero = out(reg_byte) zero,
+                options(nostack),
+            )
+        };
+        #[cfg(CONFIG_PREEMPTION)]
+        if zero != 0 {
+            // SAFETY: The count is zero and a reschedule is pending: what `preempt_enable()`
+            // does next.
+            unsafe { super::ffi::pcpu_array_preempt_schedule() };
+        }
+        #[cfg(not(CONFIG_PREEMPTION))]
+        let _ = zero;
+    }
+}
+
+/// `preempt_disable()`.
+#[inline(always)]
+pub(crate) fn preempt_disable() {
+    #[cfg(all(
+        CONFIG_X86_64,
+        CONFIG_SMP,
+        CONFIG_PREEMPT_COUNT,
+        not(CONFIG_DEBUG_PREEMPT),
+        not(CONFIG_TRACE_PREEMPT_TOGGLE)
+    ))]
+    x86::preempt_disable();
+    #[cfg(not(all(
+        CONFIG_X86_64,
+        CONFIG_SMP,
+        CONFIG_PREEMPT_COUNT,
+        not(CONFIG_DEBUG_PREEMPT),
+        not(CONFIG_TRACE_PREEMPT_TOGGLE)
+    )))]
+    // SAFETY: Always callable; the caller balances it with `preempt_enable`.
+    unsafe {
+        ffi::pcpu_array_preempt_disable()
+    };
+}
+
+/// `preempt_enable()`.
+///
+/// # Safety
+///
+/// Must balance an earlier [`preempt_disable`] of the current task.
+#[inline(always)]
+pub(crate) unsafe fn preempt_enable() {
+    #[cfg(all(
+        CONFIG_X86_64,
+        CONFIG_SMP,
+        CONFIG_PREEMPT_COUNT,
+        not(CONFIG_DEBUG_PREEMPT),
+        not(CONFIG_TRACE_PREEMPT_TOGGLE)
+    ))]
+    x86::preempt_enable();
+    #[cfg(not(all(
+        CONFIG_X86_64,
+        CONFIG_SMP,
+        CONFIG_PREEMPT_COUNT,
+        not(CONFIG_DEBUG_PREEMPT),
+        not(CONFIG_TRACE_PREEMPT_TOGGLE)
+    )))]
+    // SAFETY: Guaranteed by the caller.
+    unsafe {
+        ffi::pcpu_array_preempt_enable()
+    };
+}
+
+/// `raw_smp_processor_id()`: meaningful only while the task is pinned.
+#[inline(always)]
+pub(crate) fn cpu() -> u32 {
+    #[cfg(all(CONFIG_X86_64, CONFIG_SMP))]
+    return x86::cpu();
+    #[cfg(not(all(CONFIG_X86_64, CONFIG_SMP)))]
+    // SAFETY: Reading the CPU number has no preconditions.
+    unsafe {
+        ffi::pcpu_array_cpu_id()
+    }
+}
+
+/// `this_cpu_ptr(ptr)`: the current CPU's instance of the `__percpu` address `ptr`, meaningful
+/// only while the task is pinned.
+#[inline(always)]
+pub(crate) fn ptr(ptr: *mut c_void) -> *mut c_void {
+    #[cfg(all(CONFIG_X86_64, CONFIG_SMP))]
+    return ptr.wrapping_byte_add(x86::offset());
+    #[cfg(not(all(CONFIG_X86_64, CONFIG_SMP)))]
+    // SAFETY: `per_cpu_ptr()` only computes an address.
+    unsafe {
+        ffi::pcpu_array_per_cpu_ptr(ptr, cpu())
+    }
+}
+
+/// `this_cpu_add(*ptr, n)` on a `__percpu` `u64`.
+///
+/// # Safety
+///
+/// `ptr` must be the `__percpu` address of a live per-CPU `u64` that is only accessed with
+/// these functions and atomic reads; without inlining the task must be pinned.
+#[inline(always)]
+pub(crate) unsafe fn add_u64(ptr: *mut u64, n: u64) {
+    #[cfg(all(CONFIG_X86_64, CONFIG_SMP))]
+    // SAFETY: Guaranteed by the caller.
+    unsafe {
+        x86::add_u64(ptr, n)
+    };
+    #[cfg(not(all(CONFIG_X86_64, CONFIG_SMP)))]
+    // SAFETY: Guaranteed by the caller: pinned, so this CPU's instance stays ours.
+    unsafe {
+        let p = self::ptr(ptr.cast()).cast::<u64>();
+        p.write_volatile(p.read_volatile().wrapping_add(n));
+    }
+}
+
+/// `this_cpu_write(*ptr, v)` on a `__percpu` `u64`.
+///
+/// # Safety
+///
+/// As [`add_u64`].
+#[inline(always)]
+pub(crate) unsafe fn write_u64(ptr: *mut u64, v: u64) {
+    #[cfg(all(CONFIG_X86_64, CONFIG_SMP))]
+    // SAFETY: Guaranteed by the caller.
+    unsafe {
+        x86::write_u64(ptr, v)
+    };
+    #[cfg(not(all(CONFIG_X86_64, CONFIG_SMP)))]
+    // SAFETY: As in `add_u64`.
+    unsafe {
+        self::ptr(ptr.cast()).cast::<u64>().write_volatile(v)
+    };
+}

@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Where the range map's nodes come from: a pcpu_array cache (the point of the sample), or a
+//! plain `kmem_cache` with the maple tree's pre-sheaves protocol, so that `bench=N` can run the
+//! very same tree code over both.
+//!
+//! The plain cache keeps SLUB's sheaves (Linux 7.2's per-CPU layer, what a new cache gets) and
+//! reserves the way the maple tree did before sheaves: one bulk allocation of the worst case
+//! before the lock, and one bulk free of what the write did not use.
+
+use crate::pcpu_array::{
+    backing::{
+        BackingCache,
+        Sheaves, //
+    },
+    typed::{
+        layout_of,
+        RawCache,
+        RawReservation, //
+    },
+    ExternArray,
+    ExternReservation,
+    Gfp,
+    Stats, //
+};
+use core::ptr::{
+    null_mut,
+    NonNull, //
+};
+use kernel::{
+    ffi::c_void,
+    prelude::*,
+    str::CStr, //
+};
+
+/// The most objects a [`SlabReservation`] holds: a write's worst case in the range map.
+pub(crate) const SLAB_RESERVE_MAX: usize = 64;
+
+/// Which cache a [`NodeCache`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// pcpu_array, through its C ABI.
+    PcpuArray,
+    /// A plain `kmem_cache` (with SLUB's sheaves), bulk preallocation for reservations.
+    Slab,
+}
+
+/// The node cache of a range map.
+pub(crate) enum NodeCache {
+    /// A pcpu_array cache.
+    Array(ExternArray),
+    /// A plain `kmem_cache`.
+    Slab(BackingCache),
+}
+
+impl NodeCache {
+    /// Creates a cache `name` of `T`s; `capacity` is the pcpu_array per-CPU capacity.
+    pub(crate) fn new<T>(name: &CStr, backend: Backend, capacity: u32) -> Result<Self> {
+        let (size, align) = layout_of::<T>()?;
+        Ok(match backend {
+            Backend::PcpuArray => Self::Array(ExternArray::new(name, size, align, capacity)?),
+            Backend::Slab => Self::Slab(BackingCache::new(name, size, align, 0, Sheaves::On)?),
+        })
+    }
+
+    /// The pcpu_array counters; all zero for a plain cache.
+    pub(crate) fn stats(&self) -> Stats {
+        match self {
+            Self::Array(a) => a.stats(),
+            Self::Slab(_) => Stats::default(),
+        }
+    }
+}
+
+// SAFETY: Both variants return objects of the size and alignment the cache was created with and
+// take them back; a slab reservation holds objects of its own cache.
+unsafe impl RawCache for NodeCache {
+    type Reservation<'a> = NodeReservation<'a>;
+
+    fn alloc_raw(&self, gfp: Gfp) -> Option<NonNull<c_void>> {
+        match self {
+            Self::Array(a) => a.alloc_raw(gfp),
+            Self::Slab(s) => s.alloc(gfp.as_raw()),
+        }
+    }
+
+    unsafe fn free_raw(&self, obj: NonNull<c_void>) {
+        match self {
+            // SAFETY: Guaranteed by the caller.
+            Self::Array(a) => unsafe { a.free_raw(obj) },
+            // SAFETY: Guaranteed by the caller: an object of this cache.
+            Self::Slab(s) => unsafe { s.free(obj) },
+        }
+    }
+
+    fn prefill_raw(&self, count: usize, gfp: Gfp) -> Result {
+        match self {
+            Self::Array(a) => a.prefill_raw(count, gfp),
+            // A plain cache has no array of ours to fill.
+            Self::Slab(_) => Ok(()),
+        }
+    }
+
+    fn reserve_raw(&self, count: usize, gfp: Gfp) -> Result<NodeReservation<'_>> {
+        match self {
+            Self::Array(a) => Ok(NodeReservation::Array(a.reserve_raw(count, gfp)?)),
+            Self::Slab(s) => {
+                if count > SLAB_RESERVE_MAX {
+                    return Err(EINVAL);
+                }
+                let mut r = SlabReservation {
+                    cache: s,
+                    objs: [null_mut(); SLAB_RESERVE_MAX],
+                    left: 0,
+                };
+                if !s.alloc_bulk(gfp.as_raw(), &mut r.objs[..count]) {
+                    return Err(ENOMEM);
+                }
+                // INVARIANT: The bulk call filled `objs[..count]`.
+                r.left = count;
+                Ok(NodeReservation::Slab(r))
+            }
+        }
+    }
+}
+
+/// Objects bulk-allocated from a plain cache, the rest bulk-freed on drop.
+///
+/// # Invariants
+///
+/// `objs[..left]` are live objects of `cache` owned by the reservation.
+pub(crate) struct SlabReservation<'a> {
+    cache: &'a BackingCache,
+    objs: [*mut c_void; SLAB_RESERVE_MAX],
+    left: usize,
+}
+
+impl Drop for SlabReservation<'_> {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant these are ours, and they are not used afterwards.
+        unsafe { self.cache.free_bulk(&mut self.objs[..self.left]) };
+    }
+}
+
+/// A reservation of a [`NodeCache`].
+#[expect(
+    clippy::large_enum_variant,
+    reason = "lives on the writer's stack for one write; boxing the slab variant would add a \
+              kmalloc per write to the baseline the benchmark compares against"
+)]
+pub(crate) enum NodeReservation<'a> {
+    /// From pcpu_array.
+    Array(ExternReservation<'a>),
+    /// Bulk-preallocated from a plain cache.
+    Slab(SlabReservation<'a>),
+}
+
+impl RawReservation for NodeReservation<'_> {
+    fn take_raw(&mut self, gfp: Gfp) -> Option<NonNull<c_void>> {
+        match self {
+            Self::Array(r) => r.take_raw(gfp),
+            Self::Slab(r) => {
+                r.left = r.left.checked_sub(1)?;
+                // INVARIANT: The object at the new `left` leaves the reservation.
+                NonNull::new(r.objs[r.left])
+            }
+        }
+    }
+
+    fn remaining(&self) -> usize {
+        match self {
+            Self::Array(r) => r.remaining(),
+            Self::Slab(r) => r.left,
+        }
+    }
+}
