@@ -136,6 +136,8 @@ test)
 	parser="$kdir/source-tree/tools/testing/kunit/kunit.py"
 	[ -f "$parser" ] || parser="$kdir/tools/testing/kunit/kunit.py"
 	python3 "$parser" parse "$ktap" | tee "$res/parsed.txt"
+	# The stress suite's summary (kunit.py shows a passing case's log only on failure).
+	grep -hE '# stress_all: ' "$res/dmesg.txt" 2>/dev/null | sed -E 's/^\[ *[0-9.]+\] +/  stress: /'
 	summary=$(grep -oE 'Ran [0-9]+ tests:.*' "$res/parsed.txt" | tail -n 1)
 	total=$(sed -nE 's/.*Ran ([0-9]+) tests.*/\1/p' <<<"$summary")
 	passed=$(sed -nE 's/.*passed: ([0-9]+).*/\1/p' <<<"$summary")
