@@ -12,6 +12,8 @@
 #   make selftest  prove that the harness reports a failing KUnit case.
 #   make bench   allocation benchmarks on the perf kernel (icount, then MTTCG); results in
 #                bench/results/<kernel>-<date>.{json,md} and PNG plots.
+#   make stress  the stress suite alone for STRESS_MS milliseconds (default 60000); `make
+#                test` runs it for 5 s.
 #
 # KDIR=/path/to/a/rust-enabled/kernel/build uses that tree instead of the cached one.
 
@@ -27,9 +29,10 @@ export PATH := /usr/lib/llvm-$(LLVM_MAJOR)/bin:$(HOME)/.cargo/bin:$(PATH)
 kdir_cmd = $(if $(KDIR),echo $(KDIR),$(top)/scripts/kernel.sh $(FLAVOR))
 build = KDIR="$$kdir" $(top)/scripts/build.sh
 modules_under_test = $(top)/pcpu_array.ko $(top)/samples/c/pcpu_array_c_abi.ko \
-	$(top)/samples/rust/pcpu_array_range_map.ko
+	$(top)/samples/rust/pcpu_array_range_map.ko $(top)/tests/stress/pcpu_array_stress.ko
+STRESS_MS ?= 60000
 
-.PHONY: all deps kdir modules lint test run selftest bench bench-locks clean
+.PHONY: all deps kdir modules lint test run stress selftest bench bench-locks clean
 
 all: modules
 
@@ -50,6 +53,12 @@ test: deps
 	KDIR="$$kdir" $(top)/scripts/lint.sh && \
 	$(build) && \
 	KDIR="$$kdir" $(top)/scripts/test.sh $(modules_under_test)
+
+# The stress suite alone, long.
+stress: deps
+	@kdir=$$($(kdir_cmd)) && $(build) && \
+	KDIR="$$kdir" STRESS_MS=$(STRESS_MS) KUNIT_FILTER='pcpu_array_stress' \
+		$(top)/scripts/vm.sh test $(top)/pcpu_array.ko $(top)/tests/stress/pcpu_array_stress.ko
 
 run: deps
 	@kdir=$$($(kdir_cmd)) && $(build) && \

@@ -9,6 +9,8 @@
 #         unload; the host takes the result lines from dmesg.
 # OUTDIR/module-args, when present, has lines "NAME ARGS..." that add ARGS to the insmod
 # of module NAME.
+# pcpu_array_stress.ko gets stress_ms=$STRESS_MS when that is set; while it loads, failslab
+# fails 10% of its cache's allocations and a loop drops the slab caches (the shrinkers).
 # Everything the host needs is written to OUTDIR (a --rwdir of the guest); `done` is written
 # last, so its absence means the guest did not finish.
 
@@ -52,6 +54,24 @@ for ko in "$@"; do
 	elif [ "$mode" = bench-locks ]; then
 		# shellcheck disable=SC2086
 		insmod "$ko" lock_bench=200000 $extra 2>>"$out/guest.log"
+	elif [ "$name" = pcpu_array_stress ]; then
+		# 10% of the stress cache's allocations fail, for the tasks that ask for it.
+		if [ -d "$dbg/failslab" ]; then
+			echo 10 >"$dbg/failslab/probability"
+			echo N >"$dbg/failslab/ignore-gfp-wait"
+			echo Y >"$dbg/failslab/cache-filter"
+			echo Y >"$dbg/failslab/task-filter"
+		fi
+		# Memory pressure for the shrinkers: drop the slab caches (6: quietly).
+		(while :; do echo 6 >/proc/sys/vm/drop_caches; sleep 1; done) &
+		dropper=$!
+		# shellcheck disable=SC2086
+		insmod "$ko" ${STRESS_MS:+stress_ms=$STRESS_MS} $extra 2>>"$out/guest.log"
+		rc=$?
+		kill "$dropper"
+		wait "$dropper" 2>/dev/null
+		[ -d "$dbg/failslab" ] && echo 100 >"$dbg/failslab/probability"
+		[ "$rc" -eq 0 ]
 	else
 		# shellcheck disable=SC2086
 		insmod "$ko" $extra 2>>"$out/guest.log"

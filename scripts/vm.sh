@@ -16,9 +16,10 @@
 # Environment: KDIR (a built kernel tree; default: the cached debug build),
 # VM_CPUS (default 2), VM_TIMEOUT (seconds, default 1200), KEEP_RESULTS=1 keeps the
 # results directory, VM_MODULE_ARGS: lines "NAME ARGS..." adding ARGS to the insmod of
-# module NAME. EXPECT_KASAN="fn..." boots with kasan_multi_shot and requires
-# exactly one KASAN use-after-free report in each function named (each an extended
-# regular expression for the symbol), and no other splat.
+# module NAME, STRESS_MS (milliseconds) sets how long pcpu_array_stress.ko runs.
+# EXPECT_KASAN="fn..." boots with kasan_multi_shot and requires exactly one KASAN
+# use-after-free report in each function named (each an extended regular expression for
+# the symbol), and no other splat.
 
 set -uo pipefail
 
@@ -43,10 +44,10 @@ done
 # KVM only where it really works: a CPU with hardware virtualisation and a usable
 # /dev/kvm. Elsewhere TCG, with a CPU model that boots the KASAN kernel cleanly (the
 # default "max" model enables 5-level paging, which KASAN trips over).
-# slab_debug=A sets SLAB_FAILSLAB (which callers may not pass) on the one cache whose test
-# needs a failing backing allocation; guest.sh arms failslab for such caches only.
+# slab_debug=A sets SLAB_FAILSLAB (which callers may not pass) on the caches whose tests
+# need failing backing allocations; guest.sh arms failslab for such caches only.
 vng_args=(--run "$kdir" --cpus "${VM_CPUS:-2}" --memory 2G --rwdir "$res"
-	--append "slab_debug=A,pcpu_array_test_bulkfail")
+	--append "slab_debug=A,pcpu_array_test_bulkfail,pcpu_array_stress")
 [ -n "${KUNIT_FILTER:-}" ] && vng_args+=(--append "kunit.filter_glob=$KUNIT_FILTER")
 [ -n "${EXPECT_KASAN:-}" ] && vng_args+=(--append kasan_multi_shot)
 if grep -qwE 'vmx|svm' /proc/cpuinfo && [ -w /dev/kvm ]; then
@@ -61,7 +62,7 @@ fi
 echo "vm.sh: booting $(basename "$kdir") ($accel, ${VM_CPUS:-2} vCPUs) for '$mode'"
 start=$(date +%s)
 timeout "${VM_TIMEOUT:-1200}" vng "${vng_args[@]}" \
-	--exec "sh $here/guest.sh $mode $res ${mods[*]}" >"$res/console.log" 2>&1 </dev/null
+	--exec "STRESS_MS=${STRESS_MS:-} sh $here/guest.sh $mode $res ${mods[*]}" >"$res/console.log" 2>&1 </dev/null
 vm_rc=$?
 echo "vm.sh: guest exited with $vm_rc after $(($(date +%s) - start)) s"
 
@@ -166,6 +167,8 @@ test)
 	parser="$kdir/source-tree/tools/testing/kunit/kunit.py"
 	[ -f "$parser" ] || parser="$kdir/tools/testing/kunit/kunit.py"
 	python3 "$parser" parse "$ktap" | tee "$res/parsed.txt"
+	# The stress suite's summary (kunit.py shows a passing case's log only on failure).
+	grep -hE '# stress_all: ' "$res/dmesg.txt" 2>/dev/null | sed -E 's/^\[ *[0-9.]+\] +/  stress: /'
 	summary=$(grep -oE 'Ran [0-9]+ tests:.*' "$res/parsed.txt" | tail -n 1)
 	total=$(sed -nE 's/.*Ran ([0-9]+) tests.*/\1/p' <<<"$summary")
 	passed=$(sed -nE 's/.*passed: ([0-9]+).*/\1/p' <<<"$summary")
