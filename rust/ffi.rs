@@ -26,22 +26,28 @@ extern "C" {
     #[cfg(CONFIG_PREEMPT_RT)]
     pub(crate) fn pcpu_array_migrate_enable();
     /// `preempt_disable()`, where `crate::this_cpu` does not inline it.
-    #[cfg(not(all(
-        CONFIG_X86_64,
-        CONFIG_SMP,
-        CONFIG_PREEMPT_COUNT,
-        not(CONFIG_DEBUG_PREEMPT),
-        not(CONFIG_TRACE_PREEMPT_TOGGLE)
-    )))]
+    #[cfg(all(
+        not(CONFIG_PREEMPT_RT),
+        not(all(
+            CONFIG_X86_64,
+            CONFIG_SMP,
+            CONFIG_PREEMPT_COUNT,
+            not(CONFIG_DEBUG_PREEMPT),
+            not(CONFIG_TRACE_PREEMPT_TOGGLE)
+        ))
+    ))]
     pub(crate) fn pcpu_array_preempt_disable();
     /// `preempt_enable()`, where `crate::this_cpu` does not inline it.
-    #[cfg(not(all(
-        CONFIG_X86_64,
-        CONFIG_SMP,
-        CONFIG_PREEMPT_COUNT,
-        not(CONFIG_DEBUG_PREEMPT),
-        not(CONFIG_TRACE_PREEMPT_TOGGLE)
-    )))]
+    #[cfg(all(
+        not(CONFIG_PREEMPT_RT),
+        not(all(
+            CONFIG_X86_64,
+            CONFIG_SMP,
+            CONFIG_PREEMPT_COUNT,
+            not(CONFIG_DEBUG_PREEMPT),
+            not(CONFIG_TRACE_PREEMPT_TOGGLE)
+        ))
+    ))]
     pub(crate) fn pcpu_array_preempt_enable();
     /// `__preempt_schedule()` (nothing without `CONFIG_PREEMPTION`): the slow path of the
     /// `preempt_enable()` that `crate::this_cpu` inlines.
@@ -50,14 +56,15 @@ extern "C" {
         CONFIG_SMP,
         CONFIG_PREEMPT_COUNT,
         not(CONFIG_DEBUG_PREEMPT),
-        not(CONFIG_TRACE_PREEMPT_TOGGLE)
+        not(CONFIG_TRACE_PREEMPT_TOGGLE),
+        not(CONFIG_PREEMPT_RT)
     ))]
     pub(crate) fn pcpu_array_preempt_schedule();
     /// `smp_processor_id()`: only meaningful while pinned.
     #[cfg(any(CONFIG_KUNIT, not(all(CONFIG_X86_64, CONFIG_SMP))))]
     pub(crate) fn pcpu_array_cpu_id() -> c_uint;
     /// `preempt_count()`.
-    #[cfg_attr(not(CONFIG_KUNIT), expect(dead_code))]
+    #[cfg(all(CONFIG_KUNIT, not(CONFIG_PREEMPT_RT)))]
     pub(crate) fn pcpu_array_preempt_count() -> c_int;
     /// `in_hardirq() || in_nmi()`.
     pub(crate) fn pcpu_array_in_hardirq() -> bool;

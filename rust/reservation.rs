@@ -40,6 +40,10 @@ pub(crate) struct ReservedObjs {
 }
 
 /// Where a reservation's pointers live.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "the inline variant is the point: no heap allocation for small reservations"
+)]
 enum Slots {
     /// Up to [`INLINE_RESERVE`] pointers, in the reservation itself.
     Inline([*mut c_void; INLINE_RESERVE]),

@@ -13,7 +13,6 @@
 //! lockdep's `CONFIG_DEBUG_LOCK_ALLOC`), it calls the C helpers instead, so that those checks
 //! still see every operation.
 
-use crate::ffi;
 use kernel::ffi::c_void;
 
 #[cfg(all(CONFIG_X86_64, CONFIG_SMP))]
@@ -29,7 +28,8 @@ mod x86 {
         #[cfg(all(
             CONFIG_PREEMPT_COUNT,
             not(CONFIG_DEBUG_PREEMPT),
-            not(CONFIG_TRACE_PREEMPT_TOGGLE)
+            not(CONFIG_TRACE_PREEMPT_TOGGLE),
+            not(CONFIG_PREEMPT_RT)
         ))]
         static __preempt_count: i32;
     }
@@ -108,7 +108,8 @@ mod x86 {
     #[cfg(all(
         CONFIG_PREEMPT_COUNT,
         not(CONFIG_DEBUG_PREEMPT),
-        not(CONFIG_TRACE_PREEMPT_TOGGLE)
+        not(CONFIG_TRACE_PREEMPT_TOGGLE),
+        not(CONFIG_PREEMPT_RT)
     ))]
     #[inline(always)]
     pub(super) fn preempt_disable() {
@@ -128,7 +129,8 @@ mod x86 {
     #[cfg(all(
         CONFIG_PREEMPT_COUNT,
         not(CONFIG_DEBUG_PREEMPT),
-        not(CONFIG_TRACE_PREEMPT_TOGGLE)
+        not(CONFIG_TRACE_PREEMPT_TOGGLE),
+        not(CONFIG_PREEMPT_RT)
     ))]
     #[inline(always)]
     pub(super) fn preempt_enable() {
@@ -148,14 +150,15 @@ mod x86 {
         if zero != 0 {
             // SAFETY: The count is zero and a reschedule is pending: what `preempt_enable()`
             // does next.
-            unsafe { super::ffi::pcpu_array_preempt_schedule() };
+            unsafe { crate::ffi::pcpu_array_preempt_schedule() };
         }
         #[cfg(not(CONFIG_PREEMPTION))]
         let _ = zero;
     }
 }
 
-/// `preempt_disable()`.
+/// `preempt_disable()`: the pin on !PREEMPT_RT.
+#[cfg(not(CONFIG_PREEMPT_RT))]
 #[inline(always)]
 pub(crate) fn preempt_disable() {
     #[cfg(all(
@@ -163,7 +166,8 @@ pub(crate) fn preempt_disable() {
         CONFIG_SMP,
         CONFIG_PREEMPT_COUNT,
         not(CONFIG_DEBUG_PREEMPT),
-        not(CONFIG_TRACE_PREEMPT_TOGGLE)
+        not(CONFIG_TRACE_PREEMPT_TOGGLE),
+        not(CONFIG_PREEMPT_RT)
     ))]
     x86::preempt_disable();
     #[cfg(not(all(
@@ -171,11 +175,12 @@ pub(crate) fn preempt_disable() {
         CONFIG_SMP,
         CONFIG_PREEMPT_COUNT,
         not(CONFIG_DEBUG_PREEMPT),
-        not(CONFIG_TRACE_PREEMPT_TOGGLE)
+        not(CONFIG_TRACE_PREEMPT_TOGGLE),
+        not(CONFIG_PREEMPT_RT)
     )))]
     // SAFETY: Always callable; the caller balances it with `preempt_enable`.
     unsafe {
-        ffi::pcpu_array_preempt_disable()
+        crate::ffi::pcpu_array_preempt_disable()
     };
 }
 
@@ -184,6 +189,7 @@ pub(crate) fn preempt_disable() {
 /// # Safety
 ///
 /// Must balance an earlier [`preempt_disable`] of the current task.
+#[cfg(not(CONFIG_PREEMPT_RT))]
 #[inline(always)]
 pub(crate) unsafe fn preempt_enable() {
     #[cfg(all(
@@ -191,7 +197,8 @@ pub(crate) unsafe fn preempt_enable() {
         CONFIG_SMP,
         CONFIG_PREEMPT_COUNT,
         not(CONFIG_DEBUG_PREEMPT),
-        not(CONFIG_TRACE_PREEMPT_TOGGLE)
+        not(CONFIG_TRACE_PREEMPT_TOGGLE),
+        not(CONFIG_PREEMPT_RT)
     ))]
     x86::preempt_enable();
     #[cfg(not(all(
@@ -199,11 +206,12 @@ pub(crate) unsafe fn preempt_enable() {
         CONFIG_SMP,
         CONFIG_PREEMPT_COUNT,
         not(CONFIG_DEBUG_PREEMPT),
-        not(CONFIG_TRACE_PREEMPT_TOGGLE)
+        not(CONFIG_TRACE_PREEMPT_TOGGLE),
+        not(CONFIG_PREEMPT_RT)
     )))]
     // SAFETY: Guaranteed by the caller.
     unsafe {
-        ffi::pcpu_array_preempt_enable()
+        crate::ffi::pcpu_array_preempt_enable()
     };
 }
 
@@ -215,7 +223,7 @@ pub(crate) fn cpu() -> u32 {
     #[cfg(not(all(CONFIG_X86_64, CONFIG_SMP)))]
     // SAFETY: Reading the CPU number has no preconditions.
     unsafe {
-        ffi::pcpu_array_cpu_id()
+        crate::ffi::pcpu_array_cpu_id()
     }
 }
 
@@ -228,7 +236,7 @@ pub(crate) fn ptr(ptr: *mut c_void) -> *mut c_void {
     #[cfg(not(all(CONFIG_X86_64, CONFIG_SMP)))]
     // SAFETY: `per_cpu_ptr()` only computes an address.
     unsafe {
-        ffi::pcpu_array_per_cpu_ptr(ptr, cpu())
+        crate::ffi::pcpu_array_per_cpu_ptr(ptr, cpu())
     }
 }
 
