@@ -454,7 +454,19 @@ static void worker_op(struct stress_worker *w)
 			w->nr++;
 		else
 			atomic_long_inc(&ctx.failed);
-		if (r & 0x200) {
+		if (IS_ENABLED(CONFIG_PREEMPT_RT)) {
+			/*
+			 * PREEMPT_RT forbids slab calls with interrupts or
+			 * preemption off (the slab's locks sleep there);
+			 * migration off is what RT code holds instead.
+			 */
+			migrate_disable();
+			if (got(pcpu_array_alloc(ctx.pa, GFP_NOWAIT), GFP_NOWAIT, &h))
+				put(&h);
+			else
+				atomic_long_inc(&ctx.failed);
+			migrate_enable();
+		} else if (r & 0x200) {
 			local_irq_save(flags);
 			if (got(pcpu_array_alloc(ctx.pa, GFP_ATOMIC), GFP_ATOMIC, &h))
 				put(&h);
