@@ -508,9 +508,6 @@ static int stress_worker_fn(void *data)
 			schedule_timeout_interruptible(msecs_to_jiffies(10));
 			continue;
 		}
-		/* Back to our CPU after it went offline and came back. */
-		if (!(w->ops % 64) && raw_smp_processor_id() != w->cpu && cpu_online(w->cpu))
-			set_cpus_allowed_ptr(current, cpumask_of(w->cpu));
 		drain_inbox(w);
 		worker_op(w);
 		w->ops++;
@@ -524,6 +521,20 @@ static int stress_worker_fn(void *data)
 	current->make_it_fail = 0;
 #endif
 	return 0;
+}
+
+/*
+ * The worker of @cpu was moved elsewhere while its CPU was offline: move it
+ * back. Done by the hotplug thread rather than by the worker itself, which on
+ * PREEMPT_RT trips a scheduler warning when it changes its own affinity.
+ */
+static void rebind(unsigned int cpu)
+{
+	unsigned int i;
+
+	for (i = 0; i < ctx.nr_workers; i++)
+		if (ctx.workers[i].cpu == cpu && ctx.workers[i].task)
+			set_cpus_allowed_ptr(ctx.workers[i].task, cpumask_of(cpu));
 }
 
 static int stress_hotplug_fn(void *data)
@@ -561,8 +572,10 @@ static int stress_hotplug_fn(void *data)
 			atomic_long_inc(&ctx.hotplug_errors);
 			msleep(20);
 		}
-		if (!ret)
+		if (!ret) {
 			atomic_long_inc(&ctx.cycles);
+			rebind(cpu);
+		}
 		msleep(10 + prandom_u32_state(&rnd) % 40);
 	}
 	return 0;
