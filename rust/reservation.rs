@@ -21,10 +21,6 @@ use kernel::{
 /// The largest reservation: enough for a B-tree write that splits every level.
 pub const MAX_RESERVE: usize = 256;
 
-/// Reservations up to this size keep their pointers inline, without a heap allocation: a
-/// B-tree write's worst case (`3 * height + 1` nodes) fits for any realistic height.
-const INLINE_RESERVE: usize = 32;
-
 /// The objects of a reservation, without a reference to their cache.
 ///
 /// The owner must give the objects back to the cache they came from, with
@@ -32,23 +28,9 @@ const INLINE_RESERVE: usize = 32;
 ///
 /// # Invariants
 ///
-/// `len <= objs.len()`, and every pointer in `objs[..len]` is a live object of the cache that
-/// filled the set, owned by the set.
+/// Every pointer in `objs` is a live object of the cache that filled the set, owned by the set.
 pub(crate) struct ReservedObjs {
-    len: usize,
-    objs: Slots,
-}
-
-/// Where a reservation's pointers live.
-#[expect(
-    clippy::large_enum_variant,
-    reason = "the inline variant is the point: no heap allocation for small reservations"
-)]
-enum Slots {
-    /// Up to [`INLINE_RESERVE`] pointers, in the reservation itself.
-    Inline([*mut c_void; INLINE_RESERVE]),
-    /// More, on the heap.
-    Heap(KVec<*mut c_void>),
+    objs: KVec<*mut c_void>,
 }
 
 // SAFETY: The pointers are owned objects of a slab cache, usable from any CPU.
@@ -63,44 +45,26 @@ impl ReservedObjs {
         if count > MAX_RESERVE {
             return Err(EINVAL);
         }
-        let mut objs = if count <= INLINE_RESERVE {
-            Slots::Inline([core::ptr::null_mut(); INLINE_RESERVE])
-        } else {
-            let vec_flags = gfp.kernel_flags();
-            let mut v = KVec::with_capacity(count, vec_flags)?;
-            v.resize(count, core::ptr::null_mut(), vec_flags)?;
-            Slots::Heap(v)
-        };
-        let slots = match &mut objs {
-            Slots::Inline(a) => &mut a[..count],
-            Slots::Heap(v) => &mut v[..],
-        };
-        if count != 0 && !cache.alloc_bulk(gfp.as_raw(), slots) {
+        let vec_flags = gfp.kernel_flags();
+        let mut objs = KVec::with_capacity(count, vec_flags)?;
+        for _ in 0..count {
+            objs.push(core::ptr::null_mut(), vec_flags)?;
+        }
+        if count != 0 && !cache.alloc_bulk(gfp.as_raw(), &mut objs) {
             return Err(ENOMEM);
         }
-        // INVARIANT: `alloc_bulk` filled the first `count` entries with objects of `cache`.
-        Ok(Self { len: count, objs })
-    }
-
-    /// The pointers held.
-    fn held(&mut self) -> &mut [*mut c_void] {
-        match &mut self.objs {
-            Slots::Inline(a) => &mut a[..self.len],
-            Slots::Heap(v) => &mut v[..self.len],
-        }
+        // INVARIANT: `alloc_bulk` filled every entry with an object of `cache`.
+        Ok(Self { objs })
     }
 
     /// Objects left.
     pub(crate) fn len(&self) -> usize {
-        self.len
+        self.objs.len()
     }
 
     /// Takes one object, zeroed if `gfp` has `__GFP_ZERO`. Cannot fail until the set is empty.
     pub(crate) fn take(&mut self, cache: &PcpuArray, gfp: Gfp) -> Option<NonNull<c_void>> {
-        let last = *self.held().last()?;
-        // INVARIANT: The last object leaves the set.
-        self.len -= 1;
-        let obj = NonNull::new(last)?;
+        let obj = NonNull::new(self.objs.pop()?)?;
         cache.zero_if_asked(obj, gfp.as_raw());
         Some(obj)
     }
@@ -109,9 +73,8 @@ impl ReservedObjs {
     pub(crate) fn release(&mut self, cache: &PcpuArray) {
         // SAFETY: By the type invariant the objects are live objects of `cache`, owned by us;
         // the set is emptied right after.
-        unsafe { cache.free_bulk(self.held()) };
-        // INVARIANT: Empty.
-        self.len = 0;
+        unsafe { cache.free_bulk(&mut self.objs) };
+        self.objs.clear();
     }
 }
 
