@@ -168,13 +168,17 @@ impl PcpuArray {
             }
         })?;
         let debugfs = CacheDir::new(name, &stats, capacity, batch).ok();
-        // SAFETY: `arrays` and `backing` move into `Self` below; the instance and the shrinker
-        // view their heap and per-CPU memory, which does not move, and `Drop` unregisters both
-        // before either is freed.
-        let hotplug = unsafe { HotplugInstance::register(&arrays, &backing, stats.clone())? };
-        // SAFETY: As above.
-        let target = unsafe { FlushTarget::new(&arrays, &backing, stats.clone()) };
-        let shrinker = Shrinker::register(name, target)?;
+        // SAFETY: `arrays` and `backing` move into `Self` below; the targets view their heap
+        // and per-CPU memory, which does not move, and `Drop` unregisters the hotplug instance
+        // and the shrinker that hold them before either is freed.
+        let (dead_cpu, shrink) = unsafe {
+            (
+                FlushTarget::new(&arrays, &backing, stats.clone()),
+                FlushTarget::new(&arrays, &backing, stats.clone()),
+            )
+        };
+        let hotplug = HotplugInstance::register(dead_cpu)?;
+        let shrinker = Shrinker::register(name, shrink)?;
         Ok(Self {
             shrinker: Some(shrinker),
             hotplug: Some(hotplug),

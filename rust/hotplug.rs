@@ -8,18 +8,8 @@
 //! A CPU that comes back starts with an empty array.
 
 use crate::{
-    array::{
-        Batch,
-        ObjArray,
-        BATCH_MAX, //
-    },
-    backing::BackingCache,
     ffi,
-    local_trylock::PerCpuTryLock,
-    stats::{
-        Stat,
-        StatsTable, //
-    },
+    shrink::FlushTarget, //
 };
 use kernel::{
     bindings,
@@ -30,12 +20,9 @@ use kernel::{
         c_void, //
     },
     prelude::*,
-    sync::{
-        atomic::{
-            Atomic,
-            Relaxed, //
-        },
-        Arc, //
+    sync::atomic::{
+        Atomic,
+        Relaxed, //
     },
     types::Opaque,
 };
@@ -67,44 +54,30 @@ pub(crate) fn unregister() {
 ///
 /// # Invariants
 ///
-/// While `state >= 0`, `node` is registered as an instance of hotplug state `state`, and the
-/// per-CPU arrays at `arrays` (the base of a `PerCpuTryLock<ObjArray>`) and the cache `backing`
-/// stay alive (the owning `PcpuArray` drops this instance first).
+/// While `state >= 0`, `node` is registered as an instance of hotplug state `state`.
 #[pin_data(PinnedDrop)]
 pub(crate) struct HotplugInstance {
     #[pin]
     node: Opaque<bindings::hlist_node>,
     state: Atomic<i32>,
-    arrays: *mut c_void,
-    backing: *mut bindings::kmem_cache,
-    stats: Arc<StatsTable>,
+    target: FlushTarget,
 }
 
-// SAFETY: The teardown may run on any CPU; the raw pointers are only dereferenced there, under
-// the conditions in the type invariant.
+// SAFETY: The teardown may run on any CPU; `node` is only touched by the hotplug core and by
+// register/drop, and the target is `Send` and `Sync`.
 unsafe impl Send for HotplugInstance {}
 // SAFETY: As above.
 unsafe impl Sync for HotplugInstance {}
 
 impl HotplugInstance {
-    /// Registers an instance for a cache's arrays.
-    ///
-    /// # Safety
-    ///
-    /// `arrays` and `backing` must stay alive until the returned instance is dropped.
-    pub(crate) unsafe fn register(
-        arrays: &PerCpuTryLock<ObjArray>,
-        backing: &BackingCache,
-        stats: Arc<StatsTable>,
-    ) -> Result<Pin<KBox<Self>>> {
+    /// Registers an instance that flushes `target`'s arrays when a CPU dies.
+    pub(crate) fn register(target: FlushTarget) -> Result<Pin<KBox<Self>>> {
         let state = STATE.load(Relaxed);
         let inst = KBox::pin_init(
             pin_init!(Self {
                 node <- Opaque::uninit(),
                 state: Atomic::new(-1),
-                arrays: arrays.raw_base(),
-                backing: backing.as_ptr(),
-                stats,
+                target,
             }),
             GFP_KERNEL,
         )?;
@@ -113,37 +86,9 @@ impl HotplugInstance {
         }
         // SAFETY: `node` is pinned in the box and not registered anywhere.
         to_result(unsafe { ffi::pcpu_array_cpuhp_add_instance(state, inst.node.get().cast()) })?;
-        // INVARIANT: Registered just above; the caller keeps the targets alive.
+        // INVARIANT: Registered just above.
         inst.state.store(state, Relaxed);
         Ok(inst)
-    }
-
-    /// Gives the dead CPU's array back to the backing cache.
-    ///
-    /// # Safety
-    ///
-    /// `cpu` must be dead, and the instance registered (so its targets are alive).
-    unsafe fn flush_dead_cpu(&self, cpu: u32) {
-        // SAFETY: The cache is alive (type invariant, registered); the view is not dropped.
-        let backing = unsafe { BackingCache::borrow_raw(self.backing) };
-        // SAFETY: The arrays are alive (type invariant). `cpu` is dead: nothing can hold or
-        // take its lock, and teardown callbacks are serialised by the hotplug core.
-        let Some(array) =
-            (unsafe { PerCpuTryLock::<ObjArray>::value_of_dead_cpu(self.arrays, cpu) })
-        else {
-            return;
-        };
-        let mut batch = Batch::new();
-        let mut flushed = 0u64;
-        while array.len() != 0 {
-            flushed += array.take_into(BATCH_MAX, &mut batch) as u64;
-            // SAFETY: An array's objects are live objects of the backing cache that it owns.
-            batch.drain_with(|objs| unsafe { backing.free_bulk(objs) });
-        }
-        if let Some(s) = self.stats.on_cpu(cpu) {
-            s.set(Stat::ObjectsCached, 0);
-            s.add(Stat::CpuDeadFlush, flushed);
-        }
     }
 }
 
@@ -169,8 +114,8 @@ unsafe extern "C" fn cpu_dead(cpu: c_uint, node: *mut c_void) -> c_int {
     let offset = core::mem::offset_of!(HotplugInstance, node);
     // SAFETY: `node` is the `node` field of a live, registered `HotplugInstance`.
     let inst = unsafe { &*node.cast::<u8>().sub(offset).cast::<HotplugInstance>() };
-    // SAFETY: The core calls a prepare state's teardown after `cpu` is dead.
-    unsafe { inst.flush_dead_cpu(cpu) };
+    // SAFETY: The core calls a prepare state's teardown after `cpu` is dead, one at a time.
+    unsafe { inst.target.flush_dead_cpu(cpu) };
     0
 }
 
@@ -182,6 +127,7 @@ mod tests {
             Config,
             PcpuArray, //
         },
+        stats::Stat,
         testing::{
             on_cpu,
             online_cpus, //

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Giving the parked objects back: `pcpu_array_shrink()` and a shrinker per cache.
+//! Giving the parked objects back: `pcpu_array_shrink()`, a shrinker per cache, and the flush
+//! of a dead CPU's array (for `crate::hotplug`).
 //!
 //! A CPU's array can only be locked on that CPU, so flushing every array means running on
 //! every CPU: one work item per online CPU on a `WQ_MEM_RECLAIM` workqueue, as SLUB flushes its
@@ -106,6 +107,35 @@ impl FlushTarget {
             }
         }
         total
+    }
+
+    /// Gives a dead CPU's array back to the backing cache, without its lock.
+    ///
+    /// # Safety
+    ///
+    /// `cpu` must be dead (no context can hold or take its lock), and calls for the same CPU
+    /// must not run concurrently (the hotplug core serialises its teardowns).
+    pub(crate) unsafe fn flush_dead_cpu(&self, cpu: u32) {
+        // SAFETY: The cache is alive (type invariant); the view is not dropped.
+        let backing = unsafe { BackingCache::borrow_raw(self.backing) };
+        // SAFETY: The arrays are alive (type invariant), `cpu` is dead and we are alone on it
+        // (guaranteed by the caller).
+        let Some(array) =
+            (unsafe { PerCpuTryLock::<ObjArray>::value_of_dead_cpu(self.arrays, cpu) })
+        else {
+            return;
+        };
+        let mut batch = Batch::new();
+        let mut flushed = 0u64;
+        while array.len() != 0 {
+            flushed += array.take_into(BATCH_MAX, &mut batch) as u64;
+            // SAFETY: An array's objects are live objects of the backing cache that it owns.
+            batch.drain_with(|objs| unsafe { backing.free_bulk(objs) });
+        }
+        if let Some(s) = self.stats.on_cpu(cpu) {
+            s.set(Stat::ObjectsCached, 0);
+            s.add(Stat::CpuDeadFlush, flushed);
+        }
     }
 
     /// Flushes every online CPU's array, each on its CPU. May sleep. Returns how many objects
