@@ -3,8 +3,10 @@
 //! The array of cached objects one CPU holds, and the on-stack batch that carries objects
 //! between it and the backing cache.
 //!
-//! Plain data and safe code: the locking around an [`ObjArray`] is the job of
-//! [`crate::local_trylock`], and the pointers it stores are never dereferenced here.
+//! Plain data: the locking around an [`ObjArray`] is the job of [`crate::local_trylock`], and
+//! the pointers it stores are never dereferenced here. The only memory an array touches through
+//! them is KASAN's shadow, when it was made by [`ObjArray::poisoning`]; that is why putting an
+//! object in is `unsafe`.
 
 use core::{
     mem::MaybeUninit,
