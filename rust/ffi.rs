@@ -25,41 +25,6 @@ extern "C" {
     /// `migrate_enable()`.
     #[cfg(CONFIG_PREEMPT_RT)]
     pub(crate) fn pcpu_array_migrate_enable();
-    /// `preempt_disable()`, where `crate::this_cpu` does not inline it.
-    #[cfg(all(
-        not(CONFIG_PREEMPT_RT),
-        not(all(
-            CONFIG_X86_64,
-            CONFIG_SMP,
-            CONFIG_PREEMPT_COUNT,
-            not(CONFIG_DEBUG_PREEMPT),
-            not(CONFIG_TRACE_PREEMPT_TOGGLE)
-        ))
-    ))]
-    pub(crate) fn pcpu_array_preempt_disable();
-    /// `preempt_enable()`, where `crate::this_cpu` does not inline it.
-    #[cfg(all(
-        not(CONFIG_PREEMPT_RT),
-        not(all(
-            CONFIG_X86_64,
-            CONFIG_SMP,
-            CONFIG_PREEMPT_COUNT,
-            not(CONFIG_DEBUG_PREEMPT),
-            not(CONFIG_TRACE_PREEMPT_TOGGLE)
-        ))
-    ))]
-    pub(crate) fn pcpu_array_preempt_enable();
-    /// `__preempt_schedule()` (nothing without `CONFIG_PREEMPTION`): the slow path of the
-    /// `preempt_enable()` that `crate::this_cpu` inlines.
-    #[cfg(all(
-        CONFIG_X86_64,
-        CONFIG_SMP,
-        CONFIG_PREEMPT_COUNT,
-        not(CONFIG_DEBUG_PREEMPT),
-        not(CONFIG_TRACE_PREEMPT_TOGGLE),
-        not(CONFIG_PREEMPT_RT)
-    ))]
-    pub(crate) fn pcpu_array_preempt_schedule();
     /// `smp_processor_id()`: only meaningful while pinned.
     #[cfg(any(CONFIG_KUNIT, not(all(CONFIG_X86_64, CONFIG_SMP))))]
     pub(crate) fn pcpu_array_cpu_id() -> c_uint;
@@ -161,4 +126,37 @@ extern "C" {
     /// Sets `current->make_it_fail`, the fault-injection task filter.
     #[cfg(all(CONFIG_KUNIT, CONFIG_FAILSLAB))]
     pub(crate) fn pcpu_array_set_make_it_fail(fail: bool);
+}
+
+// The `preempt_disable()`/`preempt_enable()` of `crate::this_cpu`, under the same conditions as
+// its two `preempt` modules.
+#[cfg(all(
+    not(CONFIG_PREEMPT_RT),
+    not(all(
+        CONFIG_X86_64,
+        CONFIG_SMP,
+        CONFIG_PREEMPT_COUNT,
+        not(CONFIG_DEBUG_PREEMPT),
+        not(CONFIG_TRACE_PREEMPT_TOGGLE)
+    ))
+))]
+extern "C" {
+    /// `preempt_disable()`, where `crate::this_cpu` does not inline it.
+    pub(crate) fn pcpu_array_preempt_disable();
+    /// `preempt_enable()`, where `crate::this_cpu` does not inline it.
+    pub(crate) fn pcpu_array_preempt_enable();
+}
+
+#[cfg(all(
+    CONFIG_X86_64,
+    CONFIG_SMP,
+    CONFIG_PREEMPT_COUNT,
+    not(CONFIG_DEBUG_PREEMPT),
+    not(CONFIG_TRACE_PREEMPT_TOGGLE),
+    not(CONFIG_PREEMPT_RT)
+))]
+extern "C" {
+    /// `__preempt_schedule()` (nothing without `CONFIG_PREEMPTION`): the slow path of the
+    /// `preempt_enable()` that `crate::this_cpu` inlines.
+    pub(crate) fn pcpu_array_preempt_schedule();
 }

@@ -24,14 +24,6 @@ mod x86 {
         static this_cpu_off: usize;
         /// `cpu_number`: `smp_processor_id()`.
         static cpu_number: i32;
-        /// `__preempt_count`, with `PREEMPT_NEED_RESCHED` folded in, inverted.
-        #[cfg(all(
-            CONFIG_PREEMPT_COUNT,
-            not(CONFIG_DEBUG_PREEMPT),
-            not(CONFIG_TRACE_PREEMPT_TOGGLE),
-            not(CONFIG_PREEMPT_RT)
-        ))]
-        static __preempt_count: i32;
     }
 
     /// `this_cpu_read(this_cpu_off)`.
@@ -103,16 +95,28 @@ mod x86 {
             )
         };
     }
+}
+
+/// `preempt_disable()` and `preempt_enable()`, the pin on !PREEMPT_RT, inlined.
+#[cfg(all(
+    CONFIG_X86_64,
+    CONFIG_SMP,
+    CONFIG_PREEMPT_COUNT,
+    not(CONFIG_DEBUG_PREEMPT),
+    not(CONFIG_TRACE_PREEMPT_TOGGLE),
+    not(CONFIG_PREEMPT_RT)
+))]
+mod preempt {
+    use core::arch::asm;
+
+    extern "C" {
+        /// `__preempt_count`, with `PREEMPT_NEED_RESCHED` folded in, inverted.
+        static __preempt_count: i32;
+    }
 
     /// `preempt_disable()`: `preempt_count_inc()` and `barrier()`.
-    #[cfg(all(
-        CONFIG_PREEMPT_COUNT,
-        not(CONFIG_DEBUG_PREEMPT),
-        not(CONFIG_TRACE_PREEMPT_TOGGLE),
-        not(CONFIG_PREEMPT_RT)
-    ))]
     #[inline(always)]
-    pub(super) fn preempt_disable() {
+    pub(crate) fn preempt_disable() {
         // SAFETY: Raises this CPU's preemption count, as `preempt_disable()` does; the asm is
         // also the compiler barrier.
         unsafe {
@@ -126,17 +130,15 @@ mod x86 {
 
     /// `preempt_enable()`: `barrier()`, then decrement, and reschedule when that reached zero
     /// with a reschedule pending (x86 folds `PREEMPT_NEED_RESCHED` into the count, inverted).
-    #[cfg(all(
-        CONFIG_PREEMPT_COUNT,
-        not(CONFIG_DEBUG_PREEMPT),
-        not(CONFIG_TRACE_PREEMPT_TOGGLE),
-        not(CONFIG_PREEMPT_RT)
-    ))]
+    ///
+    /// # Safety
+    ///
+    /// Must balance an earlier [`preempt_disable`] of the current task.
     #[inline(always)]
-    pub(super) fn preempt_enable() {
+    pub(crate) unsafe fn preempt_enable() {
         let zero: u8;
-        // SAFETY: Undoes a `preempt_disable()` of this task on this CPU; the asm is also the
-        // compiler barrier.
+        // SAFETY: Undoes a `preempt_disable()` of this task on this CPU (guaranteed by the
+        // caller); the asm is also the compiler barrier.
         unsafe {
             asm!(
                 "sub dword ptr gs:[rip + {var}], 1",
@@ -157,63 +159,44 @@ mod x86 {
     }
 }
 
-/// `preempt_disable()`: the pin on !PREEMPT_RT.
-#[cfg(not(CONFIG_PREEMPT_RT))]
-#[inline(always)]
-pub(crate) fn preempt_disable() {
-    #[cfg(all(
+/// `preempt_disable()` and `preempt_enable()` through the C helpers, where a debug option
+/// instruments them or the architecture is not x86-64 SMP.
+#[cfg(all(
+    not(CONFIG_PREEMPT_RT),
+    not(all(
         CONFIG_X86_64,
         CONFIG_SMP,
         CONFIG_PREEMPT_COUNT,
         not(CONFIG_DEBUG_PREEMPT),
-        not(CONFIG_TRACE_PREEMPT_TOGGLE),
-        not(CONFIG_PREEMPT_RT)
-    ))]
-    x86::preempt_disable();
-    #[cfg(not(all(
-        CONFIG_X86_64,
-        CONFIG_SMP,
-        CONFIG_PREEMPT_COUNT,
-        not(CONFIG_DEBUG_PREEMPT),
-        not(CONFIG_TRACE_PREEMPT_TOGGLE),
-        not(CONFIG_PREEMPT_RT)
-    )))]
-    // SAFETY: Always callable; the caller balances it with `preempt_enable`.
-    unsafe {
-        crate::ffi::pcpu_array_preempt_disable()
-    };
+        not(CONFIG_TRACE_PREEMPT_TOGGLE)
+    ))
+))]
+mod preempt {
+    /// `preempt_disable()`.
+    #[inline(always)]
+    pub(crate) fn preempt_disable() {
+        // SAFETY: Always callable; the caller balances it with `preempt_enable`.
+        unsafe { crate::ffi::pcpu_array_preempt_disable() };
+    }
+
+    /// `preempt_enable()`.
+    ///
+    /// # Safety
+    ///
+    /// Must balance an earlier [`preempt_disable`] of the current task.
+    #[inline(always)]
+    pub(crate) unsafe fn preempt_enable() {
+        // SAFETY: Guaranteed by the caller.
+        unsafe { crate::ffi::pcpu_array_preempt_enable() };
+    }
 }
 
-/// `preempt_enable()`.
-///
-/// # Safety
-///
-/// Must balance an earlier [`preempt_disable`] of the current task.
+/// The pin on !PREEMPT_RT (PREEMPT_RT disables migration instead).
 #[cfg(not(CONFIG_PREEMPT_RT))]
-#[inline(always)]
-pub(crate) unsafe fn preempt_enable() {
-    #[cfg(all(
-        CONFIG_X86_64,
-        CONFIG_SMP,
-        CONFIG_PREEMPT_COUNT,
-        not(CONFIG_DEBUG_PREEMPT),
-        not(CONFIG_TRACE_PREEMPT_TOGGLE),
-        not(CONFIG_PREEMPT_RT)
-    ))]
-    x86::preempt_enable();
-    #[cfg(not(all(
-        CONFIG_X86_64,
-        CONFIG_SMP,
-        CONFIG_PREEMPT_COUNT,
-        not(CONFIG_DEBUG_PREEMPT),
-        not(CONFIG_TRACE_PREEMPT_TOGGLE),
-        not(CONFIG_PREEMPT_RT)
-    )))]
-    // SAFETY: Guaranteed by the caller.
-    unsafe {
-        crate::ffi::pcpu_array_preempt_enable()
-    };
-}
+pub(crate) use preempt::{
+    preempt_disable,
+    preempt_enable, //
+};
 
 /// `raw_smp_processor_id()`: meaningful only while the task is pinned.
 #[inline(always)]
