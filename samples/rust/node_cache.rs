@@ -8,20 +8,19 @@
 //! reserves the way the maple tree did before sheaves: one bulk allocation of the worst case
 //! before the lock, and one bulk free of what the write did not use.
 
-use crate::pcpu_array::{
-    backing::{
-        BackingCache,
-        Sheaves, //
+use crate::{
+    pcpu_array::{
+        typed::{
+            layout_of,
+            RawCache,
+            RawReservation, //
+        },
+        ExternArray,
+        ExternReservation,
+        Gfp,
+        Stats, //
     },
-    typed::{
-        layout_of,
-        RawCache,
-        RawReservation, //
-    },
-    ExternArray,
-    ExternReservation,
-    Gfp,
-    Stats, //
+    slab_cache::SlabCache, //
 };
 use core::ptr::{
     null_mut,
@@ -50,7 +49,7 @@ pub(crate) enum NodeCache {
     /// A pcpu_array cache.
     Array(ExternArray),
     /// A plain `kmem_cache`.
-    Slab(BackingCache),
+    Slab(SlabCache),
 }
 
 impl NodeCache {
@@ -59,7 +58,7 @@ impl NodeCache {
         let (size, align) = layout_of::<T>()?;
         Ok(match backend {
             Backend::PcpuArray => Self::Array(ExternArray::new(name, size, align, capacity)?),
-            Backend::Slab => Self::Slab(BackingCache::new(name, size, align, 0, Sheaves::On)?),
+            Backend::Slab => Self::Slab(SlabCache::new(name, size, align)?),
         })
     }
 
@@ -80,7 +79,7 @@ unsafe impl RawCache for NodeCache {
     fn alloc_raw(&self, gfp: Gfp) -> Option<NonNull<c_void>> {
         match self {
             Self::Array(a) => a.alloc_raw(gfp),
-            Self::Slab(s) => s.alloc(gfp.as_raw()),
+            Self::Slab(s) => s.alloc(gfp),
         }
     }
 
@@ -113,7 +112,7 @@ unsafe impl RawCache for NodeCache {
                     objs: [null_mut(); SLAB_RESERVE_MAX],
                     left: 0,
                 };
-                if !s.alloc_bulk(gfp.as_raw(), &mut r.objs[..count]) {
+                if !s.alloc_bulk(gfp, &mut r.objs[..count]) {
                     return Err(ENOMEM);
                 }
                 // INVARIANT: The bulk call filled `objs[..count]`.
@@ -130,7 +129,7 @@ unsafe impl RawCache for NodeCache {
 ///
 /// `objs[..left]` are live objects of `cache` owned by the reservation.
 pub(crate) struct SlabReservation<'a> {
-    cache: &'a BackingCache,
+    cache: &'a SlabCache,
     objs: [*mut c_void; SLAB_RESERVE_MAX],
     left: usize,
 }

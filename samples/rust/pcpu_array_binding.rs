@@ -19,10 +19,6 @@
 
 #[path = "../../rust/abi_types.rs"]
 pub mod abi_types;
-// The plain `kmem_cache` wrapper of `pcpu_array.ko`, for consumers that compare against one.
-#[path = "../../rust/backing.rs"]
-#[expect(dead_code, reason = "a consumer uses only part of the wrapper")]
-pub mod backing;
 #[path = "../../rust/gfp.rs"]
 pub mod gfp;
 #[path = "../../rust/typed.rs"]

@@ -17,6 +17,7 @@ pub mod node_cache;
 pub mod range_map;
 #[cfg(CONFIG_KUNIT)]
 mod range_map_tests;
+mod slab_cache;
 
 use kernel::{
     bindings,
