@@ -5,7 +5,8 @@
 #   make test    install what is missing, build the debug test kernel (cached outside
 #                the repo), lint, build the modules, boot them under virtme-ng and run
 #                their KUnit suites. Last line: "N passed, N failed".
-#   make run     boot, load pcpu_array.ko with its demo, print its statistics, unload.
+#   make run     boot, load pcpu_array.ko and the demos of samples/, print their statistics,
+#                unload.
 #   make lint    rustfmt check, CLIPPY=1 build, checkpatch on the C files.
 #   make kdir    print the test kernel build in use (FLAVOR=debug|perf|rt), building it
 #                when needed.
@@ -63,7 +64,7 @@ stress: deps
 run: deps
 	@kdir=$$($(kdir_cmd)) && $(build) && \
 	KDIR="$$kdir" $(top)/scripts/vm.sh run $(top)/pcpu_array.ko \
-		$(top)/samples/rust/pcpu_array_range_map.ko
+		$(top)/samples/rust/pcpu_array_demo.ko $(top)/samples/rust/pcpu_array_range_map.ko
 
 # The allocation benchmarks on the perf kernel: pcpu_array against SLUB sheaves.
 bench: deps

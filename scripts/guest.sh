@@ -4,7 +4,7 @@
 # Runs inside the virtme-ng guest. Usage: guest.sh MODE OUTDIR MODULE.ko...
 #   test: load the modules (their KUnit suites run at load), collect each suite's KTAP
 #         results from debugfs, unload, scan for leaks.
-#   run:  load the modules with demo=1, print their debugfs statistics, unload.
+#   run:  load the modules (the demos with demo=N), print their debugfs statistics, unload.
 #   bench: load the modules (the benchmarks run at load and print to the kernel log),
 #         unload; the host takes the result lines from dmesg.
 # OUTDIR/module-args, when present, has lines "NAME ARGS..." that add ARGS to the insmod
@@ -44,13 +44,15 @@ for ko in "$@"; do
 	extra=""
 	[ -f "$out/module-args" ] && extra=$(sed -n "s/^$name //p" "$out/module-args")
 	if [ "$mode" = run ]; then
-		# pcpu_array: rounds of 100 allocations; the range map: store/erase operations.
+		# pcpu_array_demo: rounds of 100 allocations; the range map: store/erase operations;
+		# pcpu_array itself: no parameter.
 		case "$name" in
-		pcpu_array) demo=20 ;;
-		*) demo=2000 ;;
+		pcpu_array_demo) demo_args="demo=20" ;;
+		pcpu_array_range_map) demo_args="demo=2000" ;;
+		*) demo_args="" ;;
 		esac
-		# shellcheck disable=SC2086 # the extra arguments are words
-		insmod "$ko" demo=$demo $extra 2>>"$out/guest.log"
+		# shellcheck disable=SC2086 # the arguments are words
+		insmod "$ko" $demo_args $extra 2>>"$out/guest.log"
 	elif [ "$mode" = bench-locks ]; then
 		# shellcheck disable=SC2086
 		insmod "$ko" lock_bench=200000 $extra 2>>"$out/guest.log"
