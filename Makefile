@@ -29,7 +29,8 @@ export PATH := /usr/lib/llvm-$(LLVM_MAJOR)/bin:$(HOME)/.cargo/bin:$(PATH)
 # use. Evaluated only by the recipes that need it.
 kdir_cmd = $(if $(KDIR),echo $(KDIR),$(top)/scripts/kernel.sh $(FLAVOR))
 build = KDIR="$$kdir" $(top)/scripts/build.sh
-modules_under_test = $(top)/pcpu_array.ko $(top)/samples/c/pcpu_array_c_abi.ko \
+modules_under_test = $(top)/pcpu_array.ko $(top)/pcpu_array_kunit.ko \
+	$(top)/samples/c/pcpu_array_c_abi.ko \
 	$(top)/samples/rust/pcpu_array_range_map.ko $(top)/tests/stress/pcpu_array_stress.ko
 STRESS_MS ?= 60000
 
@@ -77,7 +78,8 @@ bench-locks: deps
 	KDIR="$$kdir" $(top)/scripts/build.sh && mkdir -p $(top)/bench/results && \
 	out=$(top)/bench/results/locks-$$(basename "$$kdir" | cut -d- -f1)-$$(date +%F).txt && \
 	KDIR="$$kdir" VM_QEMU_OPTS="-icount shift=0,align=off,sleep=off" SAVE_BENCH="$$out" \
-		$(top)/scripts/vm.sh bench-locks $(top)/pcpu_array.ko && echo "written: $$out"
+		KUNIT_FILTER=none $(top)/scripts/vm.sh bench-locks $(top)/pcpu_array_kunit.ko && \
+		echo "written: $$out"
 
 selftest: deps
 	@kdir=$$($(kdir_cmd)) && KDIR="$$kdir" $(top)/tests/selftest/run.sh

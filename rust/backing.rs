@@ -2,6 +2,7 @@
 
 //! The backing `kmem_cache` the arrays sit in front of.
 
+use crate::gfp::Gfp;
 use core::ptr::NonNull;
 use kernel::{
     bindings,
@@ -81,49 +82,47 @@ impl BackingCache {
         })
     }
 
-    /// A non-owning view of a cache owned elsewhere.
-    ///
-    /// # Safety
-    ///
-    /// `cache` must be [`BackingCache::as_ptr`] of a live `BackingCache` that outlives the view.
-    pub(crate) unsafe fn borrow_raw(
-        cache: *mut bindings::kmem_cache,
-    ) -> core::mem::ManuallyDrop<Self> {
-        // INVARIANT: `ManuallyDrop` never destroys the cache; its owner does.
-        core::mem::ManuallyDrop::new(Self {
-            // SAFETY: The caller guarantees a live cache, hence non-null.
-            cache: unsafe { NonNull::new_unchecked(cache) },
-        })
-    }
-
     /// The `struct kmem_cache` itself.
     pub(crate) fn as_ptr(&self) -> *mut bindings::kmem_cache {
         self.cache.as_ptr()
     }
 
+    /// The size of its objects, `kmem_cache_size()`: at least the size asked for.
+    pub(crate) fn object_size(&self) -> usize {
+        // SAFETY: The cache is live (type invariant).
+        unsafe { bindings::kmem_cache_size(self.as_ptr()) as usize }
+    }
+
     /// Allocates one object.
     #[inline]
-    pub(crate) fn alloc(&self, gfp: bindings::gfp_t) -> Option<NonNull<c_void>> {
+    pub(crate) fn alloc(&self, gfp: Gfp) -> Option<NonNull<c_void>> {
         // SAFETY: The cache is live (type invariant).
-        NonNull::new(unsafe { bindings::kmem_cache_alloc_noprof(self.as_ptr(), gfp) })
+        NonNull::new(unsafe { bindings::kmem_cache_alloc_noprof(self.as_ptr(), gfp.as_raw()) })
     }
 
     /// Allocates one object on `node`.
-    pub(crate) fn alloc_node(&self, gfp: bindings::gfp_t, node: i32) -> Option<NonNull<c_void>> {
+    pub(crate) fn alloc_node(&self, gfp: Gfp, node: i32) -> Option<NonNull<c_void>> {
         // SAFETY: The cache is live; the slab code checks the node.
-        NonNull::new(unsafe { bindings::kmem_cache_alloc_node_noprof(self.as_ptr(), gfp, node) })
+        NonNull::new(unsafe {
+            bindings::kmem_cache_alloc_node_noprof(self.as_ptr(), gfp.as_raw(), node)
+        })
     }
 
     /// Fills all of `out` with new objects, or allocates none of them (one bulk call).
     ///
-    /// Must be called with interrupts enabled.
-    pub(crate) fn alloc_bulk(&self, gfp: bindings::gfp_t, out: &mut [*mut c_void]) -> bool {
+    /// Must be called where [`crate::cpu_pin::bulk_allowed`] holds.
+    pub(crate) fn alloc_bulk(&self, gfp: Gfp, out: &mut [*mut c_void]) -> bool {
         if out.is_empty() {
             return true;
         }
         // SAFETY: The cache is live and `out` has room for `out.len()` pointers.
         unsafe {
-            bindings::kmem_cache_alloc_bulk_noprof(self.as_ptr(), gfp, out.len(), out.as_mut_ptr())
+            bindings::kmem_cache_alloc_bulk_noprof(
+                self.as_ptr(),
+                gfp.as_raw(),
+                out.len(),
+                out.as_mut_ptr(),
+            )
         }
     }
 

@@ -3,19 +3,23 @@
 //! The C ABI of `include/pcpu_array.h`, for modules written in C or in Rust (through
 //! `samples/rust/pcpu_array_binding.rs`).
 //!
-//! `struct pcpu_array *` is an [`Arc<CArray>`] turned into a raw pointer, and
-//! `struct pcpu_array_reservation *` a [`KBox<CReservation>`]; a reservation holds a reference
-//! to its cache, so destroying a cache with reservations outstanding warns once and leaves the
-//! final destruction to the last unreserve instead of freeing memory still in use.
+//! `struct pcpu_array *` is an [`Arc<AbiCache>`] turned into a raw pointer, and
+//! `struct pcpu_array_reservation *` a [`KBox<AbiReservation>`]; a reservation holds a
+//! reference to its cache, so destroying a cache with reservations outstanding warns once and
+//! leaves the final destruction to the last unreserve instead of freeing memory still in use.
 //!
-//! The symbols are defined here and exported by `pcpu_array_exports.c`.
+//! The symbols are defined here and exported by `pcpu_array_exports.c`. Each function's
+//! `# Safety` section is the contract the header states in C terms.
 
 use crate::{
-    abi_types::PcpuArrayStats,
+    abi_types::{
+        PcpuArrayArgs,
+        PcpuArrayStats, //
+    },
     backing::Sheaves,
     cache::{
-        Config,
-        PcpuArray, //
+        Cache,
+        Config, //
     },
     gfp::Gfp,
     reservation::ReservedObjs,
@@ -47,18 +51,18 @@ use kernel::{
 };
 
 /// What a `struct pcpu_array *` points to.
-pub(crate) struct CArray {
-    cache: PcpuArray,
+pub(crate) struct AbiCache {
+    cache: Cache,
     reservations: Atomic<i32>,
 }
 
 /// What a `struct pcpu_array_reservation *` points to.
-pub(crate) struct CReservation {
-    owner: Arc<CArray>,
+pub(crate) struct AbiReservation {
+    owner: Arc<AbiCache>,
     objs: ReservedObjs,
 }
 
-impl Drop for CReservation {
+impl Drop for AbiReservation {
     fn drop(&mut self) {
         self.objs.release(&self.owner.cache);
         self.owner.reservations.fetch_sub(1, Relaxed);
@@ -73,27 +77,25 @@ static WARNED_OUTSTANDING: Atomic<i32> = Atomic::new(0);
 ///
 /// # Safety
 ///
-/// `pa` must come from [`pcpu_array_create`] and not have been destroyed.
-unsafe fn cache<'a>(pa: *mut c_void) -> &'a CArray {
-    // SAFETY: Guaranteed by the caller: `pa` is `Arc::into_raw` of a live `Arc<CArray>`.
-    unsafe { &*pa.cast::<CArray>() }
+/// `pa` must be a cache returned by `pcpu_array_create()` or `pcpu_array_create_args()` that
+/// has not been destroyed, and must stay so for `'a`.
+unsafe fn cache<'a>(pa: *mut c_void) -> &'a Cache {
+    // SAFETY: Guaranteed by the caller: `pa` is `Arc::into_raw` of a live `Arc<AbiCache>`,
+    // whose reference the caller keeps for `'a`.
+    unsafe { &(*pa.cast::<AbiCache>()).cache }
 }
 
-/// `struct pcpu_array_args` of `include/pcpu_array.h`.
-#[repr(C)]
-pub struct PcpuArrayArgs {
-    size: c_uint,
-    align: c_uint,
-    flags: bindings::slab_flags_t,
-    capacity: c_uint,
-    keep_sheaves: bool,
-}
-
-fn create(name: *const c_char, args: &PcpuArrayArgs) -> Result<*mut c_void> {
+/// Creates a cache for the C ABI.
+///
+/// # Safety
+///
+/// `name` must be NULL or a NUL-terminated string valid for reading during the call.
+unsafe fn create(name: *const c_char, args: &PcpuArrayArgs) -> Result<*mut c_void> {
     if name.is_null() {
         return Err(EINVAL);
     }
-    // SAFETY: The caller passes a NUL-terminated string (checked non-null above).
+    // SAFETY: `name` is a NUL-terminated string (guaranteed by the caller, checked non-null
+    // above); the slab code and debugfs copy it.
     let name = unsafe { CStr::from_char_ptr(name) };
     let config = Config {
         align: args.align,
@@ -106,8 +108,8 @@ fn create(name: *const c_char, args: &PcpuArrayArgs) -> Result<*mut c_void> {
         ..Config::new(args.size, args.capacity)
     };
     let a = Arc::new(
-        CArray {
-            cache: PcpuArray::new(name, config)?,
+        AbiCache {
+            cache: Cache::new(name, config)?,
             reservations: Atomic::new(0),
         },
         GFP_KERNEL,
@@ -119,7 +121,7 @@ fn create(name: *const c_char, args: &PcpuArrayArgs) -> Result<*mut c_void> {
 ///
 /// # Safety
 ///
-/// `name` must be NULL or a NUL-terminated string.
+/// `name` must be NULL or a NUL-terminated string valid for reading during the call.
 #[no_mangle]
 pub unsafe extern "C" fn pcpu_array_create(
     name: *const c_char,
@@ -135,14 +137,16 @@ pub unsafe extern "C" fn pcpu_array_create(
         capacity,
         keep_sheaves: false,
     };
-    create(name, &args).unwrap_or_else(|e| e.to_ptr())
+    // SAFETY: Guaranteed by the caller.
+    unsafe { create(name, &args) }.unwrap_or_else(|e| e.to_ptr())
 }
 
 /// `pcpu_array_create_args()`.
 ///
 /// # Safety
 ///
-/// `name` must be NULL or a NUL-terminated string; `args` NULL or valid for reading.
+/// `name` must be NULL or a NUL-terminated string, and `args` NULL or a `struct
+/// pcpu_array_args` valid for reading, both during the call.
 #[no_mangle]
 pub unsafe extern "C" fn pcpu_array_create_args(
     name: *const c_char,
@@ -151,33 +155,38 @@ pub unsafe extern "C" fn pcpu_array_create_args(
     if args.is_null() {
         return EINVAL.to_ptr();
     }
-    // SAFETY: Guaranteed by the caller; checked non-null above.
-    create(name, unsafe { &*args }).unwrap_or_else(|e| e.to_ptr())
+    // SAFETY: `args` is valid for reading (guaranteed by the caller, checked non-null above),
+    // and `name` is as `create` requires.
+    unsafe { create(name, &*args) }.unwrap_or_else(|e| e.to_ptr())
 }
 
 /// `pcpu_array_shrink()`.
 ///
 /// # Safety
 ///
-/// As [`pcpu_array_alloc`].
+/// `pa` must be a live cache: returned by `pcpu_array_create*()` and not destroyed before this
+/// call returns.
 #[no_mangle]
 pub unsafe extern "C" fn pcpu_array_shrink(pa: *mut c_void) -> c_ulong {
-    // SAFETY: Guaranteed by the caller.
-    unsafe { cache(pa) }.cache.shrink() as c_ulong
+    // SAFETY: `pa` is a live cache (guaranteed by the caller).
+    unsafe { cache(pa) }.shrink() as c_ulong
 }
 
 /// `pcpu_array_destroy()`.
 ///
 /// # Safety
 ///
-/// `pa` must be NULL or come from [`pcpu_array_create`], and not be used afterwards.
+/// `pa` must be NULL, or a live cache that the caller gives up: nothing may use it once this
+/// call has begun. Every object must have been freed, except those of reservations still
+/// outstanding.
 #[no_mangle]
 pub unsafe extern "C" fn pcpu_array_destroy(pa: *mut c_void) {
     if pa.is_null() {
         return;
     }
-    // SAFETY: Guaranteed by the caller; this gives back the reference `create` handed out.
-    let a = unsafe { Arc::from_raw(pa.cast::<CArray>()) };
+    // SAFETY: `pa` is `Arc::into_raw` of the reference `create` handed out, which the caller
+    // gives back (guaranteed by the caller).
+    let a = unsafe { Arc::from_raw(pa.cast::<AbiCache>()) };
     let outstanding = a.reservations.load(Relaxed);
     if outstanding != 0 && WARNED_OUTSTANDING.xchg(1, Relaxed) == 0 {
         pr_warn!(
@@ -193,29 +202,29 @@ pub unsafe extern "C" fn pcpu_array_destroy(pa: *mut c_void) {
 ///
 /// # Safety
 ///
-/// `pa` must come from [`pcpu_array_create`] and not have been destroyed.
+/// `pa` must be a live cache, as for [`pcpu_array_shrink`].
 #[no_mangle]
 pub unsafe extern "C" fn pcpu_array_alloc(pa: *mut c_void, gfp: bindings::gfp_t) -> *mut c_void {
-    // SAFETY: Guaranteed by the caller.
-    let a = unsafe { cache(pa) };
-    a.cache.alloc(gfp).map_or(null_mut(), NonNull::as_ptr)
+    // SAFETY: `pa` is a live cache (guaranteed by the caller).
+    let c = unsafe { cache(pa) };
+    c.alloc(Gfp::from_raw(gfp))
+        .map_or(null_mut(), NonNull::as_ptr)
 }
 
 /// `pcpu_array_alloc_node()`.
 ///
 /// # Safety
 ///
-/// As [`pcpu_array_alloc`].
+/// `pa` must be a live cache, as for [`pcpu_array_shrink`].
 #[no_mangle]
 pub unsafe extern "C" fn pcpu_array_alloc_node(
     pa: *mut c_void,
     gfp: bindings::gfp_t,
     node: c_int,
 ) -> *mut c_void {
-    // SAFETY: Guaranteed by the caller.
-    let a = unsafe { cache(pa) };
-    a.cache
-        .alloc_node(gfp, node)
+    // SAFETY: `pa` is a live cache (guaranteed by the caller).
+    let c = unsafe { cache(pa) };
+    c.alloc_node(Gfp::from_raw(gfp), node)
         .map_or(null_mut(), NonNull::as_ptr)
 }
 
@@ -223,22 +232,24 @@ pub unsafe extern "C" fn pcpu_array_alloc_node(
 ///
 /// # Safety
 ///
-/// `pa` as in [`pcpu_array_alloc`]; `obj` NULL or an object allocated from `pa` and not used
-/// afterwards.
+/// `pa` must be a live cache, as for [`pcpu_array_shrink`]; `obj` NULL or an object allocated
+/// from `pa` (by any of its allocation functions), owned by the caller and not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn pcpu_array_free(pa: *mut c_void, obj: *mut c_void) {
     let Some(obj) = NonNull::new(obj) else {
         return;
     };
-    // SAFETY: Guaranteed by the caller.
-    unsafe { cache(pa).cache.free(obj) };
+    // SAFETY: `pa` is a live cache and `obj` one of its objects that the caller gives up
+    // (guaranteed by the caller).
+    unsafe { cache(pa).free(obj) };
 }
 
 /// `pcpu_array_alloc_bulk()`.
 ///
 /// # Safety
 ///
-/// `pa` as in [`pcpu_array_alloc`]; `p` must have room for `n` pointers.
+/// `pa` must be a live cache, as for [`pcpu_array_shrink`]; `p` NULL or valid for writing `n`
+/// pointers, and not accessed by anything else during the call.
 #[no_mangle]
 pub unsafe extern "C" fn pcpu_array_alloc_bulk(
     pa: *mut c_void,
@@ -249,26 +260,29 @@ pub unsafe extern "C" fn pcpu_array_alloc_bulk(
     if n == 0 || p.is_null() {
         return false;
     }
-    // SAFETY: Guaranteed by the caller.
-    let (a, out) = unsafe { (cache(pa), core::slice::from_raw_parts_mut(p, n)) };
-    a.cache.alloc_bulk(gfp, out)
+    // SAFETY: `pa` is a live cache; `p` is non-null and valid for writing `n` pointers, with
+    // no other access meanwhile (guaranteed by the caller).
+    let (c, out) = unsafe { (cache(pa), core::slice::from_raw_parts_mut(p, n)) };
+    c.alloc_bulk(Gfp::from_raw(gfp), out)
 }
 
 /// `pcpu_array_free_bulk()`.
 ///
 /// # Safety
 ///
-/// `pa` as in [`pcpu_array_alloc`]; `p` must hold `n` objects allocated from `pa`, not used
+/// `pa` must be a live cache, as for [`pcpu_array_shrink`]; `p` NULL or valid for reading and
+/// writing `n` pointers, each an object allocated from `pa`, owned by the caller and not used
 /// afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn pcpu_array_free_bulk(pa: *mut c_void, n: usize, p: *mut *mut c_void) {
     if n == 0 || p.is_null() {
         return;
     }
-    // SAFETY: Guaranteed by the caller.
+    // SAFETY: `pa` is a live cache; `p` holds `n` objects of it that the caller gives up
+    // (guaranteed by the caller, checked non-null above).
     unsafe {
         let objs = core::slice::from_raw_parts_mut(p, n);
-        cache(pa).cache.free_bulk(objs);
+        cache(pa).free_bulk(objs);
     }
 }
 
@@ -276,32 +290,36 @@ pub unsafe extern "C" fn pcpu_array_free_bulk(pa: *mut c_void, n: usize, p: *mut
 ///
 /// # Safety
 ///
-/// As [`pcpu_array_alloc`].
+/// `pa` must be a live cache, as for [`pcpu_array_shrink`].
 #[no_mangle]
 pub unsafe extern "C" fn pcpu_array_prefill(
     pa: *mut c_void,
     count: c_uint,
     gfp: bindings::gfp_t,
 ) -> c_int {
-    // SAFETY: Guaranteed by the caller.
-    let a = unsafe { cache(pa) };
+    // SAFETY: `pa` is a live cache (guaranteed by the caller).
+    let c = unsafe { cache(pa) };
     let count = usize::try_from(count).unwrap_or(usize::MAX);
-    match a.cache.prefill(count, gfp) {
+    match c.prefill(count, Gfp::from_raw(gfp)) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
 }
 
-fn reserve(pa: *mut c_void, count: c_uint, gfp: bindings::gfp_t) -> Result<*mut c_void> {
+/// Reserves `count` objects of `pa` for the C ABI.
+///
+/// # Safety
+///
+/// `pa` must be a live cache, as for [`pcpu_array_shrink`].
+unsafe fn reserve(pa: *mut c_void, count: c_uint, gfp: Gfp) -> Result<*mut c_void> {
     let count = usize::try_from(count).map_err(|_| EINVAL)?;
-    // SAFETY: `pa` is `Arc::into_raw` of a live `Arc<CArray>` (the caller's contract); we take
-    // a new reference without consuming the caller's.
-    let owner: Arc<CArray> = unsafe { ArcBorrow::from_raw(pa.cast::<CArray>()) }.into();
-    let gfp = Gfp::from_raw(gfp);
+    // SAFETY: `pa` is `Arc::into_raw` of a live `Arc<AbiCache>` (guaranteed by the caller); we
+    // take a new reference without consuming the caller's.
+    let owner: Arc<AbiCache> = unsafe { ArcBorrow::from_raw(pa.cast::<AbiCache>()) }.into();
     let objs = ReservedObjs::fill(&owner.cache, count, gfp)?;
     owner.reservations.fetch_add(1, Relaxed);
     // On failure the reservation is dropped, which gives its objects back.
-    let r = KBox::new(CReservation { owner, objs }, gfp.kernel_flags())?;
+    let r = KBox::new(AbiReservation { owner, objs }, gfp.kernel_flags())?;
     Ok(KBox::into_raw(r).cast())
 }
 
@@ -309,21 +327,23 @@ fn reserve(pa: *mut c_void, count: c_uint, gfp: bindings::gfp_t) -> Result<*mut 
 ///
 /// # Safety
 ///
-/// As [`pcpu_array_alloc`].
+/// `pa` must be a live cache, as for [`pcpu_array_shrink`].
 #[no_mangle]
 pub unsafe extern "C" fn pcpu_array_reserve(
     pa: *mut c_void,
     count: c_uint,
     gfp: bindings::gfp_t,
 ) -> *mut c_void {
-    reserve(pa, count, gfp).unwrap_or_else(|e| e.to_ptr())
+    // SAFETY: Guaranteed by the caller.
+    unsafe { reserve(pa, count, Gfp::from_raw(gfp)) }.unwrap_or_else(|e| e.to_ptr())
 }
 
 /// `pcpu_array_alloc_reserved()`.
 ///
 /// # Safety
 ///
-/// `r` must come from [`pcpu_array_reserve`], not be unreserved, and not be used concurrently.
+/// `r` must be NULL or a reservation returned by `pcpu_array_reserve()`, not yet unreserved,
+/// that no other context uses during the call.
 #[no_mangle]
 pub unsafe extern "C" fn pcpu_array_alloc_reserved(
     r: *mut c_void,
@@ -332,8 +352,9 @@ pub unsafe extern "C" fn pcpu_array_alloc_reserved(
     if r.is_null() {
         return null_mut();
     }
-    // SAFETY: Guaranteed by the caller: a live, exclusively used reservation.
-    let r = unsafe { &mut *r.cast::<CReservation>() };
+    // SAFETY: `r` is `KBox::into_raw` of a live reservation, used only by this call
+    // (guaranteed by the caller, checked non-null above).
+    let r = unsafe { &mut *r.cast::<AbiReservation>() };
     r.objs
         .take(&r.owner.cache, Gfp::from_raw(gfp))
         .map_or(null_mut(), NonNull::as_ptr)
@@ -343,28 +364,31 @@ pub unsafe extern "C" fn pcpu_array_alloc_reserved(
 ///
 /// # Safety
 ///
-/// `r` must be NULL or come from [`pcpu_array_reserve`], and not be used afterwards.
+/// `r` must be NULL or a reservation returned by `pcpu_array_reserve()` that the caller gives
+/// up: nothing may use it once this call has begun.
 #[no_mangle]
 pub unsafe extern "C" fn pcpu_array_unreserve(r: *mut c_void) {
     if r.is_null() {
         return;
     }
-    // SAFETY: Guaranteed by the caller; `reserve` made it with `KBox::into_raw`.
-    drop(unsafe { KBox::from_raw(r.cast::<CReservation>()) });
+    // SAFETY: `r` is `KBox::into_raw` of a live reservation that the caller gives back
+    // (guaranteed by the caller, checked non-null above).
+    drop(unsafe { KBox::from_raw(r.cast::<AbiReservation>()) });
 }
 
 /// `pcpu_array_get_stats()`.
 ///
 /// # Safety
 ///
-/// `pa` as in [`pcpu_array_alloc`]; `st` must be valid for writing a `struct pcpu_array_stats`.
+/// `pa` must be a live cache, as for [`pcpu_array_shrink`]; `st` NULL or valid for writing a
+/// `struct pcpu_array_stats`.
 #[no_mangle]
 pub unsafe extern "C" fn pcpu_array_get_stats(pa: *mut c_void, st: *mut PcpuArrayStats) {
     if st.is_null() {
         return;
     }
-    // SAFETY: Guaranteed by the caller.
-    let s = unsafe { cache(pa) }.cache.stats();
+    // SAFETY: `pa` is a live cache (guaranteed by the caller).
+    let s = unsafe { cache(pa) }.stats();
     let out = PcpuArrayStats {
         alloc_cpu_cache: s.get(Stat::AllocCpuCache),
         free_cpu_cache: s.get(Stat::FreeCpuCache),
@@ -374,7 +398,7 @@ pub unsafe extern "C" fn pcpu_array_get_stats(pa: *mut c_void, st: *mut PcpuArra
         free_backing: s.get(Stat::FreeBackingCache),
         objects_cached: s.get(Stat::ObjectsCached),
     };
-    // SAFETY: Guaranteed by the caller.
+    // SAFETY: `st` is valid for writing (guaranteed by the caller, checked non-null above).
     unsafe { st.write(out) };
 }
 
@@ -382,9 +406,9 @@ pub unsafe extern "C" fn pcpu_array_get_stats(pa: *mut c_void, st: *mut PcpuArra
 ///
 /// # Safety
 ///
-/// As [`pcpu_array_alloc`].
+/// `pa` must be a live cache, as for [`pcpu_array_shrink`].
 #[no_mangle]
 pub unsafe extern "C" fn pcpu_array_cache(pa: *mut c_void) -> *mut bindings::kmem_cache {
-    // SAFETY: Guaranteed by the caller.
-    unsafe { cache(pa) }.cache.kmem_cache()
+    // SAFETY: `pa` is a live cache (guaranteed by the caller).
+    unsafe { cache(pa) }.kmem_cache()
 }

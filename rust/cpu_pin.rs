@@ -1,15 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Pinning the current task to the CPU it runs on.
+//! Pinning the current task to the CPU it runs on, and what the current context allows.
 
-#[cfg(any(CONFIG_PREEMPT_RT, CONFIG_KUNIT))]
-use crate::ffi;
-use crate::this_cpu;
-use core::marker::PhantomData;
-use kernel::{
-    ffi::c_void,
-    prelude::*, //
+use crate::{
+    ffi,
+    this_cpu, //
 };
+use core::marker::PhantomData;
+use kernel::ffi::c_void;
 
 /// A guard that keeps the current task on its CPU.
 ///
@@ -54,6 +52,7 @@ impl CpuPin {
     }
 
     /// The CPU the task is pinned to.
+    #[cfg(pcpu_array_kunit)]
     #[inline]
     pub(crate) fn cpu(&self) -> u32 {
         // The pin keeps the task on this CPU (type invariant), so the answer stays true.
@@ -66,6 +65,16 @@ impl CpuPin {
         // The pin keeps the task on this CPU (type invariant).
         this_cpu::ptr(ptr)
     }
+}
+
+/// Whether the slab bulk calls, and so a refill or a flush, may be made now: interrupts enabled
+/// and not in hard interrupt or NMI context, as `kmem_cache_alloc_bulk()` and
+/// `kmem_cache_free_bulk()` require. The bulk call itself must still be made without a
+/// [`CpuPin`] held: a bulk allocation may sleep.
+#[inline]
+pub(crate) fn bulk_allowed() -> bool {
+    // SAFETY: Both only read the current context.
+    unsafe { !ffi::pcpu_array_irqs_disabled() && !ffi::pcpu_array_in_hardirq() }
 }
 
 impl Drop for CpuPin {
@@ -86,7 +95,8 @@ impl Drop for CpuPin {
     }
 }
 
-#[kunit_tests(pcpu_array_cpu_pin)]
+#[cfg(pcpu_array_kunit)]
+#[kernel::prelude::kunit_tests(pcpu_array_cpu_pin)]
 mod tests {
     use super::*;
 

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `/sys/kernel/debug/pcpu_array/<cache>/`: one file per counter, in slub's format, and a
+//! `/sys/kernel/debug/<module>/<cache>/`: one file per counter, in slub's format, and a
 //! `stats` file with every counter as `name value` lines.
 
-use crate::stats::{
-    Stat,
-    StatsTable, //
+use crate::{
+    shared::Shared,
+    stats::Stat, //
 };
 use core::fmt;
 use kernel::{
@@ -22,47 +22,62 @@ use kernel::{
 };
 
 global_lock! {
-    // SAFETY: `init()` is called in the module's init, before any cache can be created.
+    // SAFETY: `init()` is called by `DebugfsRoot::new`, in the module's init, before any cache
+    // can be created.
     pub(crate) unsafe(uninit) static DEBUGFS_ROOT: Mutex<Option<Dir>> = None;
 }
 
-/// Creates `/sys/kernel/debug/pcpu_array/`. Called once, from the module's init.
-pub(crate) fn init_root() {
-    // SAFETY: Called once, from module init, before any other use of `DEBUGFS_ROOT`.
-    unsafe { DEBUGFS_ROOT.init() };
-    *DEBUGFS_ROOT.lock() = Some(Dir::new(c"pcpu_array"));
+/// The module's directory, `/sys/kernel/debug/<name>/`, where each cache adds its own.
+///
+/// # Invariants
+///
+/// There is at most one `DebugfsRoot`: `DEBUGFS_ROOT` was initialised by the first.
+pub(crate) struct DebugfsRoot {
+    _private: (),
 }
 
-/// Removes `/sys/kernel/debug/pcpu_array/` once its last cache directory is gone. Called from
-/// the module's exit.
-pub(crate) fn remove_root() {
-    *DEBUGFS_ROOT.lock() = None;
+impl DebugfsRoot {
+    /// Creates `/sys/kernel/debug/<name>/`. Called once, from module init, before any cache
+    /// exists. Without debugfs the directory is silently absent, as for every debugfs user.
+    pub(crate) fn new(name: &CStr) -> Self {
+        // SAFETY: Called once, from module init, before any other use of `DEBUGFS_ROOT`.
+        unsafe { DEBUGFS_ROOT.init() };
+        *DEBUGFS_ROOT.lock() = Some(Dir::new(name));
+        // INVARIANT: The lock was initialised just above.
+        Self { _private: () }
+    }
+}
+
+impl Drop for DebugfsRoot {
+    fn drop(&mut self) {
+        // Removed once its last cache directory is gone: the module drops the root after every
+        // cache.
+        *DEBUGFS_ROOT.lock() = None;
+    }
 }
 
 /// A counter file: the total, then the per-CPU counts.
 struct StatFile {
-    table: Arc<StatsTable>,
+    shared: Arc<Shared>,
     stat: Stat,
 }
 
 impl Writer for StatFile {
     fn write(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.table.write_stat(self.stat, f)
+        self.shared.stats.write_stat(self.stat, f)
     }
 }
 
 /// The `stats` file: `name total` for each counter, plus the cache's geometry.
 struct SummaryFile {
-    table: Arc<StatsTable>,
-    capacity: usize,
-    batch: usize,
+    shared: Arc<Shared>,
 }
 
 impl Writer for SummaryFile {
     fn write(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = self.table.snapshot();
-        writeln!(f, "capacity {}", self.capacity)?;
-        writeln!(f, "batch {}", self.batch)?;
+        let s = self.shared.stats();
+        writeln!(f, "capacity {}", self.shared.capacity)?;
+        writeln!(f, "batch {}", self.shared.batch)?;
         for &stat in Stat::ALL {
             writeln!(f, "{} {}", stat.name().to_str().unwrap_or("?"), s.get(stat))?;
         }
@@ -80,12 +95,7 @@ pub(crate) struct CacheDir {
 impl CacheDir {
     /// Creates the directory for the cache `name`. Without debugfs, or when the name is taken,
     /// the files are silently absent, as for every debugfs user.
-    pub(crate) fn new(
-        name: &CStr,
-        table: &Arc<StatsTable>,
-        capacity: usize,
-        batch: usize,
-    ) -> Result<Self> {
+    pub(crate) fn new(name: &CStr, shared: &Arc<Shared>) -> Result<Self> {
         let dir = match &*DEBUGFS_ROOT.lock() {
             Some(root) => root.subdir(name),
             None => Dir::new(name),
@@ -93,7 +103,7 @@ impl CacheDir {
         let mut files = KVec::with_capacity(Stat::ALL.len(), GFP_KERNEL)?;
         for &stat in Stat::ALL {
             let data = StatFile {
-                table: table.clone(),
+                shared: shared.clone(),
                 stat,
             };
             files.push(
@@ -102,9 +112,7 @@ impl CacheDir {
             )?;
         }
         let summary = SummaryFile {
-            table: table.clone(),
-            capacity,
-            batch,
+            shared: shared.clone(),
         };
         let summary = KBox::pin_init(dir.read_only_file(c"stats", summary), GFP_KERNEL)?;
         Ok(Self {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Allocation flags for the cache's Rust API.
+//! Allocation flags: the one type every Rust entry point of the cache takes, and the only
+//! place the raw `gfp_t` bits are spelled out.
 //!
 //! `kernel::alloc::Flags` keeps its raw value private to the `kernel` crate, and the slab calls
 //! need the raw `gfp_t`, so the cache has its own small flag type with the same constants.
@@ -10,6 +11,11 @@ use kernel::bindings;
 /// `gfp_t` allocation flags.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Gfp(bindings::gfp_t);
+
+/// `__GFP_DIRECT_RECLAIM`: the caller may block.
+const DIRECT_RECLAIM: bindings::gfp_t = 1 << bindings::___GFP_DIRECT_RECLAIM_BIT;
+/// `__GFP_NOMEMALLOC`: never the memory reserves.
+const NOMEMALLOC: bindings::gfp_t = 1 << bindings::___GFP_NOMEMALLOC_BIT;
 
 impl Gfp {
     /// `GFP_KERNEL`: may sleep and reclaim.
@@ -35,7 +41,20 @@ impl Gfp {
 
     /// Whether the caller may block (`__GFP_DIRECT_RECLAIM`).
     pub const fn allows_blocking(self) -> bool {
-        self.0 & (1 << bindings::___GFP_DIRECT_RECLAIM_BIT) != 0
+        self.0 & DIRECT_RECLAIM != 0
+    }
+
+    /// Whether the object must come back zeroed (`__GFP_ZERO`).
+    pub const fn wants_zero(self) -> bool {
+        self.0 & bindings::__GFP_ZERO != 0
+    }
+
+    /// The flags of a refill made on behalf of an allocation with these flags: never the
+    /// reserves, so that reserve memory is never parked in an array; no warning, because the
+    /// caller falls back to a single allocation; never zeroed, because objects served from an
+    /// array are zeroed on the way out instead.
+    pub const fn for_refill(self) -> Self {
+        Self((self.0 | NOMEMALLOC | bindings::__GFP_NOWARN) & !bindings::__GFP_ZERO)
     }
 
     /// `kernel::alloc` flags for the module's own bookkeeping allocations made on behalf of a

@@ -2,55 +2,70 @@
 
 //! CPU hotplug: a CPU that goes offline gives its array back to the backing cache.
 //!
-//! The module registers one multi-instance `CPUHP_BP_PREPARE_DYN` state; each cache adds an
-//! instance. The teardown of a prepare state runs on a control CPU after the CPU is dead, when
-//! nothing can run on it any more, so the dead CPU's array is flushed without taking its lock.
-//! A CPU that comes back starts with an empty array.
+//! The module registers one multi-instance `CPUHP_BP_PREPARE_DYN` state ([`HotplugState`]);
+//! each cache adds an instance ([`HotplugInstance`]). The teardown of a prepare state runs on a
+//! control CPU after the CPU is dead, when nothing can run on it any more, so the dead CPU's
+//! array is flushed without taking its lock. A CPU that comes back starts with an empty array.
 
 use crate::{
     ffi,
-    shrink::FlushTarget, //
+    shared::Shared, //
 };
 use kernel::{
     bindings,
     error::to_result,
     ffi::{
         c_int,
-        c_uint,
-        c_void, //
+        c_uint, //
     },
     prelude::*,
-    sync::atomic::{
-        Atomic,
-        Relaxed, //
+    str::CStr,
+    sync::{
+        atomic::{
+            Atomic,
+            Relaxed, //
+        },
+        Arc,
     },
     types::Opaque,
 };
 
-/// The dynamic hotplug state, or -1 before [`register`] and after [`unregister`].
+/// The module's dynamic hotplug state, or -1 while no [`HotplugState`] exists.
 static STATE: Atomic<i32> = Atomic::new(-1);
 
-/// Registers the module's hotplug state. Called from module init, before any cache exists.
-pub(crate) fn register() -> Result {
-    // SAFETY: The name is a static C string and `cpu_dead` has the signature the multi-instance
-    // state calls.
-    let state =
-        unsafe { ffi::pcpu_array_cpuhp_setup_multi(c"pcpu_array:dead".as_char_ptr(), cpu_dead) };
-    to_result(state)?;
-    STATE.store(state, Relaxed);
-    Ok(())
+/// The module's multi-instance hotplug state: registered with the module, removed with it.
+///
+/// # Invariants
+///
+/// `state` is a registered multi-instance state, published in `STATE`, and there is at most one
+/// `HotplugState`.
+pub(crate) struct HotplugState {
+    state: c_int,
 }
 
-/// Removes the module's hotplug state. Called from module exit, after every cache is gone.
-pub(crate) fn unregister() {
-    let state = STATE.xchg(-1, Relaxed);
-    if state >= 0 {
-        // SAFETY: `state` came from `register` and has no instance left.
-        unsafe { ffi::pcpu_array_cpuhp_remove_multi(state) };
+impl HotplugState {
+    /// Registers the state as `name`. Called once, from module init, before any cache exists.
+    pub(crate) fn register(name: &'static CStr) -> Result<Self> {
+        // SAFETY: `name` is a static C string and `cpu_dead` has the type the multi-instance
+        // state calls its teardown through.
+        let state = unsafe { ffi::pcpu_array_cpuhp_setup_multi(name.as_char_ptr(), cpu_dead) };
+        to_result(state)?;
+        STATE.store(state, Relaxed);
+        // INVARIANT: Registered and published just above.
+        Ok(Self { state })
     }
 }
 
-/// One cache's hotplug instance: what the teardown needs to flush a dead CPU's array.
+impl Drop for HotplugState {
+    fn drop(&mut self) {
+        STATE.store(-1, Relaxed);
+        // SAFETY: `state` is registered (type invariant); the module drops it after every cache
+        // is gone, so it has no instance left.
+        unsafe { ffi::pcpu_array_cpuhp_remove_multi(self.state) };
+    }
+}
+
+/// One cache's hotplug instance: flushes the cache's array of a CPU that died.
 ///
 /// # Invariants
 ///
@@ -60,24 +75,25 @@ pub(crate) struct HotplugInstance {
     #[pin]
     node: Opaque<bindings::hlist_node>,
     state: Atomic<i32>,
-    target: FlushTarget,
+    shared: Arc<Shared>,
 }
 
 // SAFETY: The teardown may run on any CPU; `node` is only touched by the hotplug core and by
-// register/drop, and the target is `Send` and `Sync`.
+// register/drop, and `Shared` is `Send` and `Sync`.
 unsafe impl Send for HotplugInstance {}
 // SAFETY: As above.
 unsafe impl Sync for HotplugInstance {}
 
 impl HotplugInstance {
-    /// Registers an instance that flushes `target`'s arrays when a CPU dies.
-    pub(crate) fn register(target: FlushTarget) -> Result<Pin<KBox<Self>>> {
+    /// Registers an instance that flushes the arrays of `shared` when a CPU dies. Without the
+    /// module's [`HotplugState`] (only before module init), nothing is registered.
+    pub(crate) fn register(shared: Arc<Shared>) -> Result<Pin<KBox<Self>>> {
         let state = STATE.load(Relaxed);
         let inst = KBox::pin_init(
             pin_init!(Self {
                 node <- Opaque::uninit(),
                 state: Atomic::new(-1),
-                target,
+                shared,
             }),
             GFP_KERNEL,
         )?;
@@ -85,7 +101,7 @@ impl HotplugInstance {
             return Ok(inst);
         }
         // SAFETY: `node` is pinned in the box and not registered anywhere.
-        to_result(unsafe { ffi::pcpu_array_cpuhp_add_instance(state, inst.node.get().cast()) })?;
+        to_result(unsafe { ffi::pcpu_array_cpuhp_add_instance(state, inst.node.get()) })?;
         // INVARIANT: Registered just above.
         inst.state.store(state, Relaxed);
         Ok(inst)
@@ -99,49 +115,61 @@ impl PinnedDrop for HotplugInstance {
         if state >= 0 {
             // SAFETY: `node` is registered with `state` (type invariant). Removal waits for
             // running callbacks, so none can see this instance afterwards.
-            unsafe { ffi::pcpu_array_cpuhp_remove_instance(state, self.node.get().cast()) };
+            unsafe { ffi::pcpu_array_cpuhp_remove_instance(state, self.node.get()) };
         }
     }
 }
 
-/// The teardown of the hotplug state: called for each instance once `cpu` is dead.
+/// The teardown of the hotplug state: called for each instance once `cpu` is dead, through
+/// `int (*)(unsigned int, struct hlist_node *)`.
 ///
 /// # Safety
 ///
 /// Called by the hotplug core with `node` the `node` field of a registered
 /// [`HotplugInstance`].
-unsafe extern "C" fn cpu_dead(cpu: c_uint, node: *mut c_void) -> c_int {
-    let offset = core::mem::offset_of!(HotplugInstance, node);
-    // SAFETY: `node` is the `node` field of a live, registered `HotplugInstance`.
-    let inst = unsafe { &*node.cast::<u8>().sub(offset).cast::<HotplugInstance>() };
+unsafe extern "C" fn cpu_dead(cpu: c_uint, node: *mut bindings::hlist_node) -> c_int {
+    // SAFETY: `node` is the `node` field of a live, registered `HotplugInstance` (guaranteed by
+    // the caller), and `Opaque<T>` has the layout of `T`.
+    let inst = unsafe {
+        &*kernel::container_of!(
+            node.cast::<Opaque<bindings::hlist_node>>(),
+            HotplugInstance,
+            node
+        )
+    };
     // SAFETY: The core calls a prepare state's teardown after `cpu` is dead, one at a time.
-    unsafe { inst.target.flush_dead_cpu(cpu) };
+    unsafe { inst.shared.flush_dead_cpu(cpu) };
     0
 }
 
+#[cfg(pcpu_array_kunit)]
 #[kunit_tests(pcpu_array_hotplug)]
 mod tests {
     use super::*;
     use crate::{
         cache::{
-            Config,
-            PcpuArray, //
+            Cache,
+            Config, //
         },
+        gfp::Gfp,
         stats::Stat,
         testing::{
             on_cpu,
-            online_cpus, //
+            online_cpus,
+            skip,
+            CaseBox, //
         },
     };
 
     #[test]
     fn offline_cpu_gives_its_array_back() -> Result {
-        // The last online CPU other than the boot CPU; a uniprocessor guest has nothing to test.
+        // The last online CPU other than the boot CPU.
         let Some(victim) = online_cpus().filter(|&c| c != 0).last() else {
+            skip(c"needs a second online CPU");
             return Ok(());
         };
-        let c = PcpuArray::new(c"pcpu_array_test_hotplug", Config::new(64, 8))?;
-        on_cpu(victim, || c.prefill(8, bindings::GFP_KERNEL))
+        let c = CaseBox::new(Cache::new(c"pcpu_array_test_hotplug", Config::new(64, 8))?)?;
+        on_cpu(victim, || c.prefill(8, Gfp::KERNEL))
             .ok_or(EIO)
             .flatten()?;
         let before = c.stats();
@@ -162,7 +190,7 @@ mod tests {
 
         // The CPU came back with an empty array, and it works.
         let worked = on_cpu(victim, || {
-            let obj = c.alloc(bindings::GFP_KERNEL)?;
+            let obj = c.alloc(Gfp::KERNEL)?;
             // SAFETY: Just allocated from `c`, unused.
             unsafe { c.free(obj) };
             Some(())

@@ -52,7 +52,7 @@ mod raw {
     /// successful attempt must be undone with [`unlock`] while still pinned by `pin`.
     #[inline(always)]
     pub(super) unsafe fn trylock(lock: *mut c_void, pin: &CpuPin) -> bool {
-        #[cfg(not(any(CONFIG_DEBUG_LOCK_ALLOC, CONFIG_PREEMPT_RT)))]
+        #[cfg(pcpu_array_inline_trylock)]
         {
             let tl = pin
                 .this_cpu_ptr(lock)
@@ -72,7 +72,7 @@ mod raw {
             unsafe { core::arch::asm!("") };
             true
         }
-        #[cfg(any(CONFIG_DEBUG_LOCK_ALLOC, CONFIG_PREEMPT_RT))]
+        #[cfg(not(pcpu_array_inline_trylock))]
         {
             let _ = pin;
             // SAFETY: Guaranteed by the caller.
@@ -87,7 +87,7 @@ mod raw {
     /// This CPU's instance of `lock` must be held by the caller, from [`trylock`] on this CPU.
     #[inline(always)]
     pub(super) unsafe fn unlock(lock: *mut c_void) {
-        #[cfg(not(any(CONFIG_DEBUG_LOCK_ALLOC, CONFIG_PREEMPT_RT)))]
+        #[cfg(pcpu_array_inline_trylock)]
         {
             // `barrier()`: nothing of the critical section moves below the store.
             // SAFETY: An empty asm block.
@@ -96,7 +96,7 @@ mod raw {
             // SAFETY: This CPU's instance, held by us (guaranteed by the caller).
             unsafe { (&raw mut (*tl).acquired).write_volatile(0) };
         }
-        #[cfg(any(CONFIG_DEBUG_LOCK_ALLOC, CONFIG_PREEMPT_RT))]
+        #[cfg(not(pcpu_array_inline_trylock))]
         // SAFETY: Guaranteed by the caller.
         unsafe {
             crate::ffi::pcpu_array_local_unlock(lock)
@@ -158,27 +158,13 @@ impl<T: Send> PerCpuTryLock<T> {
     /// Returns `None` when this CPU's lock is already held: the caller must then not touch this
     /// CPU's value and take another path.
     #[inline]
+    #[must_use = "the lock is released as soon as the guard is dropped"]
     pub(crate) fn try_lock<'a>(&'a self, pin: &'a CpuPin) -> Option<LocalTryLockGuard<'a, T>> {
-        // SAFETY: The base of `self`, which outlives `'a`.
-        unsafe { Self::try_lock_raw(self.raw_base(), pin) }
-    }
-
-    /// [`PerCpuTryLock::try_lock`] on the value behind [`PerCpuTryLock::raw_base`], for those
-    /// that cannot hold a reference to the `PerCpuTryLock` (a shrinker, which outlives moves of
-    /// its owner).
-    ///
-    /// # Safety
-    ///
-    /// `base` must be the [`PerCpuTryLock::raw_base`] of a `PerCpuTryLock<T>` that outlives
-    /// `'a`.
-    #[inline]
-    pub(crate) unsafe fn try_lock_raw<'a>(
-        base: *mut c_void,
-        pin: &'a CpuPin,
-    ) -> Option<LocalTryLockGuard<'a, T>> {
+        let base = self.slots.as_percpu_ptr();
         // SAFETY: `base` is the `__percpu` address of a `local_trylock_t` initialised for every
         // possible CPU (type invariant; `Slot` is `repr(C)` with the lock first), and the pin
-        // keeps us on this CPU with preemption (on PREEMPT_RT, migration) disabled.
+        // keeps us on this CPU with preemption (on PREEMPT_RT, migration) disabled. The guard
+        // unlocks while the pin is still held: it borrows the pin.
         if !unsafe { raw::trylock(base, pin) } {
             return None;
         }
@@ -187,15 +173,10 @@ impl<T: Send> PerCpuTryLock<T> {
         // borrow of `pin` keeps us on this CPU until then.
         Some(LocalTryLockGuard {
             lock: base,
-            // SAFETY: `slot` is this CPU's initialised slot, alive for `'a`.
+            // SAFETY: `slot` is this CPU's initialised slot, alive as long as `self`.
             value: unsafe { (*slot).value.get() },
             _pin: PhantomData,
         })
-    }
-
-    /// The `__percpu` base of the slots, for [`PerCpuTryLock::value_of_dead_cpu`].
-    pub(crate) fn raw_base(&self) -> *mut c_void {
-        self.slots.as_percpu_ptr()
     }
 
     /// The value of a CPU that is dead, reached without its lock; `None` when `cpu` is not
@@ -203,15 +184,14 @@ impl<T: Send> PerCpuTryLock<T> {
     ///
     /// # Safety
     ///
-    /// `base` must be [`PerCpuTryLock::raw_base`] of a live `PerCpuTryLock<T>`, `cpu` must be
-    /// offline and dead (so no context can hold or take its lock), and nothing else may use the
-    /// value during `'a`.
-    pub(crate) unsafe fn value_of_dead_cpu<'a>(base: *mut c_void, cpu: u32) -> Option<&'a mut T> {
-        crate::percpu::possible_cpus().find(|&c| c == cpu)?;
-        // SAFETY: `base` is a live per-CPU allocation of `Slot<T>`s and `cpu` is possible.
-        let slot = unsafe { ffi::pcpu_array_per_cpu_ptr(base, cpu) }.cast::<Slot<T>>();
-        // SAFETY: The slot is initialised; exclusive access is guaranteed by the caller.
-        Some(unsafe { &mut *(*slot).value.get() })
+    /// `cpu` must be offline and dead, so that no context can hold or take its lock, and
+    /// nothing else may use that CPU's value while the returned reference lives.
+    #[expect(clippy::mut_from_ref, reason = "exclusive by the caller's guarantee")]
+    pub(crate) unsafe fn value_of_dead_cpu(&self, cpu: u32) -> Option<&mut T> {
+        let slot = self.slots.on_cpu(cpu)?;
+        // SAFETY: The slot is initialised and lives as long as `self`; no lock can be held on a
+        // dead CPU and exclusive access is guaranteed by the caller.
+        Some(unsafe { &mut *slot.value.get() })
     }
 
     /// Calls `f` with each possible CPU's value, without locking.
@@ -265,6 +245,7 @@ impl<T> Drop for LocalTryLockGuard<'_, T> {
     }
 }
 
+#[cfg(pcpu_array_kunit)]
 #[kunit_tests(pcpu_array_local_trylock)]
 mod tests {
     use super::*;

@@ -7,8 +7,31 @@
  * it for this file alone.
  */
 
+#include <linux/build_bug.h>
 #include <linux/export.h>
+#include <linux/stddef.h>
 #include <pcpu_array.h>
+
+/*
+ * The layout of the ABI types, as rust/abi_types.rs asserts it on the Rust side:
+ * a change to the header or to the Rust mirror alone fails the build.
+ */
+static_assert(sizeof(struct pcpu_array_stats) == 56);
+static_assert(offsetof(struct pcpu_array_stats, alloc_cpu_cache) == 0);
+static_assert(offsetof(struct pcpu_array_stats, free_cpu_cache) == 8);
+static_assert(offsetof(struct pcpu_array_stats, cpu_cache_refill) == 16);
+static_assert(offsetof(struct pcpu_array_stats, cpu_cache_flush) == 24);
+static_assert(offsetof(struct pcpu_array_stats, alloc_backing) == 32);
+static_assert(offsetof(struct pcpu_array_stats, free_backing) == 40);
+static_assert(offsetof(struct pcpu_array_stats, objects_cached) == 48);
+static_assert(sizeof(struct pcpu_array_args) == 20);
+static_assert(offsetof(struct pcpu_array_args, size) == 0);
+static_assert(offsetof(struct pcpu_array_args, align) == 4);
+static_assert(offsetof(struct pcpu_array_args, flags) == 8);
+static_assert(offsetof(struct pcpu_array_args, capacity) == 12);
+static_assert(offsetof(struct pcpu_array_args, keep_sheaves) == 16);
+static_assert(PCPU_ARRAY_MAX_CAPACITY == 64);
+static_assert(PCPU_ARRAY_MAX_RESERVE == 256);
 
 EXPORT_SYMBOL_GPL(pcpu_array_create);
 EXPORT_SYMBOL_GPL(pcpu_array_create_args);

@@ -2,10 +2,9 @@
 
 //! Typed per-CPU storage.
 
-use crate::{
-    cpu_pin::CpuPin,
-    ffi, //
-};
+#[cfg(pcpu_array_kunit)]
+use crate::cpu_pin::CpuPin;
+use crate::ffi;
 use core::{
     marker::PhantomData,
     ptr::NonNull, //
@@ -122,6 +121,7 @@ impl<T: Sync> PerCpu<T> {
     }
 
     /// The instance of the CPU the task is pinned to.
+    #[cfg(pcpu_array_kunit)]
     #[inline]
     pub(crate) fn this_cpu<'a>(&'a self, pin: &'a CpuPin) -> &'a T {
         // SAFETY: The pinned CPU is possible; by the type invariant its instance is initialised
@@ -181,6 +181,7 @@ impl<T> Drop for PerCpu<T> {
     }
 }
 
+#[cfg(pcpu_array_kunit)]
 #[kunit_tests(pcpu_array_percpu)]
 mod tests {
     use super::*;

@@ -2,13 +2,13 @@
 
 //! Guaranteed reservations: a caller-owned batch of objects that cannot run out early.
 //!
-//! [`PcpuArray::prefill`] is opportunistic: the task may migrate and an interrupt may take the
+//! [`Cache::prefill`] is opportunistic: the task may migrate and an interrupt may take the
 //! objects. A reservation owns its objects instead, so allocating from it cannot fail until it
 //! is empty, in any context and on any CPU. This is what `kmem_cache_prefill_sheaf()` gives
 //! in-tree users and what maple-tree-like writers need before taking their spinlock.
 
 use crate::{
-    cache::PcpuArray,
+    cache::Cache,
     gfp::Gfp,
     typed::RawReservation, //
 };
@@ -18,8 +18,9 @@ use kernel::{
     prelude::*, //
 };
 
-/// The largest reservation: enough for a B-tree write that splits every level.
-pub const MAX_RESERVE: usize = 256;
+/// The largest reservation (`PCPU_ARRAY_MAX_RESERVE` of the C ABI): enough for a B-tree write
+/// that splits every level.
+use crate::abi_types::MAX_RESERVE;
 
 /// The objects of a reservation, without a reference to their cache.
 ///
@@ -41,7 +42,7 @@ impl ReservedObjs {
     /// one bulk allocation. All or nothing.
     ///
     /// `EINVAL` when `count` exceeds [`MAX_RESERVE`], `ENOMEM` when memory runs out.
-    pub(crate) fn fill(cache: &PcpuArray, count: usize, gfp: Gfp) -> Result<Self> {
+    pub(crate) fn fill(cache: &Cache, count: usize, gfp: Gfp) -> Result<Self> {
         if count > MAX_RESERVE {
             return Err(EINVAL);
         }
@@ -50,7 +51,7 @@ impl ReservedObjs {
         for _ in 0..count {
             objs.push(core::ptr::null_mut(), vec_flags)?;
         }
-        if count != 0 && !cache.alloc_bulk(gfp.as_raw(), &mut objs) {
+        if count != 0 && !cache.alloc_bulk(gfp, &mut objs) {
             return Err(ENOMEM);
         }
         // INVARIANT: `alloc_bulk` filled every entry with an object of `cache`.
@@ -63,14 +64,14 @@ impl ReservedObjs {
     }
 
     /// Takes one object, zeroed if `gfp` has `__GFP_ZERO`. Cannot fail until the set is empty.
-    pub(crate) fn take(&mut self, cache: &PcpuArray, gfp: Gfp) -> Option<NonNull<c_void>> {
+    pub(crate) fn take(&mut self, cache: &Cache, gfp: Gfp) -> Option<NonNull<c_void>> {
         let obj = NonNull::new(self.objs.pop()?)?;
-        cache.zero_if_asked(obj, gfp.as_raw());
+        cache.zero_if_asked(obj, gfp);
         Some(obj)
     }
 
     /// Gives every object left back to `cache`, which must be the cache that filled the set.
-    pub(crate) fn release(&mut self, cache: &PcpuArray) {
+    pub(crate) fn release(&mut self, cache: &Cache) {
         // SAFETY: By the type invariant the objects are live objects of `cache`, owned by us;
         // the set is emptied right after.
         unsafe { cache.free_bulk(&mut self.objs) };
@@ -78,22 +79,25 @@ impl ReservedObjs {
     }
 }
 
-/// A guaranteed batch of objects from a [`PcpuArray`]; unused objects go back on drop.
+/// A guaranteed batch of objects from a [`Cache`]; unused objects go back on drop.
 ///
 /// # Examples
 ///
 /// ```ignore
-/// let mut r = cache.reserve(4, Gfp::KERNEL)?;   // may sleep
+/// let mut r = Reservation::new(&cache, 4, Gfp::KERNEL)?; // may sleep
 /// let guard = lock.lock();                       // no sleeping from here on
 /// let node = r.alloc(Gfp::NOWAIT).ok_or(ENOMEM)?; // cannot fail: 4 were reserved
 /// ```
 pub struct Reservation<'a> {
-    cache: &'a PcpuArray,
+    cache: &'a Cache,
     objs: ReservedObjs,
 }
 
 impl<'a> Reservation<'a> {
-    pub(crate) fn new(cache: &'a PcpuArray, count: usize, gfp: Gfp) -> Result<Self> {
+    /// Reserves `count` objects (at most [`MAX_RESERVE`]) of `cache` that the caller owns until
+    /// it drops the reservation: allocating from it cannot fail until it is empty, in any
+    /// context and on any CPU.
+    pub fn new(cache: &'a Cache, count: usize, gfp: Gfp) -> Result<Self> {
         Ok(Self {
             cache,
             objs: ReservedObjs::fill(cache, count, gfp)?,
@@ -133,20 +137,27 @@ impl Drop for Reservation<'_> {
     }
 }
 
+#[cfg(pcpu_array_kunit)]
 #[kunit_tests(pcpu_array_reservation)]
 mod tests {
     use super::*;
     use crate::{
         cache::Config,
         stats::Stat,
-        testing::irqs_off, //
+        testing::{
+            irqs_off,
+            CaseBox, //
+        },
     };
 
     #[test]
     fn reserved_objects_cannot_run_out_early() -> Result {
-        let c = PcpuArray::new(c"pcpu_array_test_reserve", Config::new(64, 8))?;
-        assert_eq!(c.reserve(MAX_RESERVE + 1, Gfp::KERNEL).err(), Some(EINVAL));
-        let mut r = c.reserve(20, Gfp::KERNEL)?;
+        let c = CaseBox::new(Cache::new(c"pcpu_array_test_reserve", Config::new(64, 8))?)?;
+        assert_eq!(
+            Reservation::new(&c, MAX_RESERVE + 1, Gfp::KERNEL).err(),
+            Some(EINVAL)
+        );
+        let mut r = Reservation::new(&c, 20, Gfp::KERNEL)?;
         assert_eq!(r.len(), 20);
         let mut got = KVec::with_capacity(21, GFP_KERNEL)?;
         // With interrupts off nothing may sleep or refill: the reservation must still deliver.
@@ -170,8 +181,11 @@ mod tests {
 
     #[test]
     fn unused_objects_go_back() -> Result {
-        let c = PcpuArray::new(c"pcpu_array_test_unreserve", Config::new(64, 8))?;
-        let r = c.reserve(6, Gfp::KERNEL)?;
+        let c = CaseBox::new(Cache::new(
+            c"pcpu_array_test_unreserve",
+            Config::new(64, 8),
+        )?)?;
+        let r = Reservation::new(&c, 6, Gfp::KERNEL)?;
         let during = c.stats();
         assert_eq!(during.in_use(), 6);
         drop(r);

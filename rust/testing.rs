@@ -1,13 +1,105 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Helpers for the KUnit suites: running code on a chosen CPU, with interrupts off, or with
-//! slab fault injection armed.
+//! Helpers for the KUnit suites of the test build (`pcpu_array_kunit.ko`): owning what a case
+//! creates so that a failed assertion cannot leak it, skipping a case whose precondition is
+//! missing, running code on a chosen CPU, with interrupts off, or with slab fault injection
+//! armed.
 
 use crate::ffi;
-use kernel::ffi::{
-    c_long,
-    c_void, //
+use core::{
+    ops::Deref,
+    ptr::NonNull, //
 };
+use kernel::{
+    bindings,
+    ffi::{
+        c_long,
+        c_void, //
+    },
+    prelude::*,
+    str::CStr,
+};
+
+/// A value owned by the running KUnit case.
+///
+/// A failed KUnit assertion aborts the case without running destructors. A `CaseBox` also hands
+/// its value to KUnit as a deferred action, so that the value is dropped either when the
+/// `CaseBox` is (the usual way) or, if the case aborts, when KUnit cleans the case up. A cache
+/// created by a failing case is destroyed all the same, and unloading the test build stays
+/// clean.
+///
+/// # Invariants
+///
+/// `ptr` is `KBox::into_raw` of a live `T`, owned by this object; `test` is the case it is
+/// registered with (through [`drop_boxed::<T>`]), or null outside KUnit.
+pub(crate) struct CaseBox<T> {
+    ptr: NonNull<T>,
+    test: *mut bindings::kunit,
+}
+
+/// The deferred action of a [`CaseBox`]: drops the boxed `T`.
+///
+/// # Safety
+///
+/// `ptr` must be `KBox::into_raw` of a live `T` that nothing uses any more.
+unsafe extern "C" fn drop_boxed<T>(ptr: *mut c_void) {
+    // SAFETY: Guaranteed by the caller.
+    drop(unsafe { KBox::from_raw(ptr.cast::<T>()) });
+}
+
+impl<T> CaseBox<T> {
+    /// Moves `value` into the running case's care.
+    pub(crate) fn new(value: T) -> Result<Self> {
+        let ptr = KBox::into_raw(KBox::new(value, GFP_KERNEL)?);
+        // SAFETY: Reading the current task's KUnit case has no preconditions.
+        let test = unsafe { bindings::kunit_get_current_test() };
+        if !test.is_null() {
+            // SAFETY: `test` is the running case; `drop_boxed::<T>` takes `ptr`, which stays
+            // live until the action runs (from `drop` or at the end of the case). On failure the
+            // action runs at once and frees the value.
+            let ret = unsafe {
+                bindings::kunit_add_action_or_reset(test, Some(drop_boxed::<T>), ptr.cast())
+            };
+            kernel::error::to_result(ret)?;
+        }
+        // INVARIANT: `ptr` is a live box, registered with `test` when there is one.
+        Ok(Self {
+            // SAFETY: `KBox::into_raw` never returns null.
+            ptr: unsafe { NonNull::new_unchecked(ptr) },
+            test,
+        })
+    }
+}
+
+impl<T> Deref for CaseBox<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        // SAFETY: `ptr` is a live `T` owned by us (type invariant).
+        unsafe { self.ptr.as_ref() }
+    }
+}
+
+impl<T> Drop for CaseBox<T> {
+    fn drop(&mut self) {
+        let ptr = self.ptr.as_ptr().cast::<c_void>();
+        if self.test.is_null() {
+            // SAFETY: The box is ours and was never registered (type invariant).
+            unsafe { drop_boxed::<T>(ptr) };
+        } else {
+            // SAFETY: The action was registered with `self.test` for `ptr` (type invariant);
+            // releasing runs it now, once, and cancels it for the end of the case.
+            unsafe { bindings::kunit_release_action(self.test, Some(drop_boxed::<T>), ptr) };
+        }
+    }
+}
+
+/// Marks the running case skipped, with `reason` in its result line. The case should return
+/// right after, successfully.
+pub(crate) fn skip(reason: &CStr) {
+    // SAFETY: `reason` is a C string, copied into the case's status comment.
+    unsafe { ffi::pcpu_array_kunit_skip(reason.as_char_ptr()) };
+}
 
 /// The online CPUs, in increasing order.
 pub(crate) fn online_cpus() -> impl Iterator<Item = u32> {

@@ -11,11 +11,12 @@
 //! `__preempt_count`, `this_cpu_off` and `cpu_number`. Everywhere else, and wherever a debug
 //! option adds checks to the C version (`CONFIG_DEBUG_PREEMPT`, `CONFIG_TRACE_PREEMPT_TOGGLE`,
 //! lockdep's `CONFIG_DEBUG_LOCK_ALLOC`), it calls the C helpers instead, so that those checks
-//! still see every operation.
+//! still see every operation. `Kbuild` makes that choice once, as the `pcpu_array_inline_percpu`
+//! and `pcpu_array_inline_preempt` cfgs.
 
 use kernel::ffi::c_void;
 
-#[cfg(all(CONFIG_X86_64, CONFIG_SMP))]
+#[cfg(pcpu_array_inline_percpu)]
 mod x86 {
     use core::arch::asm;
 
@@ -23,6 +24,7 @@ mod x86 {
         /// `this_cpu_off`: this CPU's offset from a `__percpu` address to its instance.
         static this_cpu_off: usize;
         /// `cpu_number`: `smp_processor_id()`.
+        #[cfg(pcpu_array_kunit)]
         static cpu_number: i32;
     }
 
@@ -44,6 +46,7 @@ mod x86 {
     }
 
     /// `raw_smp_processor_id()`.
+    #[cfg(pcpu_array_kunit)]
     #[inline(always)]
     pub(super) fn cpu() -> u32 {
         let cpu: u32;
@@ -98,14 +101,7 @@ mod x86 {
 }
 
 /// `preempt_disable()` and `preempt_enable()`, the pin on !PREEMPT_RT, inlined.
-#[cfg(all(
-    CONFIG_X86_64,
-    CONFIG_SMP,
-    CONFIG_PREEMPT_COUNT,
-    not(CONFIG_DEBUG_PREEMPT),
-    not(CONFIG_TRACE_PREEMPT_TOGGLE),
-    not(CONFIG_PREEMPT_RT)
-))]
+#[cfg(pcpu_array_inline_preempt)]
 mod preempt {
     use core::arch::asm;
 
@@ -161,16 +157,7 @@ mod preempt {
 
 /// `preempt_disable()` and `preempt_enable()` through the C helpers, where a debug option
 /// instruments them or the architecture is not x86-64 SMP.
-#[cfg(all(
-    not(CONFIG_PREEMPT_RT),
-    not(all(
-        CONFIG_X86_64,
-        CONFIG_SMP,
-        CONFIG_PREEMPT_COUNT,
-        not(CONFIG_DEBUG_PREEMPT),
-        not(CONFIG_TRACE_PREEMPT_TOGGLE)
-    ))
-))]
+#[cfg(all(not(CONFIG_PREEMPT_RT), not(pcpu_array_inline_preempt)))]
 mod preempt {
     /// `preempt_disable()`.
     #[inline(always)]
@@ -199,11 +186,12 @@ pub(crate) use preempt::{
 };
 
 /// `raw_smp_processor_id()`: meaningful only while the task is pinned.
+#[cfg(any(pcpu_array_kunit, not(pcpu_array_inline_percpu)))]
 #[inline(always)]
 pub(crate) fn cpu() -> u32 {
-    #[cfg(all(CONFIG_X86_64, CONFIG_SMP))]
+    #[cfg(pcpu_array_inline_percpu)]
     return x86::cpu();
-    #[cfg(not(all(CONFIG_X86_64, CONFIG_SMP)))]
+    #[cfg(not(pcpu_array_inline_percpu))]
     // SAFETY: Reading the CPU number has no preconditions.
     unsafe {
         crate::ffi::pcpu_array_cpu_id()
@@ -214,9 +202,9 @@ pub(crate) fn cpu() -> u32 {
 /// only while the task is pinned.
 #[inline(always)]
 pub(crate) fn ptr(ptr: *mut c_void) -> *mut c_void {
-    #[cfg(all(CONFIG_X86_64, CONFIG_SMP))]
+    #[cfg(pcpu_array_inline_percpu)]
     return ptr.wrapping_byte_add(x86::offset());
-    #[cfg(not(all(CONFIG_X86_64, CONFIG_SMP)))]
+    #[cfg(not(pcpu_array_inline_percpu))]
     // SAFETY: `per_cpu_ptr()` only computes an address.
     unsafe {
         crate::ffi::pcpu_array_per_cpu_ptr(ptr, cpu())
@@ -231,12 +219,12 @@ pub(crate) fn ptr(ptr: *mut c_void) -> *mut c_void {
 /// these functions and atomic reads; without inlining the task must be pinned.
 #[inline(always)]
 pub(crate) unsafe fn add_u64(ptr: *mut u64, n: u64) {
-    #[cfg(all(CONFIG_X86_64, CONFIG_SMP))]
+    #[cfg(pcpu_array_inline_percpu)]
     // SAFETY: Guaranteed by the caller.
     unsafe {
         x86::add_u64(ptr, n)
     };
-    #[cfg(not(all(CONFIG_X86_64, CONFIG_SMP)))]
+    #[cfg(not(pcpu_array_inline_percpu))]
     // SAFETY: Guaranteed by the caller: pinned, so this CPU's instance stays ours.
     unsafe {
         let p = self::ptr(ptr.cast()).cast::<u64>();
@@ -251,12 +239,12 @@ pub(crate) unsafe fn add_u64(ptr: *mut u64, n: u64) {
 /// As [`add_u64`].
 #[inline(always)]
 pub(crate) unsafe fn write_u64(ptr: *mut u64, v: u64) {
-    #[cfg(all(CONFIG_X86_64, CONFIG_SMP))]
+    #[cfg(pcpu_array_inline_percpu)]
     // SAFETY: Guaranteed by the caller.
     unsafe {
         x86::write_u64(ptr, v)
     };
-    #[cfg(not(all(CONFIG_X86_64, CONFIG_SMP)))]
+    #[cfg(not(pcpu_array_inline_percpu))]
     // SAFETY: As in `add_u64`.
     unsafe {
         self::ptr(ptr.cast()).cast::<u64>().write_volatile(v)

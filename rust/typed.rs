@@ -2,11 +2,11 @@
 
 //! The typed cache, its owning object handle and its typed reservation.
 //!
-//! This file is compiled twice: into `pcpu_array.ko`, over [`PcpuArray`] directly, and into
+//! This file is compiled twice: into `pcpu_array.ko`, over [`Cache`] directly, and into
 //! consumer modules by `samples/rust/pcpu_array_binding.rs`, over the C ABI. It only needs a
 //! [`RawCache`] and the sibling `gfp` module, so both see the same safe API.
 //!
-//! [`PcpuArray`]: ../cache/struct.PcpuArray.html
+//! [`Cache`]: ../cache/struct.Cache.html
 
 use super::gfp::Gfp;
 use core::{

@@ -40,7 +40,7 @@ KDIR="$kdir" "$top/scripts/build.sh" >/dev/null
 
 tmp=$(mktemp -d /tmp/pcpu_array-bench.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-mods=("$top/pcpu_array.ko" "$top/bench/pcpu_array_bench.ko")
+mods=("$top/pcpu_array.ko" "$top/pcpu_array_kunit.ko" "$top/bench/pcpu_array_bench.ko")
 read -r -a extra <<<"${BENCH_EXTRA_MODULES-$top/samples/rust/pcpu_array_range_map.ko}"
 extra_args=${BENCH_MODULE_ARGS-"pcpu_array_range_map bench=${BENCH_RANGE_MAP_OPS:-2048}"}
 

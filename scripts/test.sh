@@ -30,10 +30,10 @@ boot() {
 boot "$@"
 if grep -q '^CONFIG_KASAN_GENERIC=y' "$kdir/.config"; then
 	echo "test.sh: KASAN boot: deliberate misuse of cached objects must be reported"
-	# The use after free in the test's own reader; the double free in PcpuArray::free
+	# The use after free in the test's own reader; the double free in Cache::free
 	# (a Rust v0-mangled name), whose check is the one that refuses the object.
 	KUNIT_FILTER=pcpu_array_kasan \
-		EXPECT_KASAN="pcpu_array_kasan_uaf_read [A-Za-z0-9_]*PcpuArray4free" \
+		EXPECT_KASAN="pcpu_array_kasan_uaf_read [A-Za-z0-9_]*5Cache4free" \
 		boot "$top/pcpu_array.ko" "$top/tests/kasan/pcpu_array_kasan.ko"
 else
 	echo "test.sh: no generic KASAN in $kdir: KASAN boot skipped"

@@ -3,9 +3,9 @@
 //! The array of cached objects one CPU holds, and the on-stack batch that carries objects
 //! between it and the backing cache.
 //!
-//! Plain data: the locking around an [`ObjArray`] is the job of [`crate::local_trylock`], and
+//! Plain data: the locking around a [`CpuArray`] is the job of [`crate::local_trylock`], and
 //! the pointers it stores are never dereferenced here. The only memory an array touches through
-//! them is KASAN's shadow, when it was made by [`ObjArray::poisoning`]; that is why putting an
+//! them is KASAN's shadow, when it was made by [`CpuArray::poisoning`]; that is why putting an
 //! object in is `unsafe`.
 
 use core::{
@@ -20,11 +20,12 @@ use kernel::{
     prelude::*, //
 };
 
-/// The largest capacity a cache may have.
-///
-/// Half of it, the refill and flush size, fits the on-stack [`Batch`], so that a refill or a
-/// flush is one bulk call and its pointers never need a heap buffer.
-pub const MAX_CAPACITY: usize = 2 * BATCH_MAX;
+/// The largest capacity a cache may have (`PCPU_ARRAY_MAX_CAPACITY` of the C ABI).
+pub(crate) use crate::abi_types::MAX_CAPACITY;
+
+// Half the largest capacity, the refill and flush size, fits the on-stack [`Batch`], so that a
+// refill or a flush is one bulk call and its pointers never need a heap buffer.
+const _: () = assert!(MAX_CAPACITY == 2 * BATCH_MAX);
 
 /// How many pointers a [`Batch`] holds: 32, as the 2023 design moved at most 32 pointers
 /// through the stack (256 bytes on 64-bit).
@@ -42,7 +43,7 @@ pub(crate) const fn batch_for(capacity: usize) -> usize {
 /// The free objects one CPU keeps, as a stack: the most recently freed object, whose cache
 /// lines are the most likely to be hot, is handed out first.
 ///
-/// An array made by [`ObjArray::poisoning`] also shows its objects to KASAN as freed while it
+/// An array made by [`CpuArray::poisoning`] also shows its objects to KASAN as freed while it
 /// holds them ([`crate::kasan`]): every way in poisons an object, every way out unpoisons it.
 ///
 /// # Invariants
@@ -50,7 +51,7 @@ pub(crate) const fn batch_for(capacity: usize) -> usize {
 /// `len <= capacity <= MAX_CAPACITY`, and `objs[..len]` are non-null. When `kasan_size` is
 /// non-zero, `objs[..len]` are slab objects of `kasan_size` bytes, owned by the array and
 /// poisoned.
-pub(crate) struct ObjArray {
+pub(crate) struct CpuArray {
     len: usize,
     capacity: usize,
     kasan_size: usize,
@@ -59,9 +60,9 @@ pub(crate) struct ObjArray {
 
 // SAFETY: The pointers are addresses of free objects owned by whoever owns the array; nothing
 // ties them to a thread.
-unsafe impl Send for ObjArray {}
+unsafe impl Send for CpuArray {}
 
-impl ObjArray {
+impl CpuArray {
     /// An empty array holding at most `capacity` objects (clamped to [`MAX_CAPACITY`]), that
     /// never touches its objects.
     pub(crate) fn new(capacity: usize) -> Self {
@@ -74,8 +75,8 @@ impl ObjArray {
         }
     }
 
-    /// As [`ObjArray::new`], for slab objects of `obj_size` bytes that KASAN sees as freed while
-    /// the array holds them (when KASAN is on; otherwise this is [`ObjArray::new`]).
+    /// As [`CpuArray::new`], for slab objects of `obj_size` bytes that KASAN sees as freed while
+    /// the array holds them (when KASAN is on; otherwise this is [`CpuArray::new`]).
     pub(crate) fn poisoning(capacity: usize, obj_size: usize) -> Self {
         // INVARIANT: Empty, so no object needs to be poisoned yet.
         Self {
@@ -112,7 +113,7 @@ impl ObjArray {
     /// # Safety
     ///
     /// `obj` must be a free object the caller hands over to the array: for an array made by
-    /// [`ObjArray::poisoning`], a live slab object of that size that nothing accesses until it
+    /// [`CpuArray::poisoning`], a live slab object of that size that nothing accesses until it
     /// leaves the array.
     #[inline]
     pub(crate) unsafe fn push(&mut self, obj: NonNull<c_void>) -> Result<(), NonNull<c_void>> {
@@ -173,7 +174,7 @@ impl ObjArray {
     ///
     /// # Safety
     ///
-    /// As [`ObjArray::push`], for every object of `batch`.
+    /// As [`CpuArray::push`], for every object of `batch`.
     pub(crate) unsafe fn fill_from(&mut self, batch: &mut Batch) -> usize {
         let n = batch.len.min(self.capacity - self.len);
         let from = batch.len - n;
@@ -228,13 +229,13 @@ impl Batch {
     }
 
     /// How many objects the batch holds.
-    #[inline]
+    #[cfg(pcpu_array_kunit)]
     pub(crate) fn len(&self) -> usize {
         self.len
     }
 
     /// Whether the batch is empty.
-    #[inline]
+    #[cfg(pcpu_array_kunit)]
     pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -289,7 +290,8 @@ impl Batch {
     }
 }
 
-#[kunit_tests(pcpu_array_array)]
+#[cfg(pcpu_array_kunit)]
+#[kunit_tests(pcpu_array_cpu_array)]
 mod tests {
     use super::*;
 
@@ -297,15 +299,15 @@ mod tests {
         NonNull::new((0x1000 + 64 * i) as *mut c_void).unwrap_or(NonNull::dangling())
     }
 
-    fn push(a: &mut ObjArray, obj: NonNull<c_void>) -> Result<(), NonNull<c_void>> {
-        // SAFETY: The tests' arrays come from `ObjArray::new`, which never touches its objects,
+    fn push(a: &mut CpuArray, obj: NonNull<c_void>) -> Result<(), NonNull<c_void>> {
+        // SAFETY: The tests' arrays come from `CpuArray::new`, which never touches its objects,
         // so fake addresses are fine.
         unsafe { a.push(obj) }
     }
 
     #[test]
     fn stack_order_and_capacity() {
-        let mut a = ObjArray::new(4);
+        let mut a = CpuArray::new(4);
         for i in 0..4 {
             assert!(push(&mut a, fake(i)).is_ok());
         }
@@ -317,7 +319,7 @@ mod tests {
 
     #[test]
     fn capacity_is_clamped() {
-        let mut a = ObjArray::new(MAX_CAPACITY + 10);
+        let mut a = CpuArray::new(MAX_CAPACITY + 10);
         for i in 0..MAX_CAPACITY {
             assert!(push(&mut a, fake(i)).is_ok());
         }
@@ -326,7 +328,7 @@ mod tests {
 
     #[test]
     fn batch_moves_half() {
-        let mut a = ObjArray::new(8);
+        let mut a = CpuArray::new(8);
         for i in 0..8 {
             assert!(push(&mut a, fake(i)).is_ok());
         }

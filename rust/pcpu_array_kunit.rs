@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! pcpu_array_kunit: the test build of pcpu_array.
+//!
+//! The same sources as `pcpu_array.ko` (`pcpu_array_main.rs`), compiled with the
+//! `pcpu_array_kunit` cfg, which adds each file's `#[kunit_tests]` suite, the test helpers of
+//! `testing.rs` and the lock benchmark of `bench/lock_bench.rs`. It exports nothing and keeps
+//! its own debugfs root (`/sys/kernel/debug/pcpu_array_kunit/`), so that it can be loaded
+//! beside `pcpu_array.ko`. `make test` loads it; users never need to.
+
+include!("crate_items.rs");
+
+#[path = "../bench/lock_bench.rs"]
+mod lock_bench;
+mod testing;
+
+use kernel::prelude::*;
+
+module! {
+    type: PcpuArrayKunit,
+    name: "pcpu_array_kunit",
+    authors: ["pcpu_array developers"],
+    description: "KUnit suites of pcpu_array (the test build)",
+    license: "GPL",
+    params: {
+        lock_bench: u32 {
+            default: 0,
+            description: "Time N lock/unlock pairs of local_trylock_t and of spinlock_t at load",
+        },
+    },
+}
+
+struct PcpuArrayKunit {
+    _registrations: lifecycle::Registrations,
+}
+
+impl kernel::Module for PcpuArrayKunit {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        let registrations = lifecycle::Registrations::new()?;
+        let iters = *module_parameters::lock_bench.value();
+        if iters != 0 {
+            lock_bench::run(iters)?;
+        }
+        Ok(Self {
+            _registrations: registrations,
+        })
+    }
+}

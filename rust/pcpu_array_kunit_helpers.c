@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The C side of pcpu_array_kunit.ko, the test build. An object can be part of
+ * one module only, so the test build compiles its own copy of the module's C
+ * files here, then adds the wrappers that only the KUnit suites use (declared
+ * in rust/ffi.rs under the pcpu_array_kunit cfg).
+ */
+
+#include "pcpu_array_helpers.c"
+#include "pcpu_array_cpu_work.c"
+#include "pcpu_array_kasan.c"
+
+#include <kunit/test.h>
+#include <kunit/test-bug.h>
+#include <linux/sched.h>
+
+int pcpu_array_preempt_count(void)
+{
+	return preempt_count();
+}
+
+unsigned int pcpu_array_next_online_cpu(int cpu)
+{
+	return cpumask_next(cpu, cpu_online_mask);
+}
+
+unsigned long pcpu_array_local_irq_save(void)
+{
+	unsigned long flags;
+
+	local_irq_save(flags);
+	return flags;
+}
+
+void pcpu_array_local_irq_restore(unsigned long flags)
+{
+	local_irq_restore(flags);
+}
+
+long pcpu_array_work_on_cpu(int cpu, long (*fn)(void *), void *arg)
+{
+	return work_on_cpu(cpu, fn, arg);
+}
+
+void pcpu_array_set_make_it_fail(bool fail)
+{
+#ifdef CONFIG_FAULT_INJECTION
+	current->make_it_fail = fail;
+#endif
+}
+
+/* Marks the running KUnit case skipped, with @reason; no-op outside KUnit. */
+void pcpu_array_kunit_skip(const char *reason)
+{
+	struct kunit *test = kunit_get_current_test();
+
+	if (test)
+		kunit_mark_skipped(test, "%s", reason);
+}
