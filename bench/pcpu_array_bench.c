@@ -46,9 +46,9 @@
  * hits/misses are deltas of pcpu_array_get_stats() over the timed pass. A hit
  * is an allocation or free the array served without the backing cache; a miss
  * is one that went to it: a refill or a flush (one per batch of objects, each
- * counted once) or a bypass. So hits = alloc_cpu_cache + free_cpu_cache -
- * cpu_cache_refill - cpu_cache_flush and misses = alloc_backing + free_backing +
- * cpu_cache_refill + cpu_cache_flush; 0/0 for the slab backends.
+ * counted once) or a bypass. So hits = alloc_array + free_array -
+ * array_refill - array_flush and misses = alloc_backing + free_backing +
+ * array_refill + array_flush; 0/0 for the slab backends.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -358,10 +358,10 @@ static void report(const struct scenario *sn, struct backend *b, struct sample *
 
 	if (b->pa)
 		pcpu_array_get_stats(b->pa, &st);
-	served = st.alloc_cpu_cache + st.free_cpu_cache -
-		 s->st.alloc_cpu_cache - s->st.free_cpu_cache;
-	trips = st.cpu_cache_refill + st.cpu_cache_flush -
-		s->st.cpu_cache_refill - s->st.cpu_cache_flush;
+	served = st.alloc_array + st.free_array -
+		 s->st.alloc_array - s->st.free_array;
+	trips = st.array_refill + st.array_flush -
+		s->st.array_refill - s->st.array_flush;
 	bypass = st.alloc_backing + st.free_backing -
 		 s->st.alloc_backing - s->st.free_backing;
 	pr_info("scenario=%s backend=%s size=%u ops=%lu ns=%llu cycles=%llu hits=%llu misses=%llu rep=%u\n",

@@ -33,10 +33,10 @@ struct pcpu_array_reservation;
  * as /sys/kernel/debug/pcpu_array/<name>/).
  */
 struct pcpu_array_stats {
-	u64 alloc_cpu_cache;	/* allocations served from an array */
-	u64 free_cpu_cache;	/* frees into an array */
-	u64 cpu_cache_refill;
-	u64 cpu_cache_flush;
+	u64 alloc_array;	/* allocations served from an array */
+	u64 free_array;	/* frees into an array */
+	u64 array_refill;
+	u64 array_flush;
 	u64 alloc_backing;	/* objects from the backing cache to a caller */
 	u64 free_backing;	/* objects from a caller to the backing cache */
 	u64 objects_cached;	/* objects the arrays hold now */
@@ -105,6 +105,7 @@ struct pcpu_array_reservation *pcpu_array_reserve(struct pcpu_array *pa,
 void *pcpu_array_alloc_reserved(struct pcpu_array_reservation *r, gfp_t gfp);
 /* Gives the unused objects back. NULL is a no-op. */
 void pcpu_array_unreserve(struct pcpu_array_reservation *r);
+/* The backing cache: the kmem_cache behind the arrays, created by the module. */
 struct kmem_cache *pcpu_array_cache(struct pcpu_array *pa);
 /* Fills @st with the counters. */
 void pcpu_array_get_stats(struct pcpu_array *pa, struct pcpu_array_stats *st);

@@ -27,13 +27,13 @@ pub const MAX_RESERVE: usize = 256;
 #[derive(Clone, Copy, Default, Debug)]
 pub struct PcpuArrayStats {
     /// Allocations served from an array.
-    pub alloc_cpu_cache: u64,
+    pub alloc_array: u64,
     /// Frees into an array.
-    pub free_cpu_cache: u64,
+    pub free_array: u64,
     /// Bulk refills.
-    pub cpu_cache_refill: u64,
+    pub array_refill: u64,
     /// Flushes of half a full array.
-    pub cpu_cache_flush: u64,
+    pub array_flush: u64,
     /// Objects from the backing cache to a caller.
     pub alloc_backing: u64,
     /// Objects from a caller to the backing cache.
@@ -61,10 +61,10 @@ pub struct PcpuArrayArgs {
 // The layout `rust/pcpu_array_exports.c` checks on the C side.
 const _: () = {
     assert!(size_of::<PcpuArrayStats>() == 56);
-    assert!(offset_of!(PcpuArrayStats, alloc_cpu_cache) == 0);
-    assert!(offset_of!(PcpuArrayStats, free_cpu_cache) == 8);
-    assert!(offset_of!(PcpuArrayStats, cpu_cache_refill) == 16);
-    assert!(offset_of!(PcpuArrayStats, cpu_cache_flush) == 24);
+    assert!(offset_of!(PcpuArrayStats, alloc_array) == 0);
+    assert!(offset_of!(PcpuArrayStats, free_array) == 8);
+    assert!(offset_of!(PcpuArrayStats, array_refill) == 16);
+    assert!(offset_of!(PcpuArrayStats, array_flush) == 24);
     assert!(offset_of!(PcpuArrayStats, alloc_backing) == 32);
     assert!(offset_of!(PcpuArrayStats, free_backing) == 40);
     assert!(offset_of!(PcpuArrayStats, objects_cached) == 48);

@@ -189,7 +189,7 @@ impl Cache {
     /// Allocates one object from the backing cache, for a caller.
     fn alloc_backing(&self, gfp: Gfp) -> Option<NonNull<c_void>> {
         let obj = self.shared.backing.alloc(gfp)?;
-        self.shared.count(Stat::AllocBackingCache, 1);
+        self.shared.count(Stat::AllocBacking, 1);
         Some(obj)
     }
 
@@ -202,7 +202,7 @@ impl Cache {
             .with_this_cpu(Some(Stat::AllocBypassTrylock), |array, stats| {
                 let obj = array.pop();
                 if obj.is_some() {
-                    stats.inc(Stat::AllocCpuCache);
+                    stats.inc(Stat::AllocArray);
                 }
                 obj
             });
@@ -247,7 +247,7 @@ impl Cache {
         self.shared.with_this_cpu(bypass, |array, stats| {
             // SAFETY: A batch's objects are live objects of the backing cache that we own.
             unsafe { array.fill_from(batch) };
-            stats.inc(Stat::CpuCacheRefill);
+            stats.inc(Stat::ArrayRefill);
             then(array, stats)
         })
     }
@@ -266,7 +266,7 @@ impl Cache {
             .refill_this_cpu(&mut batch, None, |array, stats| {
                 let obj = array.pop();
                 if obj.is_some() {
-                    stats.inc(Stat::AllocCpuCache);
+                    stats.inc(Stat::AllocArray);
                 }
                 obj
             })
@@ -275,7 +275,7 @@ impl Cache {
         let obj = obj.or_else(|| {
             let obj = batch.pop();
             if obj.is_some() {
-                self.shared.count(Stat::AllocBackingCache, 1);
+                self.shared.count(Stat::AllocBacking, 1);
             }
             obj
         });
@@ -307,12 +307,12 @@ impl Cache {
             .with_this_cpu(Some(Stat::FreeBypassTrylock), |array, stats| {
                 if array.is_full() && bulk_allowed() {
                     array.take_into(batch_size, batch.insert(Batch::new()));
-                    stats.inc(Stat::CpuCacheFlush);
+                    stats.inc(Stat::ArrayFlush);
                 }
                 // SAFETY: The caller hands us `obj`, a live object of the backing cache.
                 match unsafe { array.push(obj) } {
                     Ok(()) => {
-                        stats.inc(Stat::FreeCpuCache);
+                        stats.inc(Stat::FreeArray);
                         true
                     }
                     Err(_) => {
@@ -327,7 +327,7 @@ impl Cache {
             self.shared.free_batch(batch);
         }
         if !cached {
-            self.shared.count(Stat::FreeBackingCache, 1);
+            self.shared.count(Stat::FreeBacking, 1);
             // SAFETY: The caller gave us `obj`, a live object of the backing cache.
             unsafe { self.shared.backing.free(obj) };
         }
@@ -341,7 +341,7 @@ impl Cache {
         }
         self.shared.count(Stat::AllocBypassNode, 1);
         let obj = self.shared.backing.alloc_node(gfp, node)?;
-        self.shared.count(Stat::AllocBackingCache, 1);
+        self.shared.count(Stat::AllocBacking, 1);
         Some(obj)
     }
 
@@ -363,7 +363,7 @@ impl Cache {
                     out[n] = obj.as_ptr();
                     n += 1;
                 }
-                stats.add(Stat::AllocCpuCache, n as u64);
+                stats.add(Stat::AllocArray, n as u64);
                 n
             })
             .unwrap_or(0);
@@ -380,7 +380,7 @@ impl Cache {
         }
         if self.shared.backing.alloc_bulk(gfp, rest) {
             self.shared
-                .count(Stat::AllocBackingCache, rest.len() as u64);
+                .count(Stat::AllocBacking, rest.len() as u64);
             return true;
         }
         // All or nothing: the objects taken from the array go back.
@@ -415,7 +415,7 @@ impl Cache {
                     }
                     n += 1;
                 }
-                stats.add(Stat::FreeCpuCache, n as u64);
+                stats.add(Stat::FreeArray, n as u64);
                 n
             })
             .unwrap_or(0);
@@ -423,7 +423,7 @@ impl Cache {
         if rest.is_empty() {
             return;
         }
-        self.shared.count(Stat::FreeBackingCache, rest.len() as u64);
+        self.shared.count(Stat::FreeBacking, rest.len() as u64);
         if bulk_allowed() {
             // SAFETY: The caller gave us these objects.
             unsafe { self.shared.backing.free_bulk(rest) };
@@ -549,7 +549,7 @@ mod tests {
         let obj = c.alloc(Gfp::KERNEL).ok_or(ENOMEM)?;
         // SAFETY: Just allocated from `c`, unused.
         unsafe { c.free(obj) };
-        assert_eq!(c.stats().since(&after, Stat::CpuCacheRefill), 1);
+        assert_eq!(c.stats().since(&after, Stat::ArrayRefill), 1);
         Ok(())
     }
 
@@ -603,13 +603,13 @@ mod tests {
         })
         .flatten()
         .ok_or(ENOMEM)?;
-        assert_eq!(mid.since(&before, Stat::CpuCacheRefill), 3);
-        assert_eq!(mid.since(&before, Stat::AllocCpuCache), 9);
-        assert_eq!(mid.since(&before, Stat::AllocBackingCache), 0);
+        assert_eq!(mid.since(&before, Stat::ArrayRefill), 3);
+        assert_eq!(mid.since(&before, Stat::AllocArray), 9);
+        assert_eq!(mid.since(&before, Stat::AllocBacking), 0);
         assert_eq!(mid.get(Stat::ObjectsCached), 3);
-        assert_eq!(after.since(&mid, Stat::FreeCpuCache), 9);
-        assert_eq!(after.since(&mid, Stat::CpuCacheFlush), 1);
-        assert_eq!(after.since(&mid, Stat::FreeBackingCache), 0);
+        assert_eq!(after.since(&mid, Stat::FreeArray), 9);
+        assert_eq!(after.since(&mid, Stat::ArrayFlush), 1);
+        assert_eq!(after.since(&mid, Stat::FreeBacking), 0);
         assert_eq!(after.get(Stat::ObjectsCached), 8);
         assert_eq!(after.in_use(), 0);
         Ok(())
@@ -637,9 +637,9 @@ mod tests {
         let after = c.stats();
         assert_eq!(after.since(&before, Stat::AllocBypassTrylock), 1);
         assert_eq!(after.since(&before, Stat::FreeBypassTrylock), 1);
-        assert_eq!(after.since(&before, Stat::AllocBackingCache), 1);
-        assert_eq!(after.since(&before, Stat::FreeBackingCache), 1);
-        assert_eq!(after.since(&before, Stat::AllocCpuCache), 0);
+        assert_eq!(after.since(&before, Stat::AllocBacking), 1);
+        assert_eq!(after.since(&before, Stat::FreeBacking), 1);
+        assert_eq!(after.since(&before, Stat::AllocArray), 0);
         assert_eq!(after.in_use(), 0);
         Ok(())
     }
@@ -671,10 +671,10 @@ mod tests {
         let (before, mid, after) = r.ok_or(ENOMEM)?;
         assert_eq!(before.get(Stat::ObjectsCached), 4);
         assert_eq!(mid.since(&before, Stat::FreeBypassFull), 1);
-        assert_eq!(mid.since(&before, Stat::FreeBackingCache), 1);
-        assert_eq!(mid.since(&before, Stat::CpuCacheFlush), 0);
+        assert_eq!(mid.since(&before, Stat::FreeBacking), 1);
+        assert_eq!(mid.since(&before, Stat::ArrayFlush), 0);
         assert_eq!(mid.get(Stat::ObjectsCached), 4);
-        assert_eq!(after.since(&mid, Stat::CpuCacheFlush), 1);
+        assert_eq!(after.since(&mid, Stat::ArrayFlush), 1);
         assert_eq!(after.get(Stat::ObjectsCached), 3);
         assert_eq!(after.in_use(), 0);
         Ok(())
@@ -689,8 +689,8 @@ mod tests {
         // SAFETY: Allocated from `c` above, unused.
         unsafe { c.free(obj) };
         assert_eq!(after.since(&before, Stat::AllocBypassNoBlock), 1);
-        assert_eq!(after.since(&before, Stat::CpuCacheRefill), 0);
-        assert_eq!(after.since(&before, Stat::AllocBackingCache), 1);
+        assert_eq!(after.since(&before, Stat::ArrayRefill), 0);
+        assert_eq!(after.since(&before, Stat::AllocBacking), 1);
         Ok(())
     }
 
@@ -710,10 +710,10 @@ mod tests {
             c.free(any);
         }
         assert_eq!(mid.since(&before, Stat::AllocBypassNode), 1);
-        assert_eq!(mid.since(&before, Stat::AllocBackingCache), 1);
-        assert_eq!(mid.since(&before, Stat::AllocCpuCache), 0);
+        assert_eq!(mid.since(&before, Stat::AllocBacking), 1);
+        assert_eq!(mid.since(&before, Stat::AllocArray), 0);
         assert_eq!(after.since(&mid, Stat::AllocBypassNode), 0);
-        assert_eq!(after.since(&mid, Stat::AllocCpuCache), 1);
+        assert_eq!(after.since(&mid, Stat::AllocArray), 1);
         Ok(())
     }
 
@@ -763,10 +763,10 @@ mod tests {
         .flatten();
         let (before, mid, after, all_set) = r.ok_or(ENOMEM)?;
         assert!(all_set);
-        assert_eq!(mid.since(&before, Stat::AllocCpuCache), 8);
-        assert_eq!(mid.since(&before, Stat::AllocBackingCache), 12);
-        assert_eq!(after.since(&mid, Stat::FreeCpuCache), 8);
-        assert_eq!(after.since(&mid, Stat::FreeBackingCache), 12);
+        assert_eq!(mid.since(&before, Stat::AllocArray), 8);
+        assert_eq!(mid.since(&before, Stat::AllocBacking), 12);
+        assert_eq!(after.since(&mid, Stat::FreeArray), 8);
+        assert_eq!(after.since(&mid, Stat::FreeBacking), 12);
         assert_eq!(after.in_use(), 0);
         assert!(!c.alloc_bulk(Gfp::KERNEL, &mut []));
         Ok(())
@@ -802,8 +802,8 @@ mod tests {
         });
         let after = c.stats();
         assert_eq!(ok, Some(false));
-        assert_eq!(after.since(&before, Stat::AllocCpuCache), 5);
-        assert_eq!(after.since(&before, Stat::AllocBackingCache), 0);
+        assert_eq!(after.since(&before, Stat::AllocArray), 5);
+        assert_eq!(after.since(&before, Stat::AllocBacking), 0);
         // The five went back: nothing is allocated, the array holds them again.
         assert_eq!(after.in_use(), 0);
         assert_eq!(after.get(Stat::ObjectsCached), 5);
@@ -831,9 +831,9 @@ mod tests {
         let (before, mid, after, ok, again) = r.ok_or(ENOMEM)?;
         assert_eq!(ok, Ok(()));
         assert_eq!(again, Ok(()));
-        assert_eq!(mid.since(&before, Stat::CpuCacheRefill), 1);
+        assert_eq!(mid.since(&before, Stat::ArrayRefill), 1);
         assert_eq!(mid.get(Stat::ObjectsCached), 6);
-        assert_eq!(after.since(&mid, Stat::CpuCacheRefill), 0);
+        assert_eq!(after.since(&mid, Stat::ArrayRefill), 0);
         assert_eq!(irqs_off(|| c.prefill(1, Gfp::NOWAIT)), Err(EINVAL));
         Ok(())
     }
@@ -855,7 +855,7 @@ mod tests {
         }
         let s = c.stats();
         assert_eq!(s.in_use(), 0);
-        assert_eq!(s.get(Stat::FreeCpuCache), 6 * ncpus);
+        assert_eq!(s.get(Stat::FreeArray), 6 * ncpus);
         // Every CPU's array holds objects now: the refill leftovers plus the frees.
         assert!(s.get(Stat::ObjectsCached) >= 6 * ncpus);
         // Dropping `c` flushes every CPU's array before the backing cache is destroyed; any

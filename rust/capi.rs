@@ -390,12 +390,12 @@ pub unsafe extern "C" fn pcpu_array_get_stats(pa: *mut c_void, st: *mut PcpuArra
     // SAFETY: `pa` is a live cache (guaranteed by the caller).
     let s = unsafe { cache(pa) }.stats();
     let out = PcpuArrayStats {
-        alloc_cpu_cache: s.get(Stat::AllocCpuCache),
-        free_cpu_cache: s.get(Stat::FreeCpuCache),
-        cpu_cache_refill: s.get(Stat::CpuCacheRefill),
-        cpu_cache_flush: s.get(Stat::CpuCacheFlush),
-        alloc_backing: s.get(Stat::AllocBackingCache),
-        free_backing: s.get(Stat::FreeBackingCache),
+        alloc_array: s.get(Stat::AllocArray),
+        free_array: s.get(Stat::FreeArray),
+        array_refill: s.get(Stat::ArrayRefill),
+        array_flush: s.get(Stat::ArrayFlush),
+        alloc_backing: s.get(Stat::AllocBacking),
+        free_backing: s.get(Stat::FreeBacking),
         objects_cached: s.get(Stat::ObjectsCached),
     };
     // SAFETY: `st` is valid for writing (guaranteed by the caller, checked non-null above).

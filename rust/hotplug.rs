@@ -197,7 +197,7 @@ mod tests {
         })
         .flatten();
         assert!(worked.is_some());
-        assert_eq!(c.stats().since(&offline, Stat::CpuCacheRefill), 1);
+        assert_eq!(c.stats().since(&offline, Stat::ArrayRefill), 1);
         Ok(())
     }
 }

@@ -17,10 +17,10 @@
  * a change to the header or to the Rust mirror alone fails the build.
  */
 static_assert(sizeof(struct pcpu_array_stats) == 56);
-static_assert(offsetof(struct pcpu_array_stats, alloc_cpu_cache) == 0);
-static_assert(offsetof(struct pcpu_array_stats, free_cpu_cache) == 8);
-static_assert(offsetof(struct pcpu_array_stats, cpu_cache_refill) == 16);
-static_assert(offsetof(struct pcpu_array_stats, cpu_cache_flush) == 24);
+static_assert(offsetof(struct pcpu_array_stats, alloc_array) == 0);
+static_assert(offsetof(struct pcpu_array_stats, free_array) == 8);
+static_assert(offsetof(struct pcpu_array_stats, array_refill) == 16);
+static_assert(offsetof(struct pcpu_array_stats, array_flush) == 24);
 static_assert(offsetof(struct pcpu_array_stats, alloc_backing) == 32);
 static_assert(offsetof(struct pcpu_array_stats, free_backing) == 40);
 static_assert(offsetof(struct pcpu_array_stats, objects_cached) == 48);

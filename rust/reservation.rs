@@ -192,7 +192,7 @@ mod tests {
         let after = c.stats();
         assert_eq!(after.in_use(), 0);
         assert_eq!(
-            after.since(&during, Stat::FreeCpuCache) + after.since(&during, Stat::FreeBackingCache),
+            after.since(&during, Stat::FreeArray) + after.since(&during, Stat::FreeBacking),
             6
         );
         Ok(())

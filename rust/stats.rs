@@ -43,14 +43,14 @@ macro_rules! stats {
 }
 
 stats! {
-    /// Allocations served from a CPU's array (the seed's name).
-    AllocCpuCache => c"alloc_cpu_cache",
+    /// Allocations served from a CPU's array.
+    AllocArray => c"alloc_array",
     /// Frees that went into a CPU's array.
-    FreeCpuCache => c"free_cpu_cache",
+    FreeArray => c"free_array",
     /// Bulk refills of an array, from an empty array or a prefill.
-    CpuCacheRefill => c"cpu_cache_refill",
+    ArrayRefill => c"array_refill",
     /// Flushes of half a full array.
-    CpuCacheFlush => c"cpu_cache_flush",
+    ArrayFlush => c"array_flush",
     /// Allocations that went to the backing cache because this CPU's lock was held.
     AllocBypassTrylock => c"alloc_bypass_trylock",
     /// Frees that went to the backing cache because this CPU's lock was held.
@@ -65,9 +65,9 @@ stats! {
     /// Frees into a full array that could not be flushed (interrupts off or hard interrupt).
     FreeBypassFull => c"free_bypass_full",
     /// Objects that came from the backing cache straight to a caller.
-    AllocBackingCache => c"alloc_backing",
+    AllocBacking => c"alloc_backing",
     /// Objects that went from a caller straight to the backing cache.
-    FreeBackingCache => c"free_backing",
+    FreeBacking => c"free_backing",
     /// Objects given back to the backing cache because their CPU went offline.
     CpuDeadFlush => c"cpu_dead_flush",
     /// Objects given back to the backing cache by `pcpu_array_shrink()` or the shrinker.
@@ -237,8 +237,8 @@ impl Stats {
 
     /// Objects handed out and not yet freed, according to the counters.
     pub fn in_use(&self) -> i64 {
-        let allocs = self.get(Stat::AllocCpuCache) + self.get(Stat::AllocBackingCache);
-        let frees = self.get(Stat::FreeCpuCache) + self.get(Stat::FreeBackingCache);
+        let allocs = self.get(Stat::AllocArray) + self.get(Stat::AllocBacking);
+        let frees = self.get(Stat::FreeArray) + self.get(Stat::FreeBacking);
         allocs.wrapping_sub(frees) as i64
     }
 }

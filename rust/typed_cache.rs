@@ -117,7 +117,7 @@ mod tests {
         }
         let after = c.stats();
         assert_eq!(after.in_use(), 0);
-        assert_eq!(after.since(&before, Stat::FreeCpuCache), 3);
+        assert_eq!(after.since(&before, Stat::FreeArray), 3);
         Ok(())
     }
 }

@@ -99,8 +99,8 @@ run)
 		[ -f "$d/stats" ] || continue
 		echo "== $d/stats" >>"$out/run.txt"
 		cat "$d/stats" >>"$out/run.txt"
-		echo "== $d/alloc_cpu_cache" >>"$out/run.txt"
-		cat "$d/alloc_cpu_cache" >>"$out/run.txt"
+		echo "== $d/alloc_array" >>"$out/run.txt"
+		cat "$d/alloc_array" >>"$out/run.txt"
 	done
 	;;
 esac

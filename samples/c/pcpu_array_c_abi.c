@@ -71,10 +71,10 @@ static void c_abi_alloc_free(struct kunit *test)
 
 	/* A refill, then the one object went back into the array. */
 	pcpu_array_get_stats(pa, &st);
-	KUNIT_EXPECT_GE(test, st.cpu_cache_refill, 1);
-	KUNIT_EXPECT_GE(test, st.alloc_cpu_cache, 1);
-	KUNIT_EXPECT_EQ(test, st.alloc_cpu_cache + st.alloc_backing,
-			st.free_cpu_cache + st.free_backing);
+	KUNIT_EXPECT_GE(test, st.array_refill, 1);
+	KUNIT_EXPECT_GE(test, st.alloc_array, 1);
+	KUNIT_EXPECT_EQ(test, st.alloc_array + st.alloc_backing,
+			st.free_array + st.free_backing);
 	KUNIT_EXPECT_GE(test, st.objects_cached, 1);
 	pcpu_array_destroy(pa);
 }

@@ -45,8 +45,8 @@ struct DemoNode {
 
 /// Objects handed out and not yet freed, according to the counters.
 fn in_use(s: &Stats) -> i64 {
-    let allocs = s.alloc_cpu_cache.wrapping_add(s.alloc_backing);
-    let frees = s.free_cpu_cache.wrapping_add(s.free_backing);
+    let allocs = s.alloc_array.wrapping_add(s.alloc_backing);
+    let frees = s.free_array.wrapping_add(s.free_backing);
     allocs.wrapping_sub(frees) as i64
 }
 
@@ -82,9 +82,9 @@ fn run_demo(rounds: u32) -> Result<ArrayCache<DemoNode>> {
     pr_info!(
         "demo: {} allocs: {} from the arrays, {} refills, {} flushes, {} straight from the slab\n",
         u64::from(rounds) * PER_ROUND,
-        s.alloc_cpu_cache,
-        s.cpu_cache_refill,
-        s.cpu_cache_flush,
+        s.alloc_array,
+        s.array_refill,
+        s.array_flush,
         s.alloc_backing
     );
     Ok(cache)

@@ -131,8 +131,8 @@ fn bench_range_map(backend: Backend, n: u64) -> Result<(i64, u64, u64)> {
     // As in `bench/pcpu_array_bench.c`: a hit is served by the array without the backing
     // cache; refills, flushes and bypasses are misses.
     let d = |f: fn(&Stats) -> u64| f(&map.cache_stats()).wrapping_sub(f(&before));
-    let served = d(|s| s.alloc_cpu_cache) + d(|s| s.free_cpu_cache);
-    let trips = d(|s| s.cpu_cache_refill) + d(|s| s.cpu_cache_flush);
+    let served = d(|s| s.alloc_array) + d(|s| s.free_array);
+    let trips = d(|s| s.array_refill) + d(|s| s.array_flush);
     let bypass = d(|s| s.alloc_backing) + d(|s| s.free_backing);
     Ok((ns, served.saturating_sub(trips), bypass + trips))
 }

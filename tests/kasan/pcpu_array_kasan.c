@@ -94,12 +94,12 @@ static void kasan_reports_uaf_of_cached_object(struct kunit *test)
 	struct kasan_ctx c = {};
 
 	run_on_cpu(test, uaf_on_cpu, &c, "pcpu_array_kasan_uaf");
-	KUNIT_EXPECT_EQ(test, c.parked.free_cpu_cache - c.before.free_cpu_cache, 1);
+	KUNIT_EXPECT_EQ(test, c.parked.free_array - c.before.free_array, 1);
 	KUNIT_EXPECT_GE(test, c.parked.objects_cached, 1);
 	KUNIT_EXPECT_PTR_EQ(test, c.again, c.obj);
 	KUNIT_EXPECT_EQ(test, c.byte, 0x5a);
-	KUNIT_EXPECT_EQ(test, c.after.alloc_cpu_cache + c.after.alloc_backing,
-			c.after.free_cpu_cache + c.after.free_backing);
+	KUNIT_EXPECT_EQ(test, c.after.alloc_array + c.after.alloc_backing,
+			c.after.free_array + c.after.free_backing);
 	pcpu_array_destroy(c.pa);
 }
 
@@ -109,13 +109,13 @@ static void kasan_reports_and_refuses_double_free(struct kunit *test)
 
 	run_on_cpu(test, double_free_on_cpu, &c, "pcpu_array_kasan_dfree");
 	/* One free went into the array; the second went nowhere. */
-	KUNIT_EXPECT_EQ(test, c.parked.free_cpu_cache - c.before.free_cpu_cache, 1);
+	KUNIT_EXPECT_EQ(test, c.parked.free_array - c.before.free_array, 1);
 	KUNIT_EXPECT_EQ(test, c.parked.free_backing, c.before.free_backing);
 	KUNIT_EXPECT_PTR_EQ(test, c.again, c.obj);
 	KUNIT_EXPECT_NOT_NULL(test, c.other);
 	KUNIT_EXPECT_PTR_NE(test, c.other, c.obj);
-	KUNIT_EXPECT_EQ(test, c.after.alloc_cpu_cache + c.after.alloc_backing,
-			c.after.free_cpu_cache + c.after.free_backing);
+	KUNIT_EXPECT_EQ(test, c.after.alloc_array + c.after.alloc_backing,
+			c.after.free_array + c.after.free_backing);
 	pcpu_array_destroy(c.pa);
 }
 

@@ -698,12 +698,12 @@ static void stress_all(struct kunit *test)
 
 	pcpu_array_shrink(ctx.pa);
 	pcpu_array_get_stats(ctx.pa, &st);
-	kunit_info(test, "stats: alloc_cpu_cache %llu alloc_backing %llu free_cpu_cache %llu free_backing %llu refills %llu flushes %llu cached %llu\n",
-		   st.alloc_cpu_cache, st.alloc_backing, st.free_cpu_cache, st.free_backing,
-		   st.cpu_cache_refill, st.cpu_cache_flush, st.objects_cached);
+	kunit_info(test, "stats: alloc_array %llu alloc_backing %llu free_array %llu free_backing %llu refills %llu flushes %llu cached %llu\n",
+		   st.alloc_array, st.alloc_backing, st.free_array, st.free_backing,
+		   st.array_refill, st.array_flush, st.objects_cached);
 	KUNIT_EXPECT_EQ(test, st.objects_cached, 0);
-	KUNIT_EXPECT_EQ(test, st.alloc_cpu_cache + st.alloc_backing,
-			st.free_cpu_cache + st.free_backing);
+	KUNIT_EXPECT_EQ(test, st.alloc_array + st.alloc_backing,
+			st.free_array + st.free_backing);
 	pcpu_array_destroy(ctx.pa);
 	ctx.pa = NULL;
 }
