@@ -31,7 +31,8 @@ kdir_cmd = $(if $(KDIR),echo $(KDIR),$(top)/scripts/kernel.sh $(FLAVOR))
 build = KDIR="$$kdir" $(top)/scripts/build.sh
 modules_under_test = $(top)/pcpu_array.ko $(top)/pcpu_array_kunit.ko \
 	$(top)/samples/c/pcpu_array_c_abi.ko \
-	$(top)/samples/rust/pcpu_array_range_map.ko $(top)/tests/stress/pcpu_array_stress.ko
+	$(top)/samples/rust/pcpu_array_range_map.ko $(top)/tests/stress/pcpu_array_stress.ko \
+	$(top)/tests/leak/pcpu_array_leak.ko
 STRESS_MS ?= 60000
 
 .PHONY: all deps kdir modules lint test run stress selftest bench bench-locks clean

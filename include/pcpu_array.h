@@ -7,11 +7,17 @@
  * (modprobe resolves the dependency; with insmod, load pcpu_array.ko first, or the
  * consumer fails with "Unknown symbol pcpu_array_create").
  *
- * Contexts: create, destroy, reserve with a blocking gfp and prefill may sleep;
- * alloc/free follow their gfp flags and may run in any context, interrupts
- * included; alloc_bulk, free_bulk, prefill and reserve need interrupts enabled;
- * alloc_reserved never sleeps and never fails while the reservation has objects.
- * See Documentation/pcpu_array.rst.
+ * Handles: every function taking a struct pcpu_array * or a struct
+ * pcpu_array_reservation * refuses NULL and ERR_PTR() values (what a failed
+ * create or reserve returns) with a one-time WARN whose backtrace names the
+ * caller, and fails as documented below (NULL, false, 0 or -EINVAL);
+ * pcpu_array_destroy() and pcpu_array_unreserve() take them as no-ops.
+ *
+ * Each function says in which context it may be called ("Context:"). "Any"
+ * includes hard interrupts and interrupts disabled; NMI is stated apart, since
+ * the slab allocator may not be entered there. While a cache exists, it holds a
+ * reference to pcpu_array.ko: rmmod fails with EBUSY, even for a cache that its
+ * creator leaked. See Documentation/pcpu_array.rst.
  */
 #ifndef _PCPU_ARRAY_H
 #define _PCPU_ARRAY_H
@@ -44,17 +50,22 @@ struct pcpu_array_stats {
 
 /*
  * Creates a backing cache @name of @size-byte objects aligned to @align (0 for
- * the default) with @flags, and a per-CPU array of @capacity objects in front of
- * it. ERR_PTR(-EINVAL) for a NULL name, a zero size or a capacity of 0 or above
- * PCPU_ARRAY_MAX_CAPACITY; ERR_PTR(-ENOMEM) when memory runs out.
+ * the default, else a power of two) with @flags, and a per-CPU array of
+ * @capacity objects in front of it. ERR_PTR(-EINVAL) for a NULL name, a zero
+ * size, a capacity of 0 or above PCPU_ARRAY_MAX_CAPACITY, an @align that is not
+ * a power of two or a flag the backing cache cannot take (SLAB_KMALLOC, or a bit
+ * this kernel does not define); ERR_PTR(-ENOMEM) when memory runs out.
+ * Context: process, may sleep.
  */
 struct pcpu_array *pcpu_array_create(const char *name, unsigned int size,
 				     unsigned int align, slab_flags_t flags,
 				     unsigned int capacity);
 /*
- * Flushes every CPU's array, then destroys the backing cache. NULL is a no-op.
- * Every object must have been freed. With reservations outstanding it WARNs once
- * and defers the destruction to the last pcpu_array_unreserve().
+ * Flushes every CPU's array, then destroys the backing cache. NULL and ERR_PTR()
+ * are no-ops. Every object must have been freed. With reservations outstanding
+ * it WARNs once and leaves the destruction to the last pcpu_array_unreserve(),
+ * which hands it to the module's workqueue.
+ * Context: process, may sleep.
  */
 void pcpu_array_destroy(struct pcpu_array *pa);
 
@@ -63,7 +74,7 @@ void pcpu_array_destroy(struct pcpu_array *pa);
  * @keep_sheaves keeps SLUB's own per-CPU sheaves below the arrays (by default
  * the backing cache has none and the arrays are its only per-CPU layer; see
  * Documentation/pcpu_array.rst). Errors as pcpu_array_create(), and
- * ERR_PTR(-EINVAL) for a NULL @args.
+ * ERR_PTR(-EINVAL) for a NULL @args. Context: process, may sleep.
  */
 struct pcpu_array_args {
 	unsigned int size;
@@ -77,37 +88,76 @@ struct pcpu_array *pcpu_array_create_args(const char *name,
 					  const struct pcpu_array_args *args);
 /*
  * Gives every object parked in every CPU's array back to the backing cache and
- * returns how many that was. May sleep. The cache's shrinker does the same
- * under memory pressure.
+ * returns how many that was. The cache's shrinker does the same under memory
+ * pressure. Context: process, may sleep.
  */
 unsigned long pcpu_array_shrink(struct pcpu_array *pa);
+/*
+ * An object: from this CPU's array, refilled by half when empty if @gfp may
+ * block; else from the backing cache. NULL when memory runs out.
+ * Context: any the gfp flags allow; in NMI only from the array (NULL on a miss).
+ */
 void *pcpu_array_alloc(struct pcpu_array *pa, gfp_t gfp);
-/* Any node other than NUMA_NO_NODE bypasses the arrays. */
+/*
+ * Any node other than NUMA_NO_NODE bypasses the arrays.
+ * Context: as kmem_cache_alloc_node(); not NMI.
+ */
 void *pcpu_array_alloc_node(struct pcpu_array *pa, gfp_t gfp, int node);
-/* NULL is a no-op. */
+/*
+ * NULL is a no-op. Into this CPU's array, flushed by half when full if
+ * interrupts are on; else to the backing cache.
+ * Context: any but NMI (there, an object that does not fit the array is leaked
+ * after a WARN: the slab allocator may not be entered).
+ */
 void pcpu_array_free(struct pcpu_array *pa, void *obj);
-/* All or nothing; false for n == 0. */
+/*
+ * All or nothing; false for n == 0, and false without trying in a context
+ * where the slab bulk API may not be used.
+ * Context: process or softirq with interrupts enabled (as
+ * kmem_cache_alloc_bulk()); refused (false) with interrupts disabled, in hard
+ * interrupt and in NMI.
+ */
 bool pcpu_array_alloc_bulk(struct pcpu_array *pa, gfp_t gfp, size_t n, void **p);
+/*
+ * NULL entries are skipped; so is an object KASAN reports as already cached (a
+ * double free). @p is scratch space afterwards, as for kmem_cache_free_bulk().
+ * Context: any but NMI; with interrupts disabled the objects that do not fit
+ * the array are freed one by one.
+ */
 void pcpu_array_free_bulk(struct pcpu_array *pa, size_t n, void **p);
 /*
  * Opportunistically makes this CPU's array hold at least @count objects:
- * -EINVAL above the capacity or with interrupts off, -ENOMEM on allocation
- * failure, -EAGAIN when the array kept changing.
+ * -EINVAL above the capacity or where the bulk API may not be used, -ENOMEM on
+ * allocation failure, -EAGAIN when the array kept changing.
+ * Context: process or softirq with interrupts enabled; may sleep if @gfp may.
  */
 int pcpu_array_prefill(struct pcpu_array *pa, unsigned int count, gfp_t gfp);
 /*
  * Reserves @count objects owned by the caller: ERR_PTR(-EINVAL) above
- * PCPU_ARRAY_MAX_RESERVE, ERR_PTR(-ENOMEM) on allocation failure.
+ * PCPU_ARRAY_MAX_RESERVE or where the bulk API may not be used,
+ * ERR_PTR(-ENOMEM) on allocation failure.
+ * Context: process or softirq with interrupts enabled; may sleep if @gfp may.
  */
 struct pcpu_array_reservation *pcpu_array_reserve(struct pcpu_array *pa,
 						  unsigned int count, gfp_t gfp);
-/* Cannot fail until the reservation is empty; NULL once it is. */
+/*
+ * Cannot fail until the reservation is empty; NULL once it is. Never sleeps.
+ * Context: any, NMI included; one context at a time per reservation.
+ */
 void *pcpu_array_alloc_reserved(struct pcpu_array_reservation *r, gfp_t gfp);
-/* Gives the unused objects back. NULL is a no-op. */
+/*
+ * Gives the unused objects back. NULL and ERR_PTR() are no-ops. When the cache
+ * was destroyed meanwhile and this was its last reservation, the destruction
+ * goes to the module's workqueue: unreserve itself never sleeps.
+ * Context: any but NMI.
+ */
 void pcpu_array_unreserve(struct pcpu_array_reservation *r);
-/* The backing cache: the kmem_cache behind the arrays, created by the module. */
+/*
+ * The backing cache: the kmem_cache behind the arrays, created by the module.
+ * Context: any.
+ */
 struct kmem_cache *pcpu_array_cache(struct pcpu_array *pa);
-/* Fills @st with the counters. */
+/* Fills @st with the counters (zeroes for a bad handle). Context: any. */
 void pcpu_array_get_stats(struct pcpu_array *pa, struct pcpu_array_stats *st);
 
 #endif /* _PCPU_ARRAY_H */

@@ -41,8 +41,10 @@ use crate::{
     },
     cpu_pin::bulk_allowed,
     debugfs::CacheDir,
+    ffi,
     gfp::Gfp,
     hotplug::HotplugInstance,
+    lifecycle::ModuleRef,
     shared::Shared,
     shrink::Shrinker,
     stats::{
@@ -60,13 +62,31 @@ use kernel::{
     ffi::c_void,
     prelude::*,
     str::CStr,
-    sync::Arc, //
+    sync::{
+        atomic::{
+            Atomic,
+            Relaxed, //
+        },
+        Arc, //
+    },
 };
+
+/// Whether the current context is an NMI, where the slab allocator may not be entered.
+fn in_nmi() -> bool {
+    // SAFETY: Only reads the current context.
+    unsafe { ffi::pcpu_array_in_nmi() }
+}
 
 /// `SLAB_TYPESAFE_BY_RCU`: RCU readers may still read a freed object, so objects parked in an
 /// array must not be poisoned for KASAN.
 const SLAB_TYPESAFE_BY_RCU: bindings::slab_flags_t =
     1 << bindings::_slab_flag_bits__SLAB_TYPESAFE_BY_RCU;
+
+/// The `SLAB_*` flags a caller may pass: every flag of this kernel (the bits below
+/// `_SLAB_FLAGS_LAST_BIT`) but `SLAB_KMALLOC`, which marks the kernel's own kmalloc caches.
+const CALLER_SLAB_FLAGS: bindings::slab_flags_t =
+    ((1 << bindings::_slab_flag_bits__SLAB_FLAGS_LAST_BIT) - 1)
+        & !(1 << bindings::_slab_flag_bits__SLAB_KMALLOC);
 
 /// What a cache is made of. See [`Cache::new`].
 #[derive(Clone, Copy, Debug)]
@@ -104,7 +124,8 @@ impl Config {
 pub struct Cache {
     // Fields drop in this order: the shrinker and the hotplug instance first (each waits for
     // its running callbacks and lets go of `shared`), then the debugfs files, then `shared`,
-    // whose last reference flushes every array and destroys the backing cache.
+    // whose last reference flushes every array and destroys the backing cache, and only then the
+    // reference to the module.
     #[cfg_attr(
         not(pcpu_array_kunit),
         expect(dead_code, reason = "held for its registration; the tests call it")
@@ -113,19 +134,28 @@ pub struct Cache {
     _hotplug: Pin<KBox<HotplugInstance>>,
     _debugfs: Option<CacheDir>,
     shared: Arc<Shared>,
+    _module: ModuleRef,
 }
 
 impl Cache {
     /// Creates the backing cache `name` and an empty array of `config.capacity` objects for
     /// every possible CPU, with counters in `/sys/kernel/debug/pcpu_array/<name>/`.
     ///
-    /// Fails with `EINVAL` for a zero size or a capacity outside 1..=[`MAX_CAPACITY`], and
-    /// `ENOMEM` when memory runs out.
+    /// Fails with `EINVAL` for a zero size, a capacity outside 1..=[`MAX_CAPACITY`], an
+    /// alignment that is not a power of two (or 0), or a flag the backing cache cannot take;
+    /// `ENODEV` while the module is being unloaded; `ENOMEM` when memory runs out. May sleep.
     pub fn new(name: &CStr, config: Config) -> Result<Self> {
         let capacity = usize::try_from(config.capacity).map_err(|_| EINVAL)?;
         if config.size == 0 || capacity == 0 || capacity > MAX_CAPACITY {
             return Err(EINVAL);
         }
+        if config.align != 0 && !config.align.is_power_of_two() {
+            return Err(EINVAL);
+        }
+        if config.flags & !CALLER_SLAB_FLAGS != 0 {
+            return Err(EINVAL);
+        }
+        let module = ModuleRef::get()?;
         let backing = BackingCache::new(
             name,
             config.size,
@@ -148,6 +178,7 @@ impl Cache {
             _hotplug: hotplug,
             _debugfs: debugfs,
             shared,
+            _module: module,
         })
     }
 
@@ -186,8 +217,13 @@ impl Cache {
         }
     }
 
-    /// Allocates one object from the backing cache, for a caller.
+    /// Allocates one object from the backing cache, for a caller. Never in NMI context, where
+    /// the slab allocator may not be entered: only the arrays serve an NMI.
+    #[cold]
     fn alloc_backing(&self, gfp: Gfp) -> Option<NonNull<c_void>> {
+        if in_nmi() {
+            return None;
+        }
         let obj = self.shared.backing.alloc(gfp)?;
         self.shared.count(Stat::AllocBacking, 1);
         Some(obj)
@@ -195,7 +231,6 @@ impl Cache {
 
     /// Allocates an object: from this CPU's array, refilling it by half with one bulk call when
     /// it is empty, or from the backing cache when the array cannot be used.
-    #[inline]
     pub fn alloc(&self, gfp: Gfp) -> Option<NonNull<c_void>> {
         let popped = self
             .shared
@@ -291,7 +326,6 @@ impl Cache {
     ///
     /// `obj` must be an object allocated from this cache (or its backing cache), owned by the
     /// caller, and not used afterwards.
-    #[inline]
     pub unsafe fn free(&self, obj: NonNull<c_void>) {
         // SAFETY: The caller passes an object of this cache.
         if !unsafe { crate::kasan::check(obj) } {
@@ -327,9 +361,8 @@ impl Cache {
             self.shared.free_batch(batch);
         }
         if !cached {
-            self.shared.count(Stat::FreeBacking, 1);
             // SAFETY: The caller gave us `obj`, a live object of the backing cache.
-            unsafe { self.shared.backing.free(obj) };
+            unsafe { self.free_backing(&mut [obj.as_ptr()]) };
         }
     }
 
@@ -347,11 +380,11 @@ impl Cache {
 
     /// Fills all of `out`: first from this CPU's array, the rest with one bulk call to the
     /// backing cache. All or nothing: on failure every object is given back and `out` must not
-    /// be used. An empty `out` fails, as `kmem_cache_alloc_bulk()` does.
-    ///
-    /// Must be called with interrupts enabled.
+    /// be used. An empty `out` fails, as `kmem_cache_alloc_bulk()` does, and so does a call
+    /// with interrupts disabled or in hard interrupt or NMI context (see
+    /// [`crate::cpu_pin::bulk_allowed`]), where the bulk API may not be used.
     pub fn alloc_bulk(&self, gfp: Gfp, out: &mut [*mut c_void]) -> bool {
-        if out.is_empty() {
+        if out.is_empty() || !bulk_allowed() {
             return false;
         }
         let from_array = self
@@ -379,8 +412,7 @@ impl Cache {
             return true;
         }
         if self.shared.backing.alloc_bulk(gfp, rest) {
-            self.shared
-                .count(Stat::AllocBacking, rest.len() as u64);
+            self.shared.count(Stat::AllocBacking, rest.len() as u64);
             return true;
         }
         // All or nothing: the objects taken from the array go back.
@@ -390,48 +422,86 @@ impl Cache {
     }
 
     /// Frees every object in `objs`: into this CPU's array while it has room, the rest with one
-    /// bulk call to the backing cache (one by one when interrupts are off).
+    /// bulk call to the backing cache (one by one when interrupts are off). NULL entries are
+    /// skipped, and so is an object KASAN reports as parked in an array already (a double
+    /// free), as [`Cache::free`] does. `objs` is scratch space afterwards, as for
+    /// `kmem_cache_free_bulk()`.
     ///
     /// # Safety
     ///
-    /// Every pointer in `objs` must be an object allocated from this cache, owned by the caller
-    /// and not used afterwards.
+    /// Every non-null pointer in `objs` must be an object allocated from this cache, owned by
+    /// the caller and not used afterwards.
     pub unsafe fn free_bulk(&self, objs: &mut [*mut c_void]) {
-        let cached = self
+        // What goes to the backing cache is compacted to the front of `objs`.
+        let mut rest = 0;
+        let pushed = self
             .shared
             .with_this_cpu(Some(Stat::FreeBypassTrylock), |array, stats| {
                 let mut n = 0;
-                while n < objs.len() {
-                    let Some(obj) = NonNull::new(objs[n]) else {
-                        break;
+                for i in 0..objs.len() {
+                    let Some(obj) = NonNull::new(objs[i]) else {
+                        continue;
                     };
                     // SAFETY: The caller gave us `obj`, an object of this cache.
                     if !unsafe { crate::kasan::check(obj) } {
-                        break;
+                        continue;
                     }
                     // SAFETY: As above; it is live, and ours now.
-                    if unsafe { array.push(obj) }.is_err() {
-                        break;
+                    if unsafe { array.push(obj) }.is_ok() {
+                        n += 1;
+                    } else {
+                        objs[rest] = obj.as_ptr();
+                        rest += 1;
                     }
-                    n += 1;
                 }
                 stats.add(Stat::FreeArray, n as u64);
-                n
-            })
-            .unwrap_or(0);
-        let rest = &mut objs[cached..];
-        if rest.is_empty() {
+            });
+        if pushed.is_none() {
+            for i in 0..objs.len() {
+                let Some(obj) = NonNull::new(objs[i]) else {
+                    continue;
+                };
+                // SAFETY: As above.
+                if unsafe { crate::kasan::check(obj) } {
+                    objs[rest] = obj.as_ptr();
+                    rest += 1;
+                }
+            }
+        }
+        // SAFETY: `objs[..rest]` are objects of this cache that the caller gave us.
+        unsafe { self.free_backing(&mut objs[..rest]) };
+    }
+
+    /// Gives `objs` (non-null objects of this cache) straight to the backing cache, with one
+    /// bulk call when interrupts are on. In NMI context, where the slab allocator may not be
+    /// entered, the objects are leaked after a warning: freeing there is outside the contract.
+    ///
+    /// # Safety
+    ///
+    /// Every pointer in `objs` must be a live object of this cache, owned by the caller and not
+    /// used afterwards.
+    #[cold]
+    unsafe fn free_backing(&self, objs: &mut [*mut c_void]) {
+        if objs.is_empty() {
             return;
         }
-        self.shared.count(Stat::FreeBacking, rest.len() as u64);
+        if in_nmi() {
+            static WARNED: Atomic<i32> = Atomic::new(0);
+            if WARNED.xchg(1, Relaxed) == 0 {
+                pr_warn!("free in NMI context: {} objects leaked\n", objs.len());
+                kernel::warn_on!(true);
+            }
+            return;
+        }
+        self.shared.count(Stat::FreeBacking, objs.len() as u64);
         if bulk_allowed() {
-            // SAFETY: The caller gave us these objects.
-            unsafe { self.shared.backing.free_bulk(rest) };
+            // SAFETY: Guaranteed by the caller.
+            unsafe { self.shared.backing.free_bulk(objs) };
             return;
         }
-        for &obj in rest.iter() {
+        for &obj in objs.iter() {
             if let Some(obj) = NonNull::new(obj) {
-                // SAFETY: The caller gave us this object.
+                // SAFETY: Guaranteed by the caller.
                 unsafe { self.shared.backing.free(obj) };
             }
         }
@@ -525,6 +595,35 @@ mod tests {
             Cache::new(c"pcpu_array_test_cfg", Config::new(0, 8)).err(),
             Some(EINVAL)
         );
+        let misaligned = Config {
+            align: 24,
+            ..Config::new(64, 8)
+        };
+        assert_eq!(
+            Cache::new(c"pcpu_array_test_cfg", misaligned).err(),
+            Some(EINVAL)
+        );
+        let kmalloc = Config {
+            flags: 1 << bindings::_slab_flag_bits__SLAB_KMALLOC,
+            ..Config::new(64, 8)
+        };
+        assert_eq!(
+            Cache::new(c"pcpu_array_test_cfg", kmalloc).err(),
+            Some(EINVAL)
+        );
+    }
+
+    #[test]
+    fn a_cache_pins_the_module() -> Result {
+        // SAFETY: `THIS_MODULE` is this module, alive while its code runs.
+        let refs = || unsafe { bindings::module_refcount(crate::THIS_MODULE.as_ptr()) };
+        let before = refs();
+        let c = cache(c"pcpu_array_test_modref", 8)?;
+        let during = refs();
+        drop(c);
+        assert_eq!(during, before + 1);
+        assert_eq!(refs(), before);
+        Ok(())
     }
 
     #[test]

@@ -21,6 +21,7 @@ use crate::{
         Cache,
         Config, //
     },
+    ffi,
     gfp::Gfp,
     reservation::ReservedObjs,
     stats::Stat,
@@ -48,30 +49,103 @@ use kernel::{
         Arc,
         ArcBorrow, //
     },
+    types::Opaque,
 };
 
 /// What a `struct pcpu_array *` points to.
 pub(crate) struct AbiCache {
     cache: Cache,
     reservations: Atomic<i32>,
+    /// The work item of [`teardown`], initialised when it is queued.
+    teardown_work: Opaque<bindings::work_struct>,
 }
 
 /// What a `struct pcpu_array_reservation *` points to.
 pub(crate) struct AbiReservation {
-    owner: Arc<AbiCache>,
+    /// `None` only while being dropped.
+    owner: Option<Arc<AbiCache>>,
     objs: ReservedObjs,
 }
 
 impl Drop for AbiReservation {
     fn drop(&mut self) {
-        self.objs.release(&self.owner.cache);
-        self.owner.reservations.fetch_sub(1, Relaxed);
+        let Some(owner) = self.owner.take() else {
+            return;
+        };
+        self.objs.release(&owner.cache);
+        owner.reservations.fetch_sub(1, Relaxed);
+        // The last reference of a cache destroyed with this reservation outstanding: destroying
+        // it may sleep, and `pcpu_array_unreserve()` may be called where nothing may sleep, so
+        // the destruction goes to the module's workqueue (which module exit waits for).
+        if let Some(last) = Arc::into_unique_or_drop(owner) {
+            let ptr = Arc::into_raw(Arc::from(last));
+            // SAFETY: `ptr` is the last reference to a live `AbiCache`, handed to `teardown`,
+            // which gives it back; the work item inside it lives until then, and is not queued
+            // elsewhere (this is the only place that queues it, for the last reference).
+            unsafe { ffi::pcpu_array_defer((*ptr).teardown_work.get(), teardown) };
+        }
     }
+}
+
+/// Destroys a cache whose last reference a reservation dropped (see [`AbiReservation`]).
+///
+/// # Safety
+///
+/// `work` must be the `teardown_work` of an `AbiCache` whose last reference was turned into a
+/// raw pointer with `Arc::into_raw` and is not used by anything else.
+unsafe extern "C" fn teardown(work: *mut bindings::work_struct) {
+    // SAFETY: `work` is the `teardown_work` field of an `AbiCache` (guaranteed by the caller),
+    // and `Opaque<T>` has the layout of `T`.
+    let ptr = unsafe {
+        kernel::container_of!(
+            work.cast::<Opaque<bindings::work_struct>>(),
+            AbiCache,
+            teardown_work
+        )
+    };
+    // SAFETY: `ptr` is the last reference, from `Arc::into_raw` (guaranteed by the caller). The
+    // work item may be freed by its own function.
+    drop(unsafe { Arc::from_raw(ptr) });
 }
 
 /// Set once a cache has been destroyed with reservations outstanding, so that the warning is
 /// printed once.
 static WARNED_OUTSTANDING: Atomic<i32> = Atomic::new(0);
+
+/// Whether `p` is NULL or an `ERR_PTR()`: what a failed create or reserve returned, never a
+/// handle (`IS_ERR_OR_NULL()`).
+#[inline(always)]
+fn is_err_or_null(p: *const c_void) -> bool {
+    (p as usize).wrapping_sub(1) >= (bindings::MAX_ERRNO as usize).wrapping_neg() - 1
+}
+
+/// Warns, once per entry point (`warned`), that `func` was called with a NULL or `ERR_PTR()`
+/// handle. The warning's backtrace names the caller.
+#[cold]
+fn bad_handle(func: &str, warned: &Atomic<i32>) {
+    if warned.xchg(1, Relaxed) == 0 {
+        pr_warn!("{}() called with a NULL or ERR_PTR handle\n", func);
+        kernel::warn_on!(true);
+    }
+}
+
+/// The cache behind `$pa`; when `$pa` is NULL or an `ERR_PTR()`, warns once and returns `$ret`
+/// (nothing when omitted) from the calling entry point `$func` instead.
+///
+/// The caller guarantees that any other `$pa` is a live cache (see [`cache`]).
+macro_rules! cache_or_return {
+    ($pa:expr, $func:literal $(, $ret:expr)?) => {{
+        let pa = $pa;
+        if is_err_or_null(pa) {
+            static WARNED: Atomic<i32> = Atomic::new(0);
+            bad_handle($func, &WARNED);
+            return $($ret)?;
+        }
+        // SAFETY: `pa` is neither NULL nor an `ERR_PTR()`, so by the entry point's contract it
+        // is a live cache.
+        unsafe { cache(pa) }
+    }};
+}
 
 /// Borrows the cache behind a `struct pcpu_array *`.
 ///
@@ -111,6 +185,7 @@ unsafe fn create(name: *const c_char, args: &PcpuArrayArgs) -> Result<*mut c_voi
         AbiCache {
             cache: Cache::new(name, config)?,
             reservations: Atomic::new(0),
+            teardown_work: Opaque::uninit(),
         },
         GFP_KERNEL,
     )?;
@@ -164,24 +239,23 @@ pub unsafe extern "C" fn pcpu_array_create_args(
 ///
 /// # Safety
 ///
-/// `pa` must be a live cache: returned by `pcpu_array_create*()` and not destroyed before this
-/// call returns.
+/// `pa` must be NULL, an `ERR_PTR()` (both refused with a warning), or a live cache: returned
+/// by `pcpu_array_create*()` and not destroyed before this call returns.
 #[no_mangle]
 pub unsafe extern "C" fn pcpu_array_shrink(pa: *mut c_void) -> c_ulong {
-    // SAFETY: `pa` is a live cache (guaranteed by the caller).
-    unsafe { cache(pa) }.shrink() as c_ulong
+    cache_or_return!(pa, "pcpu_array_shrink", 0).shrink() as c_ulong
 }
 
 /// `pcpu_array_destroy()`.
 ///
 /// # Safety
 ///
-/// `pa` must be NULL, or a live cache that the caller gives up: nothing may use it once this
-/// call has begun. Every object must have been freed, except those of reservations still
-/// outstanding.
+/// `pa` must be NULL or an `ERR_PTR()` (both no-ops), or a live cache that the caller gives
+/// up: nothing may use it once this call has begun. Every object must have been freed, except
+/// those of reservations still outstanding. May sleep.
 #[no_mangle]
 pub unsafe extern "C" fn pcpu_array_destroy(pa: *mut c_void) {
-    if pa.is_null() {
+    if is_err_or_null(pa) {
         return;
     }
     // SAFETY: `pa` is `Arc::into_raw` of the reference `create` handed out, which the caller
@@ -202,11 +276,10 @@ pub unsafe extern "C" fn pcpu_array_destroy(pa: *mut c_void) {
 ///
 /// # Safety
 ///
-/// `pa` must be a live cache, as for [`pcpu_array_shrink`].
+/// `pa` as for [`pcpu_array_shrink`].
 #[no_mangle]
 pub unsafe extern "C" fn pcpu_array_alloc(pa: *mut c_void, gfp: bindings::gfp_t) -> *mut c_void {
-    // SAFETY: `pa` is a live cache (guaranteed by the caller).
-    let c = unsafe { cache(pa) };
+    let c = cache_or_return!(pa, "pcpu_array_alloc", null_mut());
     c.alloc(Gfp::from_raw(gfp))
         .map_or(null_mut(), NonNull::as_ptr)
 }
@@ -215,15 +288,14 @@ pub unsafe extern "C" fn pcpu_array_alloc(pa: *mut c_void, gfp: bindings::gfp_t)
 ///
 /// # Safety
 ///
-/// `pa` must be a live cache, as for [`pcpu_array_shrink`].
+/// `pa` as for [`pcpu_array_shrink`].
 #[no_mangle]
 pub unsafe extern "C" fn pcpu_array_alloc_node(
     pa: *mut c_void,
     gfp: bindings::gfp_t,
     node: c_int,
 ) -> *mut c_void {
-    // SAFETY: `pa` is a live cache (guaranteed by the caller).
-    let c = unsafe { cache(pa) };
+    let c = cache_or_return!(pa, "pcpu_array_alloc_node", null_mut());
     c.alloc_node(Gfp::from_raw(gfp), node)
         .map_or(null_mut(), NonNull::as_ptr)
 }
@@ -232,23 +304,23 @@ pub unsafe extern "C" fn pcpu_array_alloc_node(
 ///
 /// # Safety
 ///
-/// `pa` must be a live cache, as for [`pcpu_array_shrink`]; `obj` NULL or an object allocated
+/// `pa` as for [`pcpu_array_shrink`]; `obj` NULL or an object allocated
 /// from `pa` (by any of its allocation functions), owned by the caller and not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn pcpu_array_free(pa: *mut c_void, obj: *mut c_void) {
+    let c = cache_or_return!(pa, "pcpu_array_free");
     let Some(obj) = NonNull::new(obj) else {
         return;
     };
-    // SAFETY: `pa` is a live cache and `obj` one of its objects that the caller gives up
-    // (guaranteed by the caller).
-    unsafe { cache(pa).free(obj) };
+    // SAFETY: `obj` is an object of `c` that the caller gives up (guaranteed by the caller).
+    unsafe { c.free(obj) };
 }
 
 /// `pcpu_array_alloc_bulk()`.
 ///
 /// # Safety
 ///
-/// `pa` must be a live cache, as for [`pcpu_array_shrink`]; `p` NULL or valid for writing `n`
+/// `pa` as for [`pcpu_array_shrink`]; `p` NULL or valid for writing `n`
 /// pointers, and not accessed by anything else during the call.
 #[no_mangle]
 pub unsafe extern "C" fn pcpu_array_alloc_bulk(
@@ -257,12 +329,13 @@ pub unsafe extern "C" fn pcpu_array_alloc_bulk(
     n: usize,
     p: *mut *mut c_void,
 ) -> bool {
+    let c = cache_or_return!(pa, "pcpu_array_alloc_bulk", false);
     if n == 0 || p.is_null() {
         return false;
     }
-    // SAFETY: `pa` is a live cache; `p` is non-null and valid for writing `n` pointers, with
-    // no other access meanwhile (guaranteed by the caller).
-    let (c, out) = unsafe { (cache(pa), core::slice::from_raw_parts_mut(p, n)) };
+    // SAFETY: `p` is non-null and valid for writing `n` pointers, with no other access
+    // meanwhile (guaranteed by the caller).
+    let out = unsafe { core::slice::from_raw_parts_mut(p, n) };
     c.alloc_bulk(Gfp::from_raw(gfp), out)
 }
 
@@ -270,35 +343,32 @@ pub unsafe extern "C" fn pcpu_array_alloc_bulk(
 ///
 /// # Safety
 ///
-/// `pa` must be a live cache, as for [`pcpu_array_shrink`]; `p` NULL or valid for reading and
+/// `pa` as for [`pcpu_array_shrink`]; `p` NULL or valid for reading and
 /// writing `n` pointers, each an object allocated from `pa`, owned by the caller and not used
 /// afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn pcpu_array_free_bulk(pa: *mut c_void, n: usize, p: *mut *mut c_void) {
+    let c = cache_or_return!(pa, "pcpu_array_free_bulk");
     if n == 0 || p.is_null() {
         return;
     }
-    // SAFETY: `pa` is a live cache; `p` holds `n` objects of it that the caller gives up
-    // (guaranteed by the caller, checked non-null above).
-    unsafe {
-        let objs = core::slice::from_raw_parts_mut(p, n);
-        cache(pa).free_bulk(objs);
-    }
+    // SAFETY: `p` holds `n` objects of `c` (or NULLs) that the caller gives up (guaranteed by
+    // the caller, checked non-null above).
+    unsafe { c.free_bulk(core::slice::from_raw_parts_mut(p, n)) };
 }
 
 /// `pcpu_array_prefill()`.
 ///
 /// # Safety
 ///
-/// `pa` must be a live cache, as for [`pcpu_array_shrink`].
+/// `pa` as for [`pcpu_array_shrink`].
 #[no_mangle]
 pub unsafe extern "C" fn pcpu_array_prefill(
     pa: *mut c_void,
     count: c_uint,
     gfp: bindings::gfp_t,
 ) -> c_int {
-    // SAFETY: `pa` is a live cache (guaranteed by the caller).
-    let c = unsafe { cache(pa) };
+    let c = cache_or_return!(pa, "pcpu_array_prefill", EINVAL.to_errno());
     let count = usize::try_from(count).unwrap_or(usize::MAX);
     match c.prefill(count, Gfp::from_raw(gfp)) {
         Ok(()) => 0,
@@ -310,7 +380,7 @@ pub unsafe extern "C" fn pcpu_array_prefill(
 ///
 /// # Safety
 ///
-/// `pa` must be a live cache, as for [`pcpu_array_shrink`].
+/// `pa` as for [`pcpu_array_shrink`].
 unsafe fn reserve(pa: *mut c_void, count: c_uint, gfp: Gfp) -> Result<*mut c_void> {
     let count = usize::try_from(count).map_err(|_| EINVAL)?;
     // SAFETY: `pa` is `Arc::into_raw` of a live `Arc<AbiCache>` (guaranteed by the caller); we
@@ -319,7 +389,13 @@ unsafe fn reserve(pa: *mut c_void, count: c_uint, gfp: Gfp) -> Result<*mut c_voi
     let objs = ReservedObjs::fill(&owner.cache, count, gfp)?;
     owner.reservations.fetch_add(1, Relaxed);
     // On failure the reservation is dropped, which gives its objects back.
-    let r = KBox::new(AbiReservation { owner, objs }, gfp.kernel_flags())?;
+    let r = KBox::new(
+        AbiReservation {
+            owner: Some(owner),
+            objs,
+        },
+        gfp.kernel_flags(),
+    )?;
     Ok(KBox::into_raw(r).cast())
 }
 
@@ -327,14 +403,15 @@ unsafe fn reserve(pa: *mut c_void, count: c_uint, gfp: Gfp) -> Result<*mut c_voi
 ///
 /// # Safety
 ///
-/// `pa` must be a live cache, as for [`pcpu_array_shrink`].
+/// `pa` as for [`pcpu_array_shrink`].
 #[no_mangle]
 pub unsafe extern "C" fn pcpu_array_reserve(
     pa: *mut c_void,
     count: c_uint,
     gfp: bindings::gfp_t,
 ) -> *mut c_void {
-    // SAFETY: Guaranteed by the caller.
+    cache_or_return!(pa, "pcpu_array_reserve", EINVAL.to_ptr());
+    // SAFETY: `pa` is a live cache (checked above, and guaranteed by the caller).
     unsafe { reserve(pa, count, Gfp::from_raw(gfp)) }.unwrap_or_else(|e| e.to_ptr())
 }
 
@@ -342,21 +419,26 @@ pub unsafe extern "C" fn pcpu_array_reserve(
 ///
 /// # Safety
 ///
-/// `r` must be NULL or a reservation returned by `pcpu_array_reserve()`, not yet unreserved,
-/// that no other context uses during the call.
+/// `r` must be NULL, an `ERR_PTR()` (both refused with a warning), or a reservation returned
+/// by `pcpu_array_reserve()`, not yet unreserved, that no other context uses during the call.
 #[no_mangle]
 pub unsafe extern "C" fn pcpu_array_alloc_reserved(
     r: *mut c_void,
     gfp: bindings::gfp_t,
 ) -> *mut c_void {
-    if r.is_null() {
+    if is_err_or_null(r) {
+        static WARNED: Atomic<i32> = Atomic::new(0);
+        bad_handle("pcpu_array_alloc_reserved", &WARNED);
         return null_mut();
     }
     // SAFETY: `r` is `KBox::into_raw` of a live reservation, used only by this call
-    // (guaranteed by the caller, checked non-null above).
+    // (guaranteed by the caller, checked above).
     let r = unsafe { &mut *r.cast::<AbiReservation>() };
+    let Some(owner) = r.owner.as_ref() else {
+        return null_mut();
+    };
     r.objs
-        .take(&r.owner.cache, Gfp::from_raw(gfp))
+        .take(&owner.cache, Gfp::from_raw(gfp))
         .map_or(null_mut(), NonNull::as_ptr)
 }
 
@@ -364,11 +446,12 @@ pub unsafe extern "C" fn pcpu_array_alloc_reserved(
 ///
 /// # Safety
 ///
-/// `r` must be NULL or a reservation returned by `pcpu_array_reserve()` that the caller gives
-/// up: nothing may use it once this call has begun.
+/// `r` must be NULL or an `ERR_PTR()` (both no-ops), or a reservation returned by
+/// `pcpu_array_reserve()` that the caller gives up: nothing may use it once this call has
+/// begun.
 #[no_mangle]
 pub unsafe extern "C" fn pcpu_array_unreserve(r: *mut c_void) {
-    if r.is_null() {
+    if is_err_or_null(r) {
         return;
     }
     // SAFETY: `r` is `KBox::into_raw` of a live reservation that the caller gives back
@@ -380,15 +463,18 @@ pub unsafe extern "C" fn pcpu_array_unreserve(r: *mut c_void) {
 ///
 /// # Safety
 ///
-/// `pa` must be a live cache, as for [`pcpu_array_shrink`]; `st` NULL or valid for writing a
+/// `pa` as for [`pcpu_array_shrink`]; `st` NULL or valid for writing a
 /// `struct pcpu_array_stats`.
 #[no_mangle]
 pub unsafe extern "C" fn pcpu_array_get_stats(pa: *mut c_void, st: *mut PcpuArrayStats) {
     if st.is_null() {
         return;
     }
-    // SAFETY: `pa` is a live cache (guaranteed by the caller).
-    let s = unsafe { cache(pa) }.stats();
+    let c = cache_or_return!(pa, "pcpu_array_get_stats", {
+        // SAFETY: `st` is valid for writing (guaranteed by the caller, checked non-null above).
+        unsafe { st.write(PcpuArrayStats::default()) }
+    });
+    let s = c.stats();
     let out = PcpuArrayStats {
         alloc_array: s.get(Stat::AllocArray),
         free_array: s.get(Stat::FreeArray),
@@ -406,9 +492,8 @@ pub unsafe extern "C" fn pcpu_array_get_stats(pa: *mut c_void, st: *mut PcpuArra
 ///
 /// # Safety
 ///
-/// `pa` must be a live cache, as for [`pcpu_array_shrink`].
+/// `pa` as for [`pcpu_array_shrink`].
 #[no_mangle]
 pub unsafe extern "C" fn pcpu_array_cache(pa: *mut c_void) -> *mut bindings::kmem_cache {
-    // SAFETY: `pa` is a live cache (guaranteed by the caller).
-    unsafe { cache(pa) }.kmem_cache()
+    cache_or_return!(pa, "pcpu_array_cache", null_mut()).kmem_cache()
 }

@@ -31,8 +31,23 @@ extern "C" {
     pub(crate) fn pcpu_array_cpu_id() -> c_uint;
     /// `in_hardirq() || in_nmi()`.
     pub(crate) fn pcpu_array_in_hardirq() -> bool;
+    /// `in_nmi()`.
+    pub(crate) fn pcpu_array_in_nmi() -> bool;
     /// `irqs_disabled()`.
     pub(crate) fn pcpu_array_irqs_disabled() -> bool;
+    /// `this_cpu_add(*ptr, n)` on a `__percpu` `u64`, where `crate::this_cpu` does not inline it.
+    #[cfg(not(pcpu_array_inline_percpu))]
+    pub(crate) fn pcpu_array_this_cpu_add_u64(ptr: *mut u64, n: u64);
+    /// `this_cpu_write(*ptr, v)` on a `__percpu` `u64`, where `crate::this_cpu` does not inline
+    /// it.
+    #[cfg(not(pcpu_array_inline_percpu))]
+    pub(crate) fn pcpu_array_this_cpu_write_u64(ptr: *mut u64, v: u64);
+    /// `try_module_get(module)`. The `struct module *` is passed as `void *`: its generated
+    /// binding contains types that are not FFI-safe for rustc's lint.
+    pub(crate) fn pcpu_array_try_module_get(module: *mut c_void) -> bool;
+    /// `is_kfence_address(addr)`.
+    #[cfg(CONFIG_KASAN_GENERIC)]
+    pub(crate) fn pcpu_array_is_kfence_address(addr: *const c_void) -> bool;
 
     /// `__alloc_percpu(size, align)`: zeroed per-CPU memory, or NULL.
     pub(crate) fn pcpu_array_alloc_percpu(size: usize, align: usize) -> *mut c_void;
@@ -77,8 +92,13 @@ extern "C" {
     /// Creates the workqueue of [`pcpu_array_on_each_cpu`] (`pcpu_array_cpu_work.c`): 0 or
     /// `-ENOMEM`.
     pub(crate) fn pcpu_array_cpu_work_init() -> c_int;
-    /// Destroys that workqueue.
+    /// Destroys that workqueue, after every work item queued to it has run.
     pub(crate) fn pcpu_array_cpu_work_exit();
+    /// `INIT_WORK(work, f)` and queues it to that workqueue.
+    pub(crate) fn pcpu_array_defer(
+        work: *mut bindings::work_struct,
+        f: unsafe extern "C" fn(work: *mut bindings::work_struct),
+    );
     /// Runs `f(arg)` in a kworker bound to each online CPU (a work item of a `WQ_MEM_RECLAIM`
     /// workqueue), waits for all of them and returns the sum of what they returned. Calls are
     /// serialised. A work item whose CPU goes offline meanwhile runs on another CPU.

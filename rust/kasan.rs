@@ -5,7 +5,8 @@
 //! To the slab allocator an object in an array is allocated, so without help KASAN would not
 //! report a use after free of an object the array holds (the 2023 patch documented this as a
 //! limitation). With generic KASAN the array marks the objects it holds as freed, and marks
-//! them valid again when it hands them out. Without generic KASAN these are no-ops.
+//! them valid again when it hands them out, except KFENCE objects, which KASAN does not track.
+//! Without generic KASAN these are no-ops.
 
 use core::ptr::NonNull;
 use kernel::ffi::c_void;
@@ -16,6 +17,16 @@ use crate::ffi;
 /// Whether the arrays poison the objects they hold.
 pub(crate) const ENABLED: bool = cfg!(CONFIG_KASAN_GENERIC);
 
+/// Whether `obj` is a KFENCE object. KASAN never poisons or unpoisons those (KFENCE guards them
+/// with pages of its own), and a shadow written for one would outlive it: a later object in
+/// the same KFENCE slot could get a false report. The arrays leave them alone as well.
+#[cfg(CONFIG_KASAN_GENERIC)]
+#[inline]
+fn is_kfence(obj: NonNull<c_void>) -> bool {
+    // SAFETY: Only compares the address with the KFENCE pool's bounds.
+    unsafe { ffi::pcpu_array_is_kfence_address(obj.as_ptr()) }
+}
+
 /// Marks the `size` bytes at `obj` as a freed slab object: KASAN then reports any access.
 ///
 /// # Safety
@@ -25,10 +36,10 @@ pub(crate) const ENABLED: bool = cfg!(CONFIG_KASAN_GENERIC);
 #[inline]
 pub(crate) unsafe fn poison(obj: NonNull<c_void>, size: usize) {
     #[cfg(CONFIG_KASAN_GENERIC)]
-    // SAFETY: Guaranteed by the caller: the shadow of `obj` covers its `size` bytes.
-    unsafe {
-        ffi::pcpu_array_kasan_poison(obj.as_ptr(), size)
-    };
+    if !is_kfence(obj) {
+        // SAFETY: Guaranteed by the caller: the shadow of `obj` covers its `size` bytes.
+        unsafe { ffi::pcpu_array_kasan_poison(obj.as_ptr(), size) };
+    }
     #[cfg(not(CONFIG_KASAN_GENERIC))]
     let _ = (obj, size);
 }
@@ -41,10 +52,10 @@ pub(crate) unsafe fn poison(obj: NonNull<c_void>, size: usize) {
 #[inline]
 pub(crate) unsafe fn unpoison(obj: NonNull<c_void>, size: usize) {
     #[cfg(CONFIG_KASAN_GENERIC)]
-    // SAFETY: Guaranteed by the caller.
-    unsafe {
-        ffi::pcpu_array_kasan_unpoison(obj.as_ptr(), size)
-    };
+    if !is_kfence(obj) {
+        // SAFETY: Guaranteed by the caller.
+        unsafe { ffi::pcpu_array_kasan_unpoison(obj.as_ptr(), size) };
+    }
     #[cfg(not(CONFIG_KASAN_GENERIC))]
     let _ = (obj, size);
 }

@@ -8,9 +8,11 @@
 use crate::{
     cpu_work::CpuWorkQueue,
     debugfs::DebugfsRoot,
+    ffi,
     hotplug::HotplugState, //
 };
 use kernel::{
+    bindings,
     prelude::*,
     str::CStr, //
 };
@@ -21,6 +23,40 @@ use kernel::{
 const NAMES: (&CStr, &CStr) = (c"pcpu_array", c"pcpu_array:dead");
 #[cfg(pcpu_array_kunit)]
 const NAMES: (&CStr, &CStr) = (c"pcpu_array_kunit", c"pcpu_array_kunit:dead");
+
+/// A reference to this module: `rmmod` fails with `EBUSY` while one exists.
+///
+/// Every cache holds one, so that a cache a consumer leaked keeps the module, its shrinker
+/// callbacks and its hotplug state loaded instead of leaving them to point into freed module
+/// text.
+///
+/// # Invariants
+///
+/// The module's reference count was raised for this object and is dropped once, on drop.
+pub(crate) struct ModuleRef {
+    _private: (),
+}
+
+impl ModuleRef {
+    /// Takes a reference to this module; `ENODEV` when it is being unloaded.
+    pub(crate) fn get() -> Result<Self> {
+        // SAFETY: `THIS_MODULE` is this module, alive while its code runs.
+        if !unsafe { ffi::pcpu_array_try_module_get(crate::THIS_MODULE.as_ptr().cast()) } {
+            return Err(ENODEV);
+        }
+        // INVARIANT: Raised just above.
+        Ok(Self { _private: () })
+    }
+}
+
+impl Drop for ModuleRef {
+    fn drop(&mut self) {
+        // SAFETY: Raised by `get` (type invariant). The last reference is dropped either by a
+        // consumer, whose own dependency on this module keeps it loaded during the call, or by
+        // a work item on the module's workqueue, which module exit waits for.
+        unsafe { bindings::module_put(crate::THIS_MODULE.as_ptr()) };
+    }
+}
 
 /// The module's registrations.
 pub(crate) struct Registrations {

@@ -40,6 +40,16 @@ void pcpu_array_cpu_work_exit(void)
 	destroy_workqueue(pcpu_array_wq);
 }
 
+/*
+ * Runs @fn on the module's workqueue, for teardown that must not run in its
+ * caller's context; module exit waits for it (destroy_workqueue()).
+ */
+void pcpu_array_defer(struct work_struct *work, void (*fn)(struct work_struct *work))
+{
+	INIT_WORK(work, fn);
+	queue_work(pcpu_array_wq, work);
+}
+
 static void pcpu_array_cpu_work_fn(struct work_struct *work)
 {
 	struct pcpu_array_cpu_work *w =

@@ -12,7 +12,9 @@
 #include <linux/cpumask.h>
 #include <linux/hardirq.h>
 #include <linux/irqflags.h>
+#include <linux/kfence.h>
 #include <linux/local_lock.h>
+#include <linux/module.h>
 #include <linux/percpu.h>
 #include <linux/preempt.h>
 #include <linux/smp.h>
@@ -62,6 +64,35 @@ unsigned int pcpu_array_cpu_id(void)
 bool pcpu_array_in_hardirq(void)
 {
 	return in_hardirq() || in_nmi();
+}
+
+bool pcpu_array_in_nmi(void)
+{
+	return in_nmi();
+}
+
+/*
+ * this_cpu_add() on a u64, where rust/this_cpu.rs does not inline it: one
+ * operation that an interrupt on this CPU cannot split.
+ */
+void pcpu_array_this_cpu_add_u64(u64 __percpu *ptr, u64 n)
+{
+	this_cpu_add(*ptr, n);
+}
+
+void pcpu_array_this_cpu_write_u64(u64 __percpu *ptr, u64 v)
+{
+	this_cpu_write(*ptr, v);
+}
+
+bool pcpu_array_try_module_get(void *mod)
+{
+	return try_module_get(mod);
+}
+
+bool pcpu_array_is_kfence_address(const void *addr)
+{
+	return is_kfence_address(addr);
 }
 
 bool pcpu_array_irqs_disabled(void)

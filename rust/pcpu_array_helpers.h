@@ -21,7 +21,12 @@ void pcpu_array_preempt_enable(void);
 void pcpu_array_preempt_schedule(void);
 unsigned int pcpu_array_cpu_id(void);
 bool pcpu_array_in_hardirq(void);
+bool pcpu_array_in_nmi(void);
 bool pcpu_array_irqs_disabled(void);
+void pcpu_array_this_cpu_add_u64(u64 __percpu *ptr, u64 n);
+void pcpu_array_this_cpu_write_u64(u64 __percpu *ptr, u64 v);
+bool pcpu_array_try_module_get(void *mod);
+bool pcpu_array_is_kfence_address(const void *addr);
 
 void __percpu *pcpu_array_alloc_percpu(size_t size, size_t align);
 void *pcpu_array_per_cpu_ptr(void __percpu *ptr, unsigned int cpu);
@@ -42,6 +47,8 @@ int pcpu_array_cpuhp_remove_instance(int state, struct hlist_node *node);
 /* pcpu_array_cpu_work.c */
 int pcpu_array_cpu_work_init(void);
 void pcpu_array_cpu_work_exit(void);
+struct work_struct;
+void pcpu_array_defer(struct work_struct *work, void (*fn)(struct work_struct *work));
 unsigned long pcpu_array_on_each_cpu(unsigned long (*fn)(void *arg), void *arg);
 
 /* pcpu_array_kasan.c */

@@ -9,6 +9,7 @@
 
 use crate::{
     cache::Cache,
+    cpu_pin::bulk_allowed,
     gfp::Gfp,
     typed::RawReservation, //
 };
@@ -41,9 +42,10 @@ impl ReservedObjs {
     /// Takes `count` objects from `cache`: from this CPU's array where possible, the rest with
     /// one bulk allocation. All or nothing.
     ///
-    /// `EINVAL` when `count` exceeds [`MAX_RESERVE`], `ENOMEM` when memory runs out.
+    /// `EINVAL` when `count` exceeds [`MAX_RESERVE`] or the context may not use the bulk API
+    /// (interrupts disabled, hard interrupt or NMI), `ENOMEM` when memory runs out.
     pub(crate) fn fill(cache: &Cache, count: usize, gfp: Gfp) -> Result<Self> {
-        if count > MAX_RESERVE {
+        if count > MAX_RESERVE || !bulk_allowed() {
             return Err(EINVAL);
         }
         let vec_flags = gfp.kernel_flags();

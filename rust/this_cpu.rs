@@ -216,7 +216,7 @@ pub(crate) fn ptr(ptr: *mut c_void) -> *mut c_void {
 /// # Safety
 ///
 /// `ptr` must be the `__percpu` address of a live per-CPU `u64` that is only accessed with
-/// these functions and atomic reads; without inlining the task must be pinned.
+/// these functions and atomic reads.
 #[inline(always)]
 pub(crate) unsafe fn add_u64(ptr: *mut u64, n: u64) {
     #[cfg(pcpu_array_inline_percpu)]
@@ -225,11 +225,11 @@ pub(crate) unsafe fn add_u64(ptr: *mut u64, n: u64) {
         x86::add_u64(ptr, n)
     };
     #[cfg(not(pcpu_array_inline_percpu))]
-    // SAFETY: Guaranteed by the caller: pinned, so this CPU's instance stays ours.
+    // SAFETY: Guaranteed by the caller. The C `this_cpu_add()` is interrupt-safe on every
+    // architecture (a load and a store here would lose an interrupt's increment).
     unsafe {
-        let p = self::ptr(ptr.cast()).cast::<u64>();
-        p.write_volatile(p.read_volatile().wrapping_add(n));
-    }
+        crate::ffi::pcpu_array_this_cpu_add_u64(ptr, n)
+    };
 }
 
 /// `this_cpu_write(*ptr, v)` on a `__percpu` `u64`.
@@ -245,8 +245,8 @@ pub(crate) unsafe fn write_u64(ptr: *mut u64, v: u64) {
         x86::write_u64(ptr, v)
     };
     #[cfg(not(pcpu_array_inline_percpu))]
-    // SAFETY: As in `add_u64`.
+    // SAFETY: Guaranteed by the caller.
     unsafe {
-        self::ptr(ptr.cast()).cast::<u64>().write_volatile(v)
+        crate::ffi::pcpu_array_this_cpu_write_u64(ptr, v)
     };
 }

@@ -39,8 +39,14 @@ fi
 [ -f "$dbg/kmemleak" ] && echo clear >"$dbg/kmemleak"
 
 loaded=""
+leak_ko=""
 for ko in "$@"; do
 	name=$(basename "$ko" .ko)
+	# The leaking consumer runs last, after the kmemleak scan (see below).
+	if [ "$name" = pcpu_array_leak ]; then
+		leak_ko=$ko
+		continue
+	fi
 	extra=""
 	[ -f "$out/module-args" ] && extra=$(sed -n "s/^$name //p" "$out/module-args")
 	if [ "$mode" = run ]; then
@@ -119,6 +125,29 @@ if [ -f "$dbg/kmemleak" ]; then
 	sleep 6
 	echo scan >"$dbg/kmemleak"
 	cat "$dbg/kmemleak" >"$out/kmemleak.txt"
+fi
+
+# A consumer that leaks a cache (tests/leak): once it is gone, the cache it leaked must
+# keep pcpu_array.ko loaded (rmmod fails with EBUSY), with no WARN.
+if [ -n "$leak_ko" ]; then
+	pcpu_array_ko=$(dirname "$leak_ko")/../../pcpu_array.ko
+	if insmod "$pcpu_array_ko" 2>>"$out/guest.log" && insmod "$leak_ko" 2>>"$out/guest.log"; then
+		[ -f "$dbg/kunit/pcpu_array_leak/results" ] &&
+			cp "$dbg/kunit/pcpu_array_leak/results" "$out/ktap-pcpu_array_leak"
+		rmmod pcpu_array_leak 2>>"$out/guest.log"
+		if msg=$(rmmod pcpu_array 2>&1); then
+			log "leak check: rmmod pcpu_array succeeded with a leaked cache alive"
+			echo "rmmod succeeded" >"$out/leak-failed"
+		elif echo "$msg" | grep -qiE 'in use|busy|temporarily unavailable'; then
+			log "leak check: rmmod pcpu_array refused while a leaked cache lives: $msg"
+		else
+			log "leak check: rmmod pcpu_array failed unexpectedly: $msg"
+			echo "$msg" >"$out/leak-failed"
+		fi
+	else
+		log "leak check: insmod failed"
+		echo "insmod failed" >"$out/leak-failed"
+	fi
 fi
 dmesg >"$out/dmesg.txt"
 echo done >"$out/done"

@@ -75,6 +75,7 @@ problem() { echo "vm.sh: FAIL: $*"; fail=1; }
 }
 [ -f "$res/insmod-failed" ] && problem "modules failed to load: $(tr '\n' ' ' <"$res/insmod-failed")"
 [ -f "$res/rmmod-failed" ] && problem "modules failed to unload: $(tr '\n' ' ' <"$res/rmmod-failed")"
+[ -f "$res/leak-failed" ] && problem "leak check: $(cat "$res/leak-failed")"
 [ -f "$res/guest.log" ] && sed 's/^/  /' "$res/guest.log"
 
 # Kernel splats. The patterns are the headers these checkers print.

@@ -6,7 +6,11 @@
  */
 
 #include <kunit/test.h>
+#include <linux/completion.h>
 #include <linux/err.h>
+#include <linux/hardirq.h>
+#include <linux/hrtimer.h>
+#include <linux/irqflags.h>
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
@@ -36,9 +40,138 @@ static void c_abi_create_rejects_bad_input(struct kunit *test)
 			PTR_ERR(pcpu_array_create("pcpu_array_c_bad", OBJ_SIZE, 0, 0,
 						  PCPU_ARRAY_MAX_CAPACITY + 1)),
 			-EINVAL);
-	/* No-ops. */
+	/* An alignment that is not a power of two; a flag this kernel does not define. */
+	KUNIT_EXPECT_EQ(test, PTR_ERR(pcpu_array_create("pcpu_array_c_bad", OBJ_SIZE, 3, 0, 8)),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test,
+			PTR_ERR(pcpu_array_create("pcpu_array_c_bad", OBJ_SIZE, 0,
+						  (__force slab_flags_t)(1U << 31), 8)),
+			-EINVAL);
+	/* No-ops, as for what a failed create or reserve returned. */
 	pcpu_array_destroy(NULL);
+	pcpu_array_destroy(ERR_PTR(-EINVAL));
 	pcpu_array_unreserve(NULL);
+	pcpu_array_unreserve(ERR_PTR(-ENOMEM));
+}
+
+/*
+ * Every other entry point refuses a NULL or ERR_PTR() handle: it fails as
+ * documented and warns once (per entry point), never dereferences it.
+ */
+static void c_abi_bad_handles_are_refused(struct kunit *test)
+{
+	struct pcpu_array *bad[] = { NULL, ERR_PTR(-ENOMEM) };
+	struct pcpu_array_stats st;
+	void *p[2] = {};
+	int i;
+
+	kunit_warning_suppress(test) {
+		for (i = 0; i < ARRAY_SIZE(bad); i++) {
+			KUNIT_EXPECT_EQ(test, pcpu_array_shrink(bad[i]), 0);
+			KUNIT_EXPECT_NULL(test, pcpu_array_alloc(bad[i], GFP_KERNEL));
+			KUNIT_EXPECT_NULL(test, pcpu_array_alloc_node(bad[i], GFP_KERNEL, 0));
+			pcpu_array_free(bad[i], p);
+			KUNIT_EXPECT_FALSE(test, pcpu_array_alloc_bulk(bad[i], GFP_KERNEL, 2, p));
+			pcpu_array_free_bulk(bad[i], 2, p);
+			KUNIT_EXPECT_EQ(test, pcpu_array_prefill(bad[i], 1, GFP_KERNEL), -EINVAL);
+			KUNIT_EXPECT_EQ(test, PTR_ERR(pcpu_array_reserve(bad[i], 1, GFP_KERNEL)),
+					-EINVAL);
+			KUNIT_EXPECT_NULL(test, pcpu_array_alloc_reserved(
+				(struct pcpu_array_reservation *)bad[i], GFP_KERNEL));
+			memset(&st, 0xff, sizeof(st));
+			pcpu_array_get_stats(bad[i], &st);
+			KUNIT_EXPECT_EQ(test, st.alloc_array, 0);
+			KUNIT_EXPECT_NULL(test, pcpu_array_cache(bad[i]));
+		}
+		/* Once per entry point: 11 of them, the first time each is hit. */
+		KUNIT_EXPECT_SUPPRESSED_WARNING_COUNT(test, 11);
+	}
+}
+
+/* What each entry point does with interrupts disabled and in hard interrupt. */
+struct c_abi_ctx {
+	struct pcpu_array *pa;
+	struct pcpu_array_reservation *r;
+	bool bulk;
+	int prefill;
+	long reserve;
+	void *obj, *reserved;
+	bool in_hardirq;
+	struct hrtimer timer;
+	struct completion done;
+};
+
+static void c_abi_restricted_calls(struct c_abi_ctx *c)
+{
+	void *p[2];
+
+	c->bulk = pcpu_array_alloc_bulk(c->pa, GFP_ATOMIC, ARRAY_SIZE(p), p);
+	if (c->bulk)
+		pcpu_array_free_bulk(c->pa, ARRAY_SIZE(p), p);
+	c->prefill = pcpu_array_prefill(c->pa, 1, GFP_ATOMIC);
+	c->reserve = PTR_ERR_OR_ZERO(pcpu_array_reserve(c->pa, 1, GFP_ATOMIC));
+	/* Any context: reserved objects (freed by the caller, in process context). */
+	c->reserved = pcpu_array_alloc_reserved(c->r, GFP_ATOMIC);
+	/*
+	 * Single objects too, except on PREEMPT_RT, where the slab allocator
+	 * may not be called with interrupts off or in hard interrupt, and a
+	 * miss would call it (as kmem_cache_alloc() there).
+	 */
+	if (!IS_ENABLED(CONFIG_PREEMPT_RT)) {
+		c->obj = pcpu_array_alloc(c->pa, GFP_ATOMIC);
+		pcpu_array_free(c->pa, c->obj);
+	}
+}
+
+static enum hrtimer_restart c_abi_hardirq(struct hrtimer *timer)
+{
+	struct c_abi_ctx *c = container_of(timer, struct c_abi_ctx, timer);
+
+	c->in_hardirq = in_hardirq();
+	c_abi_restricted_calls(c);
+	complete(&c->done);
+	return HRTIMER_NORESTART;
+}
+
+static void c_abi_expect_refused(struct kunit *test, struct c_abi_ctx *c)
+{
+	KUNIT_EXPECT_FALSE(test, c->bulk);
+	KUNIT_EXPECT_EQ(test, c->prefill, -EINVAL);
+	KUNIT_EXPECT_EQ(test, c->reserve, -EINVAL);
+	if (!IS_ENABLED(CONFIG_PREEMPT_RT))
+		KUNIT_EXPECT_NOT_NULL(test, c->obj);
+	KUNIT_EXPECT_NOT_NULL(test, c->reserved);
+	pcpu_array_free(c->pa, c->reserved);
+}
+
+static void c_abi_contexts(struct kunit *test)
+{
+	struct c_abi_ctx c = { .pa = create_or_fail(test, "pcpu_array_c_ctx", 8) };
+	struct pcpu_array_stats st;
+
+	c.r = pcpu_array_reserve(c.pa, 2, GFP_KERNEL);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(c.r));
+
+	/* Interrupts disabled: the bulk API may not be used. */
+	local_irq_disable();
+	c_abi_restricted_calls(&c);
+	local_irq_enable();
+	c_abi_expect_refused(test, &c);
+
+	/* Hard interrupt: the same. */
+	init_completion(&c.done);
+	hrtimer_setup_on_stack(&c.timer, c_abi_hardirq, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
+	hrtimer_start(&c.timer, ns_to_ktime(1000), HRTIMER_MODE_REL_HARD);
+	wait_for_completion(&c.done);
+	hrtimer_cancel(&c.timer);
+	destroy_hrtimer_on_stack(&c.timer);
+	KUNIT_EXPECT_TRUE(test, c.in_hardirq);
+	c_abi_expect_refused(test, &c);
+
+	pcpu_array_unreserve(c.r);
+	pcpu_array_get_stats(c.pa, &st);
+	KUNIT_EXPECT_EQ(test, st.alloc_array + st.alloc_backing, st.free_array + st.free_backing);
+	pcpu_array_destroy(c.pa);
 }
 
 static void c_abi_alloc_free(struct kunit *test)
@@ -208,15 +341,21 @@ static void c_abi_destroy_with_reservations_outstanding(struct kunit *test)
 	}
 
 	/*
-	 * The last unreserve destroys each cache; an object left behind would
-	 * be reported there ("Objects remaining") and fail the run.
+	 * The last unreserve leaves the destruction of each cache to the
+	 * module's workqueue, so it may be called where nothing may sleep (with
+	 * DEBUG_ATOMIC_SLEEP a sleep here would splat). An object left behind
+	 * would be reported there ("Objects remaining") and fail the run.
 	 */
+	spin_lock(&c_abi_lock);
 	pcpu_array_unreserve(ra);
 	pcpu_array_unreserve(rb);
+	spin_unlock(&c_abi_lock);
 }
 
 static struct kunit_case pcpu_array_c_abi_cases[] = {
 	KUNIT_CASE(c_abi_create_rejects_bad_input),
+	KUNIT_CASE(c_abi_bad_handles_are_refused),
+	KUNIT_CASE(c_abi_contexts),
 	KUNIT_CASE(c_abi_alloc_free),
 	KUNIT_CASE(c_abi_bulk),
 	KUNIT_CASE(c_abi_prefill),

@@ -15,7 +15,7 @@ use crate::{
             RawCache,
             RawReservation, //
         },
-        ExternArray,
+        ExternCache,
         ExternReservation,
         Gfp,
         Stats, //
@@ -47,7 +47,7 @@ pub enum Backend {
 /// The node cache of a range map.
 pub(crate) enum NodeCache {
     /// A pcpu_array cache.
-    Array(ExternArray),
+    Array(ExternCache),
     /// A plain `kmem_cache`.
     Slab(SlabCache),
 }
@@ -57,7 +57,7 @@ impl NodeCache {
     pub(crate) fn new<T>(name: &CStr, backend: Backend, capacity: u32) -> Result<Self> {
         let (size, align) = layout_of::<T>()?;
         Ok(match backend {
-            Backend::PcpuArray => Self::Array(ExternArray::new(name, size, align, capacity)?),
+            Backend::PcpuArray => Self::Array(ExternCache::new(name, size, align, capacity)?),
             Backend::Slab => Self::Slab(SlabCache::new(name, size, align)?),
         })
     }

@@ -72,16 +72,16 @@ extern "C" {
 /// # Invariants
 ///
 /// `pa` came from `pcpu_array_create()` and is destroyed only on drop.
-pub struct ExternArray {
+pub struct ExternCache {
     pa: NonNull<c_void>,
 }
 
 // SAFETY: The C ABI may be called from any CPU and task.
-unsafe impl Send for ExternArray {}
+unsafe impl Send for ExternCache {}
 // SAFETY: As above; every entry point takes the cache by shared pointer.
-unsafe impl Sync for ExternArray {}
+unsafe impl Sync for ExternCache {}
 
-impl ExternArray {
+impl ExternCache {
     /// Creates a cache: see `pcpu_array_create()`.
     pub fn new(name: &CStr, size: u32, align: u32, capacity: u32) -> Result<Self> {
         // SAFETY: `name` is a valid C string.
@@ -95,7 +95,7 @@ impl ExternArray {
     }
 }
 
-impl ExternArray {
+impl ExternCache {
     /// The cache's counters.
     pub fn stats(&self) -> Stats {
         let mut st = Stats::default();
@@ -105,7 +105,7 @@ impl ExternArray {
     }
 }
 
-impl Drop for ExternArray {
+impl Drop for ExternCache {
     fn drop(&mut self) {
         // SAFETY: By the type invariant `pa` is live, and `&mut self` means it is unused.
         unsafe { pcpu_array_destroy(self.pa.as_ptr()) };
@@ -114,7 +114,7 @@ impl Drop for ExternArray {
 
 // SAFETY: `pcpu_array_alloc()` returns objects of the size and alignment the cache was created
 // with; `pcpu_array_free()` takes them back.
-unsafe impl RawCache for ExternArray {
+unsafe impl RawCache for ExternCache {
     type Reservation<'a> = ExternReservation<'a>;
 
     fn alloc_raw(&self, gfp: Gfp) -> Option<NonNull<c_void>> {
@@ -156,7 +156,7 @@ unsafe impl RawCache for ExternArray {
 pub struct ExternReservation<'a> {
     r: NonNull<c_void>,
     left: usize,
-    _cache: PhantomData<&'a ExternArray>,
+    _cache: PhantomData<&'a ExternCache>,
 }
 
 impl RawReservation for ExternReservation<'_> {
@@ -181,18 +181,18 @@ impl Drop for ExternReservation<'_> {
 }
 
 /// A per-CPU array cache of `T`s in `pcpu_array.ko`.
-pub type ArrayCache<T> = typed::ArrayCache<T, ExternArray>;
+pub type ArrayCache<T> = typed::ArrayCache<T, ExternCache>;
 /// An object of an [`ArrayCache`].
-pub type ArrayBox<'a, T> = typed::ArrayBox<'a, T, ExternArray>;
+pub type ArrayBox<'a, T> = typed::ArrayBox<'a, T, ExternCache>;
 /// A typed reservation of an [`ArrayCache`].
-pub type Reservation<'a, T> = typed::Reservation<'a, T, ExternArray>;
+pub type Reservation<'a, T> = typed::Reservation<'a, T, ExternCache>;
 
-impl<T: Send> typed::ArrayCache<T, ExternArray> {
+impl<T: Send> typed::ArrayCache<T, ExternCache> {
     /// Creates a cache of `T`s named `name`, whose CPUs each keep up to `capacity` objects.
     pub fn new(name: &CStr, capacity: u32) -> Result<Self> {
         let (size, align) = layout_of::<T>()?;
         // SAFETY: The cache was created with `T`'s size and alignment.
-        Ok(unsafe { Self::from_raw_cache(ExternArray::new(name, size, align, capacity)?) })
+        Ok(unsafe { Self::from_raw_cache(ExternCache::new(name, size, align, capacity)?) })
     }
 
     /// The cache's counters.

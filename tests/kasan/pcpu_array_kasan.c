@@ -81,6 +81,38 @@ static long double_free_on_cpu(void *arg)
 	return 0;
 }
 
+static long double_free_bulk_on_cpu(void *arg)
+{
+	struct kasan_ctx *c = arg;
+	void *objs[2];
+
+	c->obj = pcpu_array_alloc(c->pa, GFP_KERNEL);
+	c->other = pcpu_array_alloc(c->pa, GFP_KERNEL);
+	if (!c->obj || !c->other) {
+		pcpu_array_free(c->pa, c->obj);
+		pcpu_array_free(c->pa, c->other);
+		return -ENOMEM;
+	}
+	pcpu_array_free(c->pa, c->obj);
+	pcpu_array_get_stats(c->pa, &c->before);
+	/*
+	 * c->obj is cached already: the check in pcpu_array_free_bulk() reports
+	 * it once and skips it; c->other is freed as usual.
+	 */
+	objs[0] = c->obj;
+	objs[1] = c->other;
+	pcpu_array_free_bulk(c->pa, ARRAY_SIZE(objs), objs);
+	pcpu_array_get_stats(c->pa, &c->parked);
+	/* Were c->obj in the array twice, both would get it. */
+	c->again = pcpu_array_alloc(c->pa, GFP_KERNEL);
+	objs[0] = c->again;
+	objs[1] = pcpu_array_alloc(c->pa, GFP_KERNEL);
+	c->byte = objs[0] != objs[1];
+	pcpu_array_free_bulk(c->pa, ARRAY_SIZE(objs), objs);
+	pcpu_array_get_stats(c->pa, &c->after);
+	return 0;
+}
+
 static void run_on_cpu(struct kunit *test, long (*fn)(void *), struct kasan_ctx *c,
 		       const char *name)
 {
@@ -119,9 +151,24 @@ static void kasan_reports_and_refuses_double_free(struct kunit *test)
 	pcpu_array_destroy(c.pa);
 }
 
+static void kasan_bulk_free_skips_double_free(struct kunit *test)
+{
+	struct kasan_ctx c = {};
+
+	run_on_cpu(test, double_free_bulk_on_cpu, &c, "pcpu_array_kasan_dfree_bulk");
+	/* Only c->other went in (into the array: it has room), c->obj nowhere. */
+	KUNIT_EXPECT_EQ(test, c.parked.free_array - c.before.free_array, 1);
+	KUNIT_EXPECT_EQ(test, c.parked.free_backing, c.before.free_backing);
+	KUNIT_EXPECT_EQ(test, c.byte, 1);
+	KUNIT_EXPECT_EQ(test, c.after.alloc_array + c.after.alloc_backing,
+			c.after.free_array + c.after.free_backing);
+	pcpu_array_destroy(c.pa);
+}
+
 static struct kunit_case pcpu_array_kasan_cases[] = {
 	KUNIT_CASE(kasan_reports_uaf_of_cached_object),
 	KUNIT_CASE(kasan_reports_and_refuses_double_free),
+	KUNIT_CASE(kasan_bulk_free_skips_double_free),
 	{}
 };
 
