@@ -208,6 +208,7 @@ impl Cache {
     }
 
     /// Zeroes `obj` when `gfp` asks for it.
+    #[inline]
     pub(crate) fn zero_if_asked(&self, obj: NonNull<c_void>, gfp: Gfp) {
         if gfp.wants_zero() {
             let size = self.shared.backing.object_size();
@@ -231,6 +232,10 @@ impl Cache {
 
     /// Allocates an object: from this CPU's array, refilling it by half with one bulk call when
     /// it is empty, or from the backing cache when the array cannot be used.
+    ///
+    /// The hit is inlined into its callers (the C ABI's `pcpu_array_alloc()` above all); a miss
+    /// is [`Cache::alloc_miss`].
+    #[inline(always)]
     pub fn alloc(&self, gfp: Gfp) -> Option<NonNull<c_void>> {
         let popped = self
             .shared
@@ -241,22 +246,31 @@ impl Cache {
                 }
                 obj
             });
-        let obj = match popped {
-            Some(Some(obj)) => obj,
-            // This CPU's lock was held.
-            None => return self.alloc_backing(gfp),
-            // The array was empty.
-            Some(None) if !Self::can_refill(gfp) => {
-                self.shared.count(Stat::AllocBypassNoBlock, 1);
-                return self.alloc_backing(gfp);
+        match popped {
+            Some(Some(obj)) => {
+                self.zero_if_asked(obj, gfp);
+                Some(obj)
             }
-            Some(None) => match self.refill_and_pop(gfp) {
-                Some(obj) => obj,
-                None => {
-                    self.shared.count(Stat::AllocBypassRefillFailed, 1);
-                    return self.alloc_backing(gfp);
-                }
-            },
+            Some(None) => self.alloc_miss(gfp, false),
+            None => self.alloc_miss(gfp, true),
+        }
+    }
+
+    /// An allocation that this CPU's array could not serve: its lock was held (`locked`), or
+    /// it was empty.
+    #[cold]
+    #[inline(never)]
+    fn alloc_miss(&self, gfp: Gfp, locked: bool) -> Option<NonNull<c_void>> {
+        if locked {
+            return self.alloc_backing(gfp);
+        }
+        if !Self::can_refill(gfp) {
+            self.shared.count(Stat::AllocBypassNoBlock, 1);
+            return self.alloc_backing(gfp);
+        }
+        let Some(obj) = self.refill_and_pop(gfp) else {
+            self.shared.count(Stat::AllocBypassRefillFailed, 1);
+            return self.alloc_backing(gfp);
         };
         self.zero_if_asked(obj, gfp);
         Some(obj)
@@ -326,6 +340,7 @@ impl Cache {
     ///
     /// `obj` must be an object allocated from this cache (or its backing cache), owned by the
     /// caller, and not used afterwards.
+    #[inline(always)]
     pub unsafe fn free(&self, obj: NonNull<c_void>) {
         // SAFETY: The caller passes an object of this cache.
         if !unsafe { crate::kasan::check(obj) } {

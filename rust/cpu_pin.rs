@@ -2,10 +2,9 @@
 
 //! Pinning the current task to the CPU it runs on, and what the current context allows.
 
-use crate::{
-    ffi,
-    this_cpu, //
-};
+#[cfg(any(CONFIG_PREEMPT_RT, pcpu_array_kunit))]
+use crate::ffi;
+use crate::this_cpu;
 use core::marker::PhantomData;
 use kernel::ffi::c_void;
 
@@ -73,8 +72,7 @@ impl CpuPin {
 /// [`CpuPin`] held: a bulk allocation may sleep.
 #[inline]
 pub(crate) fn bulk_allowed() -> bool {
-    // SAFETY: Both only read the current context.
-    unsafe { !ffi::pcpu_array_irqs_disabled() && !ffi::pcpu_array_in_hardirq() }
+    !this_cpu::irqs_disabled() && !this_cpu::in_hardirq_or_nmi()
 }
 
 impl Drop for CpuPin {
@@ -107,6 +105,16 @@ mod tests {
             // SAFETY: Pinned, so reading the CPU id is meaningful.
             assert_eq!(pin.cpu(), unsafe { ffi::pcpu_array_cpu_id() });
         }
+    }
+
+    #[test]
+    fn bulk_is_allowed_only_with_interrupts_on() {
+        assert!(bulk_allowed());
+        assert!(!crate::testing::irqs_off(bulk_allowed));
+        // SAFETY: Reading the current context has no preconditions.
+        assert_eq!(this_cpu::in_hardirq_or_nmi(), unsafe {
+            ffi::pcpu_array_in_hardirq()
+        });
     }
 
     #[cfg(not(CONFIG_PREEMPT_RT))]

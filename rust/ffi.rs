@@ -29,11 +29,13 @@ extern "C" {
     /// `smp_processor_id()`: only meaningful while pinned.
     #[cfg(any(pcpu_array_kunit, not(pcpu_array_inline_percpu)))]
     pub(crate) fn pcpu_array_cpu_id() -> c_uint;
-    /// `in_hardirq() || in_nmi()`.
+    /// `in_hardirq() || in_nmi()`, where `crate::this_cpu` does not inline it.
+    #[cfg(any(pcpu_array_kunit, not(pcpu_array_inline_preempt)))]
     pub(crate) fn pcpu_array_in_hardirq() -> bool;
     /// `in_nmi()`.
     pub(crate) fn pcpu_array_in_nmi() -> bool;
-    /// `irqs_disabled()`.
+    /// `irqs_disabled()`, where `crate::this_cpu` does not inline it.
+    #[cfg(not(pcpu_array_inline_preempt))]
     pub(crate) fn pcpu_array_irqs_disabled() -> bool;
     /// `this_cpu_add(*ptr, n)` on a `__percpu` `u64`, where `crate::this_cpu` does not inline it.
     #[cfg(not(pcpu_array_inline_percpu))]

@@ -61,6 +61,9 @@ unsigned int pcpu_array_cpu_id(void)
 	return smp_processor_id();
 }
 
+/* The mask rust/this_cpu.rs uses where it inlines preempt_count(). */
+static_assert((HARDIRQ_MASK | NMI_MASK) == 0xff * HARDIRQ_OFFSET);
+
 bool pcpu_array_in_hardirq(void)
 {
 	return in_hardirq() || in_nmi();

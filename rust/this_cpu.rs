@@ -110,6 +110,45 @@ mod preempt {
         static __preempt_count: i32;
     }
 
+    /// `HARDIRQ_MASK | NMI_MASK` of `<linux/preempt.h>`: the hard interrupt count (the four
+    /// bits from `HARDIRQ_OFFSET`) and the NMI count (the four above). `pcpu_array_helpers.c`
+    /// checks this against the C macros at build time.
+    const HARDIRQ_NMI_MASK: u32 = 0xff * kernel::bindings::HARDIRQ_OFFSET;
+
+    /// `in_hardirq() || in_nmi()`: the hard interrupt and NMI counts of `preempt_count()`.
+    #[inline(always)]
+    pub(crate) fn in_hardirq_or_nmi() -> bool {
+        let count: u32;
+        // SAFETY: A `%gs`-relative load of this CPU's preemption count, as `preempt_count()`
+        // compiles to; it accesses no other memory.
+        unsafe {
+            asm!(
+                "mov {count:e}, dword ptr gs:[rip + {var}]",
+                count = out(reg) count,
+                var = sym __preempt_count,
+                options(nostack, preserves_flags, readonly),
+            )
+        };
+        count & HARDIRQ_NMI_MASK != 0
+    }
+
+    /// `irqs_disabled()`: the interrupt flag of `RFLAGS` is clear.
+    #[inline(always)]
+    pub(crate) fn irqs_disabled() -> bool {
+        let flags: u64;
+        // SAFETY: `pushf`/`pop` reads `RFLAGS`, as `native_save_fl()` does; the stack slot it
+        // uses is popped right away.
+        unsafe {
+            asm!(
+                "pushfq",
+                "pop {flags}",
+                flags = out(reg) flags,
+                options(nomem, preserves_flags),
+            )
+        };
+        flags & (1 << 9) == 0
+    }
+
     /// `preempt_disable()`: `preempt_count_inc()` and `barrier()`.
     #[inline(always)]
     pub(crate) fn preempt_disable() {
@@ -177,6 +216,37 @@ mod preempt {
         unsafe { crate::ffi::pcpu_array_preempt_enable() };
     }
 }
+
+/// `in_hardirq() || in_nmi()` and `irqs_disabled()` through the C helpers, where
+/// `preempt_count()` is not inlined.
+#[cfg(not(pcpu_array_inline_preempt))]
+mod context {
+    /// `in_hardirq() || in_nmi()`.
+    #[inline(always)]
+    pub(crate) fn in_hardirq_or_nmi() -> bool {
+        // SAFETY: Only reads the current context.
+        unsafe { crate::ffi::pcpu_array_in_hardirq() }
+    }
+
+    /// `irqs_disabled()`.
+    #[inline(always)]
+    pub(crate) fn irqs_disabled() -> bool {
+        // SAFETY: Only reads the current context.
+        unsafe { crate::ffi::pcpu_array_irqs_disabled() }
+    }
+}
+
+/// What the current context is: inline on x86-64 with the inlined `preempt_count()`.
+#[cfg(not(pcpu_array_inline_preempt))]
+pub(crate) use context::{
+    in_hardirq_or_nmi,
+    irqs_disabled, //
+};
+#[cfg(pcpu_array_inline_preempt)]
+pub(crate) use preempt::{
+    in_hardirq_or_nmi,
+    irqs_disabled, //
+};
 
 /// The pin on !PREEMPT_RT (PREEMPT_RT disables migration instead).
 #[cfg(not(CONFIG_PREEMPT_RT))]
