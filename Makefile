@@ -16,13 +16,14 @@
 #                test` runs it for 5 s.
 #
 # KDIR=/path/to/a/rust-enabled/kernel/build uses that tree instead of the cached one.
+#
+# Versions (scripts/versions.env) and PATH are set in scripts/common.sh alone, which every
+# script sources; this file reads neither, so that a version given in the environment or on
+# the command line (LINUX_SOURCE_VERSION=... make kdir) reaches the scripts unchanged.
 
 FLAVOR ?= debug
 SHELL := /bin/bash
 top := $(CURDIR)
-
-include $(top)/scripts/versions.env
-export PATH := /usr/lib/llvm-$(LLVM_MAJOR)/bin:$(HOME)/.cargo/bin:$(PATH)
 
 # The kernel tree: $(KDIR) when given, else the cached build of $(FLAVOR), built on first
 # use. Evaluated only by the recipes that need it.
