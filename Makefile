@@ -15,7 +15,8 @@
 #   make stress  the stress suite alone for STRESS_MS milliseconds (default 60000); `make
 #                test` runs it for 5 s.
 #
-# KDIR=/path/to/a/rust-enabled/kernel/build uses that tree instead of the cached one.
+# KDIR=/path/to/a/rust-enabled/kernel/build uses that tree instead of the cached one, and
+# then nothing is installed: scripts/install-deps.sh runs only without KDIR.
 #
 # Versions (scripts/versions.env) and PATH are set in scripts/common.sh alone, which every
 # script sources; this file reads neither, so that a version given in the environment or on
@@ -37,8 +38,14 @@ STRESS_MS ?= 60000
 
 all: modules
 
+# Every target that needs tools depends on this. With KDIR the user brings the kernel and
+# the toolchain that built it: the apt installer is not run at all.
 deps:
+ifeq ($(KDIR),)
 	@$(top)/scripts/install-deps.sh
+else ifneq ($(filter deps,$(MAKECMDGOALS)),)
+	@echo "make deps: KDIR is set: scripts/install-deps.sh not run"
+endif
 
 kdir: deps
 	@$(kdir_cmd)
