@@ -9,6 +9,7 @@
 #              test at all, on a guest that did not finish, on a module that did not
 #              load or unload, and on any kernel splat in dmesg.
 #   MODE run:  the demo's statistics and a clean unload.
+#   MODE bench-locks: the lock benchmark's lines from dmesg, on stdout and into $SAVE_BENCH.
 #   MODE bench: the benchmark result lines ("scenario=... backend=...") from dmesg, after a
 #              "# accel=... qemu_opts=..." line, on stdout and into $SAVE_BENCH; a
 #              clean load and unload.
@@ -27,7 +28,12 @@ set -uo pipefail
 . "$(dirname "$0")/common.sh"
 here=$top/scripts
 
-mode=$1
+mode=${1:-}
+# Checked before anything boots: an unknown mode would boot, run nothing and exit 0.
+case "$mode" in
+test | run | bench | bench-locks) ;;
+*) echo "vm.sh: unknown mode '$mode' (test, run, bench, bench-locks)" >&2; exit 2 ;;
+esac
 shift
 [ $# -gt 0 ] || { echo "vm.sh: no module given" >&2; exit 2; }
 kdir=${KDIR:?KDIR must name the kernel build}
