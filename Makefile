@@ -14,6 +14,7 @@
 #                bench/results/<kernel>-<date>.{json,md} and PNG plots.
 #   make stress  the stress suite alone for STRESS_MS milliseconds (default 60000); `make
 #                test` runs it for 5 s.
+#   make rust-analyzer  write rust-project.json for the module, the samples and the tests.
 #
 # KDIR=/path/to/a/rust-enabled/kernel/build uses that tree instead of the cached one, and
 # then nothing is installed: scripts/install-deps.sh runs only without KDIR.
@@ -34,7 +35,8 @@ modules_under_test = $(top)/pcpu_array.ko $(top)/samples/c/pcpu_array_c_abi.ko \
 	$(top)/samples/rust/pcpu_array_range_map.ko $(top)/tests/stress/pcpu_array_stress.ko
 STRESS_MS ?= 60000
 
-.PHONY: all deps kdir modules lint test run stress selftest bench bench-locks clean
+.PHONY: all deps kdir modules lint test run stress selftest bench bench-locks rust-analyzer \
+	clean
 
 all: modules
 
@@ -88,6 +90,10 @@ bench-locks: deps
 
 selftest: deps
 	@kdir=$$($(kdir_cmd)) && KDIR="$$kdir" $(top)/tests/selftest/run.sh
+
+# rust-project.json for rust-analyzer, from the kernel's own rust-analyzer target.
+rust-analyzer: deps
+	@kdir=$$($(kdir_cmd)) && KDIR="$$kdir" $(top)/scripts/rust-analyzer.sh
 
 # Build products only; the kernel cache outside the repo stays.
 clean:
