@@ -52,8 +52,14 @@ done
 # default "max" model enables 5-level paging, which KASAN trips over).
 # slab_debug=A sets SLAB_FAILSLAB (which callers may not pass) on the caches whose tests
 # need failing backing allocations; guest.sh arms failslab for such caches only.
+# PATH: virtme-ng-init puts a PATH from the kernel command line in front of its own, so
+# scripts/guest-bin/systemd-tmpfiles, a no-op, replaces the real one that it runs before
+# the user's command: 30 s or more under TCG with KASAN, for volatile files in /run, /var
+# and /tmp that nothing here uses (the guest's root is the host's, read-only, under
+# throwaway overlays).
 vng_args=(--run "$kdir" --cpus "${VM_CPUS:-2}" --memory 2G --rwdir "$res"
-	--append "slab_debug=A,pcpu_array_test_bulkfail,pcpu_array_stress")
+	--append "slab_debug=A,pcpu_array_test_bulkfail,pcpu_array_stress"
+	--append "PATH=$here/guest-bin")
 [ -n "${KUNIT_FILTER:-}" ] && vng_args+=(--append "kunit.filter_glob=$KUNIT_FILTER")
 [ -n "${EXPECT_KASAN:-}" ] && vng_args+=(--append kasan_multi_shot)
 if grep -qwE 'vmx|svm' /proc/cpuinfo && [ -w /dev/kvm ]; then
