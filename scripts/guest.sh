@@ -18,8 +18,32 @@ mode=$1
 out=$2
 shift 2
 
-log() { echo "guest: $*" | tee -a "$out/guest.log"; }
+# Under TCG with KASAN every exec of a dynamically linked tool costs about half a second
+# (its libraries come over 9p and are relocated by an emulated CPU), and this script runs
+# dozens of them. busybox-static (scripts/install-deps.sh) starts in a fraction of that:
+# use its applets when it is there. The shell's builtins replace basename, tee and sed.
+if [ -x /bin/busybox ]; then
+	for tool in cat cp dmesg insmod mountpoint rmmod sleep; do
+		eval "$tool() { /bin/busybox $tool \"\$@\"; }"
+	done
+fi
 
+# Each line carries the guest's uptime, so that vm.sh's output shows where the time goes.
+log() {
+	read -r up _ </proc/uptime
+	echo "guest: [$up] $*" >>"$out/guest.log"
+}
+
+# module_args NAME: set $extra to the ARGS of the line "NAME ARGS..." of OUTDIR/module-args.
+module_args() {
+	extra=""
+	[ -f "$out/module-args" ] || return 0
+	while read -r n a; do
+		[ "$n" = "$1" ] && extra=$a
+	done <"$out/module-args"
+}
+
+log "guest.sh $mode started"
 mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
 dbg=/sys/kernel/debug
 
@@ -35,14 +59,40 @@ if [ -d "$dbg/failslab" ]; then
 	echo N >"$dbg/failslab/ignore-gfp-wait"
 fi
 
-# Forget what kmemleak suspects from boot: only leaks made from here on count.
-[ -f "$dbg/kmemleak" ] && echo clear >"$dbg/kmemleak"
+# Forget what kmemleak suspects from boot: only leaks made from here on count. Its thread
+# would scan on its own 60 s after boot, in the middle of the suites, for several seconds
+# of a vCPU; the one scan that counts is the one at the end.
+if [ -f "$dbg/kmemleak" ]; then
+	echo scan=off >"$dbg/kmemleak"
+	echo clear >"$dbg/kmemleak"
+fi
+
+# Each suite's KTAP results, from debugfs (gone once its module is unloaded).
+collect_ktap() {
+	for d in "$dbg"/kunit/*/; do
+		[ -f "$d/results" ] || continue
+		d=${d%/}
+		cp "$d/results" "$out/ktap-${d##*/}"
+	done
+}
+
+# unload NAME...: rmmod each, in the order given.
+unload() {
+	for name in "$@"; do
+		if rmmod "$name" 2>>"$out/guest.log"; then
+			log "unloaded $name"
+		else
+			log "rmmod $name failed"
+			echo "$name" >>"$out/rmmod-failed"
+		fi
+	done
+}
 
 loaded=""
 for ko in "$@"; do
-	name=$(basename "$ko" .ko)
-	extra=""
-	[ -f "$out/module-args" ] && extra=$(sed -n "s/^$name //p" "$out/module-args")
+	name=${ko##*/}
+	name=${name%.ko}
+	module_args "$name"
 	if [ "$mode" = run ]; then
 		# pcpu_array: rounds of 100 allocations; the range map: store/erase operations.
 		case "$name" in
@@ -87,10 +137,7 @@ done
 
 case "$mode" in
 test)
-	for d in "$dbg"/kunit/*/; do
-		[ -f "$d/results" ] || continue
-		cp "$d/results" "$out/ktap-$(basename "$d")"
-	done
+	collect_ktap
 	;;
 run)
 	for d in "$dbg"/pcpu_array/*/; do
@@ -103,14 +150,8 @@ run)
 	;;
 esac
 
-for name in $loaded; do
-	if rmmod "$name" 2>>"$out/guest.log"; then
-		log "unloaded $name"
-	else
-		log "rmmod $name failed"
-		echo "$name" >>"$out/rmmod-failed"
-	fi
-done
+# shellcheck disable=SC2086 # the names are words
+unload $loaded
 
 if [ -f "$dbg/kmemleak" ]; then
 	# kmemleak reports an object only once it is 5 s old.
@@ -119,4 +160,5 @@ if [ -f "$dbg/kmemleak" ]; then
 	cat "$dbg/kmemleak" >"$out/kmemleak.txt"
 fi
 dmesg >"$out/dmesg.txt"
-echo done >"$out/done"
+log "guest.sh $mode done"
+echo "done" >"$out/done"
