@@ -11,6 +11,12 @@
 # of module NAME.
 # pcpu_array_stress.ko gets stress_ms=$STRESS_MS when that is set; while it loads, failslab
 # fails 10% of its cache's allocations and a loop drops the slab caches (the shrinkers).
+# test: OUTDIR/kasan-modules, when present, names modules for a last phase, loaded after
+# all the others are unloaded, with KUnit's filter_glob set to OUTDIR/kasan-filter: their
+# cases misuse objects on purpose, and the first KASAN report turns lock debugging off for
+# the rest of the boot ("Disabling lock debugging due to kernel taint"), so nothing else
+# may run after it. A line "pcpu_array-harness: KASAN phase" in the kernel log marks where
+# it starts.
 # Everything the host needs is written to OUTDIR (a --rwdir of the guest); `done` is written
 # last, so its absence means the guest did not finish.
 
@@ -153,8 +159,37 @@ esac
 # shellcheck disable=SC2086 # the names are words
 unload $loaded
 
+# The KASAN phase, last (see above): plain loads, then the same collection and unload.
+if [ "$mode" = test ] && [ -f "$out/kasan-modules" ]; then
+	echo "pcpu_array-harness: KASAN phase" >/dev/kmsg
+	if [ -f "$out/kasan-filter" ]; then
+		read -r filter <"$out/kasan-filter"
+		# No newline: the parameter keeps the string as written.
+		printf %s "$filter" >/sys/module/kunit/parameters/filter_glob
+	fi
+	read -r kasan_modules <"$out/kasan-modules"
+	loaded=""
+	for ko in $kasan_modules; do
+		name=${ko##*/}
+		name=${name%.ko}
+		module_args "$name"
+		# shellcheck disable=SC2086
+		if insmod "$ko" $extra 2>>"$out/guest.log"; then
+			log "loaded $name"
+			loaded="$name $loaded"
+		else
+			log "insmod $name failed"
+			echo "$name" >>"$out/insmod-failed"
+		fi
+	done
+	collect_ktap
+	# shellcheck disable=SC2086
+	unload $loaded
+fi
+
 if [ -f "$dbg/kmemleak" ]; then
-	# kmemleak reports an object only once it is 5 s old.
+	# kmemleak reports an object only once it is 5 s old: wait that long after the last
+	# unload, whose objects are the youngest that can leak.
 	sleep 6
 	echo scan >"$dbg/kmemleak"
 	cat "$dbg/kmemleak" >"$out/kmemleak.txt"
