@@ -15,6 +15,7 @@
 #   make stress  the stress suite alone for STRESS_MS milliseconds (default 60000); `make
 #                test` runs it for 5 s.
 #   make rust-analyzer  write rust-project.json for the module, the samples and the tests.
+#   make clean   kbuild's clean of every module directory; the kernel cache stays.
 #
 # KDIR=/path/to/a/rust-enabled/kernel/build uses that tree instead of the cached one, and
 # then nothing is installed: scripts/install-deps.sh runs only without KDIR.
@@ -106,8 +107,7 @@ selftest: deps
 rust-analyzer: deps
 	@kdir=$$($(kdir_cmd)) && KDIR="$$kdir" $(top)/scripts/rust-analyzer.sh
 
-# Build products only; the kernel cache outside the repo stays.
+# kbuild's clean of each module directory; the kernel cache outside the repo stays. Builds
+# nothing and installs nothing: without a kernel build it says so and removes nothing.
 clean:
-	@find $(top) \( -name '*.o' -o -name '*.ko' -o -name '*.mod' -o -name '*.mod.c' \
-		-o -name '.*.cmd' -o -name '*.rmeta' -o -name '*.d' -o -name modules.order \
-		-o -name Module.symvers \) -not -path '*/.git/*' -delete
+	@KDIR="$(KDIR)" FLAVOR="$(FLAVOR)" $(top)/scripts/clean.sh
