@@ -27,10 +27,14 @@ shift 2
 # Under TCG with KASAN every exec of a dynamically linked tool costs about half a second
 # (its libraries come over 9p and are relocated by an emulated CPU), and this script runs
 # dozens of them. busybox-static (scripts/install-deps.sh) starts in a fraction of that:
-# use its applets when it is there. The shell's builtins replace basename, tee and sed.
+# use its applets when it is there (those it has). The shell's builtins replace basename,
+# tee, sed and mountpoint.
 if [ -x /bin/busybox ]; then
-	for tool in cat cp dmesg insmod mountpoint rmmod sleep; do
-		eval "$tool() { /bin/busybox $tool \"\$@\"; }"
+	for tool in $(/bin/busybox --list); do
+		case "$tool" in
+		cat | cp | dmesg | insmod | rmmod | sleep)
+			eval "$tool() { /bin/busybox $tool \"\$@\"; }" ;;
+		esac
 	done
 fi
 
@@ -49,8 +53,15 @@ module_args() {
 	done <"$out/module-args"
 }
 
+debugfs_mounted() {
+	while read -r _ dir type _; do
+		[ "$dir" = /sys/kernel/debug ] && [ "$type" = debugfs ] && return 0
+	done </proc/mounts
+	return 1
+}
+
 log "guest.sh $mode started"
-mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
+debugfs_mounted || mount -t debugfs none /sys/kernel/debug
 dbg=/sys/kernel/debug
 
 # Slab fault injection, armed only for tasks that set make-it-fail and caches created with
