@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
 #
 # Sourced by every script of the project: the pinned versions, $top (the repository
 # root) and the toolchain on PATH. This is the one place that sets PATH: the Makefile
