@@ -15,32 +15,55 @@
 #                bench/results/<kernel>-<date>.{json,md} and PNG plots.
 #   make stress  the stress suite alone for STRESS_MS milliseconds (default 60000); `make
 #                test` runs it for 5 s.
+#   make rust-analyzer  write rust-project.json for the module, the samples and the tests.
+#   make clean   kbuild's clean of every module directory; the kernel cache stays.
 #
-# KDIR=/path/to/a/rust-enabled/kernel/build uses that tree instead of the cached one.
+# KDIR=/path/to/a/rust-enabled/kernel/build uses that tree instead of the cached one, and
+# then nothing is installed: scripts/install-deps.sh runs only without KDIR.
+#
+# Versions (scripts/versions.env) and PATH are set in scripts/common.sh alone, which every
+# script sources; this file reads neither, so that a version given in the environment or on
+# the command line (LINUX_SOURCE_VERSION=... make kdir) reaches the scripts unchanged.
 
 FLAVOR ?= debug
 SHELL := /bin/bash
 top := $(CURDIR)
-
-include $(top)/scripts/versions.env
-export PATH := /usr/lib/llvm-$(LLVM_MAJOR)/bin:$(HOME)/.cargo/bin:$(PATH)
+# When make started, before the installer and the kernel check: `make test` prints a total.
+make_start := $(shell date +%s)
 
 # The kernel tree: $(KDIR) when given, else the cached build of $(FLAVOR), built on first
 # use. Evaluated only by the recipes that need it.
 kdir_cmd = $(if $(KDIR),echo $(KDIR),$(top)/scripts/kernel.sh $(FLAVOR))
 build = KDIR="$$kdir" $(top)/scripts/build.sh
-modules_under_test = $(top)/pcpu_array.ko $(top)/pcpu_array_kunit.ko \
-	$(top)/samples/c/pcpu_array_c_abi.ko \
-	$(top)/samples/rust/pcpu_array_range_map.ko $(top)/tests/stress/pcpu_array_stress.ko \
-	$(top)/tests/leak/pcpu_array_leak.ko
+# What `make test` loads, in this order (each after the modules it uses), in one boot:
+# first these, with no splat allowed (pcpu_array_leak last: scripts/guest.sh runs it after
+# the kmemleak scan); then, after they are unloaded and on a KASAN kernel, kasan_modules,
+# whose deliberate misuse KASAN must report (scripts/test.sh, vm.sh).
+modules_under_test = $(addprefix $(top)/, \
+	pcpu_array.ko \
+	pcpu_array_kunit.ko \
+	samples/c/pcpu_array_c_abi.ko \
+	samples/rust/pcpu_array_range_map.ko \
+	tests/stress/pcpu_array_stress.ko \
+	tests/leak/pcpu_array_leak.ko)
+kasan_modules = $(addprefix $(top)/, \
+	pcpu_array.ko \
+	tests/kasan/pcpu_array_kasan.ko)
 STRESS_MS ?= 60000
 
-.PHONY: all deps kdir modules lint test run stress selftest bench bench-locks clean
+.PHONY: all deps kdir modules lint test run stress selftest bench bench-locks rust-analyzer \
+	clean
 
 all: modules
 
+# Every target that needs tools depends on this. With KDIR the user brings the kernel and
+# the toolchain that built it: the apt installer is not run at all.
 deps:
+ifeq ($(KDIR),)
 	@$(top)/scripts/install-deps.sh
+else ifneq ($(filter deps,$(MAKECMDGOALS)),)
+	@echo "make deps: KDIR is set: scripts/install-deps.sh not run"
+endif
 
 kdir: deps
 	@$(kdir_cmd)
@@ -51,11 +74,11 @@ modules: deps
 lint: deps
 	@kdir=$$($(kdir_cmd)) && KDIR="$$kdir" $(top)/scripts/lint.sh
 
+# Lint, build and boot, with each phase's time (scripts/test.sh); the total counts from here.
 test: deps
 	@kdir=$$($(kdir_cmd)) && \
-	KDIR="$$kdir" $(top)/scripts/lint.sh && \
-	$(build) && \
-	KDIR="$$kdir" $(top)/scripts/test.sh $(modules_under_test)
+	MAKE_TEST_START=$(make_start) KDIR="$$kdir" KASAN_MODULES="$(kasan_modules)" \
+		$(top)/scripts/test.sh $(modules_under_test)
 
 # The stress suite alone, long.
 stress: deps
@@ -85,8 +108,11 @@ bench-locks: deps
 selftest: deps
 	@kdir=$$($(kdir_cmd)) && KDIR="$$kdir" $(top)/tests/selftest/run.sh
 
-# Build products only; the kernel cache outside the repo stays.
+# rust-project.json for rust-analyzer, from the kernel's own rust-analyzer target.
+rust-analyzer: deps
+	@kdir=$$($(kdir_cmd)) && KDIR="$$kdir" $(top)/scripts/rust-analyzer.sh
+
+# kbuild's clean of each module directory; the kernel cache outside the repo stays. Builds
+# nothing and installs nothing: without a kernel build it says so and removes nothing.
 clean:
-	@find $(top) \( -name '*.o' -o -name '*.ko' -o -name '*.mod' -o -name '*.mod.c' \
-		-o -name '.*.cmd' -o -name '*.rmeta' -o -name '*.d' -o -name modules.order \
-		-o -name Module.symvers \) -not -path '*/.git/*' -delete
+	@KDIR="$(KDIR)" FLAVOR="$(FLAVOR)" $(top)/scripts/clean.sh

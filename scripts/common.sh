@@ -1,9 +1,15 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
 #
-# Sourced by the project's scripts: the pinned versions, the toolchain on PATH, and
-# $top, the repository root.
+# Sourced by every script of the project: the pinned versions, $top (the repository
+# root) and the toolchain on PATH. This is the one place that sets PATH: the Makefile
+# only calls scripts, and each of them sources this file.
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=versions.env
 . "$top/scripts/versions.env"
+# Debian's llvm-19 is not on the default PATH; cargo installs bindgen in ~/.cargo/bin.
 export PATH="/usr/lib/llvm-$LLVM_MAJOR/bin:$HOME/.cargo/bin:$PATH"
+# Debian's rust-src puts the standard library's source here, not in rustc's sysroot; the
+# kernel build and its rust-analyzer target read it.
+export RUST_LIB_SRC=${RUST_LIB_SRC:-/usr/src/rustc-$RUSTC_VERSION/library}

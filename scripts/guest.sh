@@ -4,13 +4,19 @@
 # Runs inside the virtme-ng guest. Usage: guest.sh MODE OUTDIR MODULE.ko...
 #   test: load the modules (their KUnit suites run at load), collect each suite's KTAP
 #         results from debugfs, unload, scan for leaks.
-#   run:  load the modules (the demos with demo=N), print their debugfs statistics, unload.
+#   run:  load the modules with demo=1, print their debugfs statistics, unload.
 #   bench: load the modules (the benchmarks run at load and print to the kernel log),
 #         unload; the host takes the result lines from dmesg.
 # OUTDIR/module-args, when present, has lines "NAME ARGS..." that add ARGS to the insmod
 # of module NAME.
 # pcpu_array_stress.ko gets stress_ms=$STRESS_MS when that is set; while it loads, failslab
 # fails 10% of its cache's allocations and a loop drops the slab caches (the shrinkers).
+# test: OUTDIR/kasan-modules, when present, names modules for a last phase, loaded after
+# all the others are unloaded, with KUnit's filter_glob set to OUTDIR/kasan-filter: their
+# cases misuse objects on purpose, and the first KASAN report turns lock debugging off for
+# the rest of the boot ("Disabling lock debugging due to kernel taint"), so nothing else
+# may run after it. A line "pcpu_array-harness: KASAN phase" in the kernel log marks where
+# it starts.
 # Everything the host needs is written to OUTDIR (a --rwdir of the guest); `done` is written
 # last, so its absence means the guest did not finish.
 
@@ -18,9 +24,44 @@ mode=$1
 out=$2
 shift 2
 
-log() { echo "guest: $*" | tee -a "$out/guest.log"; }
+# Under TCG with KASAN every exec of a dynamically linked tool costs about half a second
+# (its libraries come over 9p and are relocated by an emulated CPU), and this script runs
+# dozens of them. busybox-static (scripts/install-deps.sh) starts in a fraction of that:
+# use its applets when it is there (those it has). The shell's builtins replace basename,
+# tee, sed and mountpoint.
+if [ -x /bin/busybox ]; then
+	for tool in $(/bin/busybox --list); do
+		case "$tool" in
+		cat | cp | dmesg | insmod | rmmod | sleep)
+			eval "$tool() { /bin/busybox $tool \"\$@\"; }" ;;
+		esac
+	done
+fi
 
-mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
+# Each line carries the guest's uptime, so that vm.sh's output shows where the time goes.
+log() {
+	read -r up _ </proc/uptime
+	echo "guest: [$up] $*" >>"$out/guest.log"
+}
+
+# module_args NAME: set $extra to the ARGS of the line "NAME ARGS..." of OUTDIR/module-args.
+module_args() {
+	extra=""
+	[ -f "$out/module-args" ] || return 0
+	while read -r n a; do
+		[ "$n" = "$1" ] && extra=$a
+	done <"$out/module-args"
+}
+
+debugfs_mounted() {
+	while read -r _ dir type _; do
+		[ "$dir" = /sys/kernel/debug ] && [ "$type" = debugfs ] && return 0
+	done </proc/mounts
+	return 1
+}
+
+log "guest.sh $mode started"
+debugfs_mounted || mount -t debugfs none /sys/kernel/debug
 dbg=/sys/kernel/debug
 
 # Slab fault injection, armed only for tasks that set make-it-fail and caches created with
@@ -35,20 +76,46 @@ if [ -d "$dbg/failslab" ]; then
 	echo N >"$dbg/failslab/ignore-gfp-wait"
 fi
 
-# Forget what kmemleak suspects from boot: only leaks made from here on count.
-[ -f "$dbg/kmemleak" ] && echo clear >"$dbg/kmemleak"
+# Forget what kmemleak suspects from boot: only leaks made from here on count. Its thread
+# would scan on its own 60 s after boot, in the middle of the suites, for several seconds
+# of a vCPU; the one scan that counts is the one at the end.
+if [ -f "$dbg/kmemleak" ]; then
+	echo scan=off >"$dbg/kmemleak"
+	echo clear >"$dbg/kmemleak"
+fi
+
+# Each suite's KTAP results, from debugfs (gone once its module is unloaded).
+collect_ktap() {
+	for d in "$dbg"/kunit/*/; do
+		[ -f "$d/results" ] || continue
+		d=${d%/}
+		cp "$d/results" "$out/ktap-${d##*/}"
+	done
+}
+
+# unload NAME...: rmmod each, in the order given.
+unload() {
+	for name in "$@"; do
+		if rmmod "$name" 2>>"$out/guest.log"; then
+			log "unloaded $name"
+		else
+			log "rmmod $name failed"
+			echo "$name" >>"$out/rmmod-failed"
+		fi
+	done
+}
 
 loaded=""
 leak_ko=""
 for ko in "$@"; do
-	name=$(basename "$ko" .ko)
-	# The leaking consumer runs last, after the kmemleak scan (see below).
+	name=${ko##*/}
+	name=${name%.ko}
+	# The leaking consumer runs last, after the kmemleak scan (see the end).
 	if [ "$name" = pcpu_array_leak ]; then
 		leak_ko=$ko
 		continue
 	fi
-	extra=""
-	[ -f "$out/module-args" ] && extra=$(sed -n "s/^$name //p" "$out/module-args")
+	module_args "$name"
 	if [ "$mode" = run ]; then
 		# pcpu_array_demo: rounds of 100 allocations; the range map: store/erase operations;
 		# pcpu_array itself: no parameter.
@@ -95,10 +162,7 @@ done
 
 case "$mode" in
 test)
-	for d in "$dbg"/kunit/*/; do
-		[ -f "$d/results" ] || continue
-		cp "$d/results" "$out/ktap-$(basename "$d")"
-	done
+	collect_ktap
 	;;
 run)
 	for d in "$dbg"/pcpu_array/*/; do
@@ -111,38 +175,67 @@ run)
 	;;
 esac
 
-for name in $loaded; do
-	if rmmod "$name" 2>>"$out/guest.log"; then
-		log "unloaded $name"
-	else
-		log "rmmod $name failed"
-		echo "$name" >>"$out/rmmod-failed"
+# shellcheck disable=SC2086 # the names are words
+unload $loaded
+
+# The KASAN phase, last (see above): plain loads, then the same collection and unload.
+if [ "$mode" = test ] && [ -f "$out/kasan-modules" ]; then
+	echo "pcpu_array-harness: KASAN phase" >/dev/kmsg
+	if [ -f "$out/kasan-filter" ]; then
+		read -r filter <"$out/kasan-filter"
+		# No newline: the parameter keeps the string as written.
+		printf %s "$filter" >/sys/module/kunit/parameters/filter_glob
 	fi
-done
+	read -r kasan_modules <"$out/kasan-modules"
+	loaded=""
+	for ko in $kasan_modules; do
+		name=${ko##*/}
+		name=${name%.ko}
+		module_args "$name"
+		# shellcheck disable=SC2086
+		if insmod "$ko" $extra 2>>"$out/guest.log"; then
+			log "loaded $name"
+			loaded="$name $loaded"
+		else
+			log "insmod $name failed"
+			echo "$name" >>"$out/insmod-failed"
+		fi
+	done
+	collect_ktap
+	# shellcheck disable=SC2086
+	unload $loaded
+fi
 
 if [ -f "$dbg/kmemleak" ]; then
-	# kmemleak reports an object only once it is 5 s old.
+	# kmemleak reports an object only once it is 5 s old: wait that long after the last
+	# unload, whose objects are the youngest that can leak.
 	sleep 6
 	echo scan >"$dbg/kmemleak"
 	cat "$dbg/kmemleak" >"$out/kmemleak.txt"
 fi
 
 # A consumer that leaks a cache (tests/leak): once it is gone, the cache it leaked must
-# keep pcpu_array.ko loaded (rmmod fails with EBUSY), with no WARN.
+# keep pcpu_array.ko loaded (rmmod refused, "in use"), with no WARN. After the kmemleak
+# scan, since the leak is deliberate; the splat scan still covers it.
 if [ -n "$leak_ko" ]; then
-	pcpu_array_ko=$(dirname "$leak_ko")/../../pcpu_array.ko
+	[ -f /sys/module/kunit/parameters/filter_glob ] &&
+		printf %s pcpu_array_leak >/sys/module/kunit/parameters/filter_glob
+	pcpu_array_ko=${leak_ko%/tests/leak/*}/pcpu_array.ko
 	if insmod "$pcpu_array_ko" 2>>"$out/guest.log" && insmod "$leak_ko" 2>>"$out/guest.log"; then
 		[ -f "$dbg/kunit/pcpu_array_leak/results" ] &&
 			cp "$dbg/kunit/pcpu_array_leak/results" "$out/ktap-pcpu_array_leak"
-		rmmod pcpu_array_leak 2>>"$out/guest.log"
+		unload pcpu_array_leak
 		if msg=$(rmmod pcpu_array 2>&1); then
 			log "leak check: rmmod pcpu_array succeeded with a leaked cache alive"
 			echo "rmmod succeeded" >"$out/leak-failed"
-		elif echo "$msg" | grep -qiE 'in use|busy|temporarily unavailable'; then
-			log "leak check: rmmod pcpu_array refused while a leaked cache lives: $msg"
 		else
-			log "leak check: rmmod pcpu_array failed unexpectedly: $msg"
-			echo "$msg" >"$out/leak-failed"
+			case "$msg" in
+			*"in use"* | *busy* | *"temporarily unavailable"*)
+				log "leak check: rmmod pcpu_array refused while a leaked cache lives: $msg" ;;
+			*)
+				log "leak check: rmmod pcpu_array failed unexpectedly: $msg"
+				echo "$msg" >"$out/leak-failed" ;;
+			esac
 		fi
 	else
 		log "leak check: insmod failed"
@@ -150,4 +243,5 @@ if [ -n "$leak_ko" ]; then
 	fi
 fi
 dmesg >"$out/dmesg.txt"
-echo done >"$out/done"
+log "guest.sh $mode done"
+echo "done" >"$out/done"

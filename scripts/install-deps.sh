@@ -3,13 +3,13 @@
 #
 # Install what pcpu_array needs to build and test, idempotently. Prints each
 # thing it installs; prints nothing more when everything is present.
-# Versions come from scripts/versions.env.
+# Versions come from scripts/versions.env. `make` runs it only when no KDIR is given:
+# with KDIR, the user brings the kernel and the toolchain that built it.
 
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=versions.env
-. "$here/versions.env"
+# shellcheck source=common.sh
+. "$(dirname "$0")/common.sh"
 
 say() { echo "install-deps: $*"; }
 die() { echo "install-deps: error: $*" >&2; exit 1; }

@@ -1,8 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# scripts/kernel.sh FLAVOR: print the path of the test kernel build for FLAVOR
-# (debug, perf or rt), building it first when the cache does not have it.
+# scripts/kernel.sh [-n] FLAVOR: print the path of the test kernel build for FLAVOR
+# (debug, perf or rt), building it first when the cache does not have it. With -n,
+# print the path that it would use and build nothing (exit 0 whether or not it is built;
+# stderr says which).
 #
 # The build lives outside the repository, in
 #   $PCPU_ARRAY_CACHE/kernel/<kernel version>-<flavor>-<config hash>
@@ -14,11 +16,11 @@
 
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(dirname "$here")
-# shellcheck source=versions.env
-. "$here/versions.env"
+# shellcheck source=common.sh
+. "$(dirname "$0")/common.sh"
 
+dry_run=0
+[ "${1:-}" = -n ] && { dry_run=1; shift; }
 flavor=${1:-debug}
 case "$flavor" in
 debug) fragments="base.config debug.config" ;;
@@ -29,7 +31,6 @@ esac
 
 say() { echo "kernel.sh: $*" >&2; }
 
-export PATH="/usr/lib/llvm-$LLVM_MAJOR/bin:$HOME/.cargo/bin:$PATH"
 cache=${PCPU_ARRAY_CACHE:-$HOME/.cache/pcpu_array}
 tarball=/usr/src/linux-source-$LINUX_SERIES.tar.xz
 src=$cache/src/linux-source-$LINUX_SOURCE_VERSION
@@ -53,6 +54,11 @@ if [ -f "$out/.pcpu-array-build-ok" ]; then
 	echo "$out"
 	exit 0
 fi
+if [ "$dry_run" -eq 1 ]; then
+	say "not built yet: $out"
+	echo "$out"
+	exit 0
+fi
 
 mkdir -p "$cache/kernel" "$cache/src"
 # One build at a time per cache: a second caller waits for the first.
@@ -73,7 +79,6 @@ if [ ! -f "$src/.pcpu-array-extracted" ]; then
 	touch "$src/.pcpu-array-extracted"
 fi
 
-export RUST_LIB_SRC=/usr/src/rustc-$RUSTC_VERSION/library
 make_args=(-C "$src" O="$out" LLVM=1)
 
 say "configuring $flavor kernel in $out"

@@ -1,11 +1,17 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# scripts/test.sh MODULE.ko...: the KUnit boots of `make test`.
-#   1. the modules given, with every checker on; no splat allowed;
-#   2. on a KASAN kernel, tests/kasan in a boot of its own, where exactly the
-#      deliberate use-after-free and double-free reports must appear.
-# Last line: "N passed, N failed" over both boots. KDIR names the kernel build.
+# scripts/test.sh MODULE.ko...: `make test` once the kernel is there.
+#   lint  scripts/lint.sh, beside the build and the boot: the TCG guest leaves a host core
+#         idle for most of its kernel boot. Its output is shown after the boot's.
+#   build scripts/build.sh, the modules that are tested.
+#   boot  one boot (scripts/vm.sh test): the modules given, with every checker on and no
+#         splat allowed; then, on a generic KASAN kernel, the KASAN phase: KASAN_MODULES,
+#         whose cases misuse cached objects on purpose, where exactly the deliberate
+#         use-after-free and double-free reports must appear.
+# Then the time of each phase, and last the line "N passed, N failed". Exits non-zero when
+# lint, the build or the boot fails. KDIR names the kernel build; MAKE_TEST_START (seconds
+# since the epoch) is when `make test` started, for the total.
 
 set -uo pipefail
 
@@ -13,32 +19,65 @@ set -uo pipefail
 . "$(dirname "$0")/common.sh"
 kdir=${KDIR:?KDIR must name the kernel build}
 
+now() { date +%s; }
+start=$(now)
+rc=0
+
+lint_log=$(mktemp /tmp/pcpu_array-lint.XXXXXX)
+trap 'rm -f "$lint_log"' EXIT
+(
+	t=$(now)
+	KDIR="$kdir" "$top/scripts/lint.sh" >"$lint_log" 2>&1
+	lint_rc=$?
+	echo "$lint_rc $(($(now) - t))" >"$lint_log.done"
+	exit "$lint_rc"
+) &
+lint_pid=$!
+
+t=$(now)
+KDIR="$kdir" "$top/scripts/build.sh"
+build_rc=$?
+build_s=$(($(now) - t))
+
 passed=0
 failed=0
-rc=0
-boot() {
-	local out
-	out=$(mktemp)
-	"$top/scripts/vm.sh" test "$@" | tee "$out"
-	[ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
-	read -r p f < <(tail -n 1 "$out" | sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\1 \2/p')
-	passed=$((passed + ${p:-0}))
-	failed=$((failed + ${f:-0}))
-	rm -f "$out"
-}
-
-boot "$@"
-if grep -q '^CONFIG_KASAN_GENERIC=y' "$kdir/.config"; then
-	echo "test.sh: KASAN boot: deliberate misuse of cached objects must be reported"
-	# The use after free in the test's own reader; the double frees in Cache::free
-	# (inlined into pcpu_array_free or not) and Cache::free_bulk (Rust v0-mangled
-	# names), whose checks are the ones that refuse the object.
-	KUNIT_FILTER=pcpu_array_kasan \
-		EXPECT_KASAN="pcpu_array_kasan_uaf_read (pcpu_array_free|[A-Za-z0-9_]*5Cache4free) [A-Za-z0-9_]*5Cache9free_bulk" \
-		boot "$top/pcpu_array.ko" "$top/tests/kasan/pcpu_array_kasan.ko"
+boot_s=0
+if [ "$build_rc" -ne 0 ]; then
+	echo "test.sh: FAIL: build; nothing booted"
+	rc=1
 else
-	echo "test.sh: no generic KASAN in $kdir: KASAN boot skipped"
+	kasan=()
+	if grep -q '^CONFIG_KASAN_GENERIC=y' "$kdir/.config"; then
+		# The use after free in the test's own reader; the double frees in Cache::free
+		# (inlined into pcpu_array_free or not) and Cache::free_bulk (Rust v0-mangled
+		# names), whose checks are the ones that refuse the object.
+		kasan=(KASAN_MODULES="${KASAN_MODULES:-}" KASAN_FILTER=pcpu_array_kasan
+			EXPECT_KASAN="pcpu_array_kasan_uaf_read (pcpu_array_free|[A-Za-z0-9_]*5Cache4free) [A-Za-z0-9_]*5Cache9free_bulk")
+	else
+		echo "test.sh: no generic KASAN in $kdir: KASAN phase skipped"
+	fi
+	t=$(now)
+	out=$(mktemp)
+	env "${kasan[@]}" "$top/scripts/vm.sh" test "$@" | tee "$out"
+	[ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+	boot_s=$(($(now) - t))
+	read -r passed failed < <(tail -n 1 "$out" |
+		sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\1 \2/p')
+	rm -f "$out"
 fi
+
+wait "$lint_pid"
+lint_rc=$?
+read -r _ lint_s <"$lint_log.done"
+rm -f "$lint_log.done"
+echo "== lint (ran beside the build and the boot)"
+cat "$lint_log"
+[ "$lint_rc" -eq 0 ] || { echo "test.sh: FAIL: lint"; rc=1; }
+
+total=$(($(now) - ${MAKE_TEST_START:-$start}))
+echo "make test: lint ${lint_s:-?} s (beside build and boot), build $build_s s, boot $boot_s s, total $total s"
+passed=${passed:-0}
+failed=${failed:-0}
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] || rc=1
 exit "$rc"

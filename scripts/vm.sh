@@ -9,6 +9,7 @@
 #              test at all, on a guest that did not finish, on a module that did not
 #              load or unload, and on any kernel splat in dmesg.
 #   MODE run:  the demo's statistics and a clean unload.
+#   MODE bench-locks: the lock benchmark's lines from dmesg, on stdout and into $SAVE_BENCH.
 #   MODE bench: the benchmark result lines ("scenario=... backend=...") from dmesg, after a
 #              "# accel=... qemu_opts=..." line, on stdout and into $SAVE_BENCH; a
 #              clean load and unload.
@@ -19,7 +20,11 @@
 # module NAME, STRESS_MS (milliseconds) sets how long pcpu_array_stress.ko runs.
 # EXPECT_KASAN="fn..." boots with kasan_multi_shot and requires exactly one KASAN
 # use-after-free report in each function named (each an extended regular expression for
-# the symbol), and no other splat.
+# the symbol), no other KASAN report, and no other splat.
+# KASAN_MODULES="a.ko b.ko" (MODE test): after the modules given are tested and unloaded,
+# the guest loads these in a last phase, the KASAN phase, with KUnit's filter_glob set to
+# KASAN_FILTER (see guest.sh for why it comes last). EXPECT_KASAN's reports must then come
+# from that phase; the log before it is scanned like any other, with nothing cut out.
 
 set -uo pipefail
 
@@ -27,18 +32,32 @@ set -uo pipefail
 . "$(dirname "$0")/common.sh"
 here=$top/scripts
 
-mode=$1
+mode=${1:-}
+# Checked before anything boots: an unknown mode would boot, run nothing and exit 0.
+case "$mode" in
+test | run | bench | bench-locks) ;;
+*) echo "vm.sh: unknown mode '$mode' (test, run, bench, bench-locks)" >&2; exit 2 ;;
+esac
 shift
 [ $# -gt 0 ] || { echo "vm.sh: no module given" >&2; exit 2; }
 kdir=${KDIR:?KDIR must name the kernel build}
 
 res=$(mktemp -d /tmp/pcpu_array-vm.XXXXXX)
-cleanup() { [ "${KEEP_RESULTS:-0}" = 1 ] && echo "vm.sh: results kept in $res" || rm -rf "$res"; }
-trap cleanup EXIT
+# Said now, not at exit: the last line stays the summary.
+if [ "${KEEP_RESULTS:-0}" = 1 ]; then
+	echo "vm.sh: results will be kept in $res"
+else
+	trap 'rm -rf "$res"' EXIT
+fi
 
+abspath() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
 mods=()
 for m in "$@"; do
-	mods+=("$(cd "$(dirname "$m")" && pwd)/$(basename "$m")")
+	mods+=("$(abspath "$m")")
+done
+kasan_mods=()
+for m in ${KASAN_MODULES:-}; do
+	kasan_mods+=("$(abspath "$m")")
 done
 
 # KVM only where it really works: a CPU with hardware virtualisation and a usable
@@ -46,8 +65,14 @@ done
 # default "max" model enables 5-level paging, which KASAN trips over).
 # slab_debug=A sets SLAB_FAILSLAB (which callers may not pass) on the caches whose tests
 # need failing backing allocations; guest.sh arms failslab for such caches only.
+# PATH: virtme-ng-init puts a PATH from the kernel command line in front of its own, so
+# scripts/guest-bin/systemd-tmpfiles, a no-op, replaces the real one that it runs before
+# the user's command: 30 s or more under TCG with KASAN, for volatile files in /run, /var
+# and /tmp that nothing here uses (the guest's root is the host's, read-only, under
+# throwaway overlays).
 vng_args=(--run "$kdir" --cpus "${VM_CPUS:-2}" --memory 2G --rwdir "$res"
-	--append "slab_debug=A,pcpu_array_test_bulkfail,pcpu_array_stress")
+	--append "slab_debug=A,pcpu_array_test_bulkfail,pcpu_array_stress"
+	--append "PATH=$here/guest-bin")
 [ -n "${KUNIT_FILTER:-}" ] && vng_args+=(--append "kunit.filter_glob=$KUNIT_FILTER")
 [ -n "${EXPECT_KASAN:-}" ] && vng_args+=(--append kasan_multi_shot)
 if grep -qwE 'vmx|svm' /proc/cpuinfo && [ -w /dev/kvm ]; then
@@ -58,6 +83,10 @@ else
 fi
 
 [ -n "${VM_MODULE_ARGS:-}" ] && printf '%s\n' "$VM_MODULE_ARGS" >"$res/module-args"
+if [ "$mode" = test ] && [ ${#kasan_mods[@]} -gt 0 ]; then
+	echo "${kasan_mods[*]}" >"$res/kasan-modules"
+	[ -n "${KASAN_FILTER:-}" ] && echo "$KASAN_FILTER" >"$res/kasan-filter"
+fi
 
 echo "vm.sh: booting $(basename "$kdir") ($accel, ${VM_CPUS:-2} vCPUs) for '$mode'"
 start=$(date +%s)
@@ -83,19 +112,39 @@ splat_re='BUG:|WARNING:|Oops|general protection fault|KASAN:|kernel BUG|Kernel p
 if [ -f "$res/dmesg.txt" ]; then
 	scan=$res/dmesg.txt
 	if [ -n "${EXPECT_KASAN:-}" ]; then
-		# Each expected report once; then the reports (between their "====" rulers)
-		# are cut out and the rest is scanned as usual.
+		# The part of the log where the reports must be: the KASAN phase when there is
+		# one (the part before it goes to the scan whole), else the whole log.
+		before=$res/dmesg-before-kasan.txt
+		phase=$res/dmesg-kasan-phase.txt
+		if [ ${#kasan_mods[@]} -gt 0 ]; then
+			awk -v before="$before" '/pcpu_array-harness: KASAN phase/ { p = 1 }
+				p { print; next } { print >before }' "$res/dmesg.txt" >"$phase"
+			[ -s "$phase" ] || problem "the KASAN phase did not start"
+		else
+			: >"$before"
+			cp "$res/dmesg.txt" "$phase"
+		fi
+		# Each expected report once, and no other KASAN report (those reports are cut
+		# out below, so they are counted here).
 		for fn in $EXPECT_KASAN; do
-			n=$(grep -cE "BUG: KASAN: slab-use-after-free in $fn\+" "$res/dmesg.txt")
+			n=$(grep -cE "BUG: KASAN: slab-use-after-free in $fn\+" "$phase")
 			if [ "$n" -eq 1 ]; then
 				echo "vm.sh: expected KASAN report in $fn: found"
 			else
 				problem "expected one KASAN use-after-free report in $fn, found $n"
 			fi
 		done
+		read -r -a expected <<<"$EXPECT_KASAN"
+		n=$(grep -c 'BUG: KASAN:' "$phase")
+		[ "$n" -eq ${#expected[@]} ] ||
+			problem "$n KASAN reports in the KASAN phase, ${#expected[@]} expected"
+		# Then the reports (between their "====" rulers) are cut out and the rest is
+		# scanned as usual.
 		scan=$res/dmesg-unexpected.txt
-		awk '/^(\[ *[0-9.]+\] )?=+$/ { inside = !inside; next } !inside' \
-			"$res/dmesg.txt" >"$scan"
+		{
+			cat "$before"
+			awk '/^(\[ *[0-9.]+\] )?=+$/ { inside = !inside; next } !inside' "$phase"
+		} >"$scan"
 	fi
 	if grep -qE "$splat_re" "$scan"; then
 		problem "kernel splat in dmesg:"
