@@ -43,6 +43,7 @@ use crate::{
     debugfs::CacheDir,
     ffi,
     gfp::Gfp,
+    hardening,
     hotplug::HotplugInstance,
     lifecycle::ModuleRef,
     shared::Shared,
@@ -207,15 +208,21 @@ impl Cache {
         gfp.allows_blocking() && bulk_allowed()
     }
 
-    /// Zeroes `obj` when `gfp` asks for it.
+    /// Zeroes `obj`, about to be handed out, when `gfp` asks for it (`__GFP_ZERO`) or the
+    /// kernel runs with `init_on_alloc`, as `kmem_cache_alloc()` would.
     #[inline]
     pub(crate) fn zero_if_asked(&self, obj: NonNull<c_void>, gfp: Gfp) {
-        if gfp.wants_zero() {
-            let size = self.shared.backing.object_size();
-            // SAFETY: `obj` is a live object of the backing cache, whose objects are
-            // `object_size()` bytes, and the caller is about to own it.
-            unsafe { core::ptr::write_bytes(obj.as_ptr().cast::<u8>(), 0, size) };
+        if gfp.wants_zero() || hardening::init_on_alloc() {
+            self.zero(obj);
         }
+    }
+
+    /// Zeroes all of `obj`, a live object of this cache that the caller owns.
+    fn zero(&self, obj: NonNull<c_void>) {
+        let size = self.shared.backing.object_size();
+        // SAFETY: `obj` is a live object of the backing cache, whose objects are
+        // `object_size()` bytes, owned by the caller (see the callers).
+        unsafe { core::ptr::write_bytes(obj.as_ptr().cast::<u8>(), 0, size) };
     }
 
     /// Allocates one object from the backing cache, for a caller. Never in NMI context, where
@@ -348,6 +355,10 @@ impl Cache {
             // free; pushing it again would hand it out twice.
             return;
         }
+        // `init_on_free`: no data of the previous user stays in a cached object.
+        if hardening::init_on_free() {
+            self.zero(obj);
+        }
         // Only a flush needs the batch; `None` keeps the common path from initialising it.
         let mut batch: Option<Batch> = None;
         let batch_size = self.shared.batch;
@@ -460,6 +471,9 @@ impl Cache {
                     // SAFETY: The caller gave us `obj`, an object of this cache.
                     if !unsafe { crate::kasan::check(obj) } {
                         continue;
+                    }
+                    if hardening::init_on_free() && !array.is_full() {
+                        self.zero(obj);
                     }
                     // SAFETY: As above; it is live, and ours now.
                     if unsafe { array.push(obj) }.is_ok() {
@@ -853,6 +867,37 @@ mod tests {
         .flatten();
         let (same, bytes) = r.ok_or(ENOMEM)?;
         // The array is a stack: the object just freed comes back first.
+        assert!(same);
+        assert!(bytes.iter().all(|&b| b == 0));
+        Ok(())
+    }
+
+    #[test]
+    fn init_on_alloc_is_honoured_from_the_array() -> Result {
+        if !hardening::init_on_alloc() {
+            crate::testing::skip(c"init_on_alloc is off: boot with init_on_alloc=1");
+            return Ok(());
+        }
+        let c = cache(c"pcpu_array_test_init", 8)?;
+        let r = on_cpu(first_cpu()?, || {
+            let obj = c.alloc(Gfp::KERNEL)?;
+            // SAFETY: A live 64-byte object of ours.
+            unsafe { core::ptr::write_bytes(obj.as_ptr().cast::<u8>(), 0xa5, 64) };
+            // SAFETY: Ours, unused from here on.
+            unsafe { c.free(obj) };
+            // No `__GFP_ZERO`: `init_on_alloc` alone must zero the object the array serves.
+            let again = c.alloc(Gfp::KERNEL)?;
+            let mut bytes = [0xffu8; 64];
+            // SAFETY: A live 64-byte object of ours.
+            unsafe {
+                core::ptr::copy_nonoverlapping(again.as_ptr().cast::<u8>(), bytes.as_mut_ptr(), 64)
+            };
+            // SAFETY: Ours, unused from here on.
+            unsafe { c.free(again) };
+            Some((obj == again, bytes))
+        })
+        .flatten();
+        let (same, bytes) = r.ok_or(ENOMEM)?;
         assert!(same);
         assert!(bytes.iter().all(|&b| b == 0));
         Ok(())

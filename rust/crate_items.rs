@@ -14,6 +14,7 @@ mod cpu_work;
 mod debugfs;
 mod ffi;
 mod gfp;
+mod hardening;
 mod hotplug;
 mod kasan;
 mod lifecycle;

@@ -73,6 +73,9 @@ done
 vng_args=(--run "$kdir" --cpus "${VM_CPUS:-2}" --memory 2G --rwdir "$res"
 	--append "slab_debug=A,pcpu_array_test_bulkfail,pcpu_array_stress"
 	--append "PATH=$here/guest-bin")
+# The tests run with init_on_alloc on, as distribution kernels do (the benchmarks keep the
+# perf kernel's default).
+[ "$mode" = test ] && vng_args+=(--append init_on_alloc=1)
 [ -n "${KUNIT_FILTER:-}" ] && vng_args+=(--append "kunit.filter_glob=$KUNIT_FILTER")
 [ -n "${EXPECT_KASAN:-}" ] && vng_args+=(--append kasan_multi_shot)
 if grep -qwE 'vmx|svm' /proc/cpuinfo && [ -w /dev/kvm ]; then
