@@ -203,6 +203,12 @@ impl Cache {
         self.shared.stats()
     }
 
+    /// The registered shrinker, for tests that call it as reclaim would.
+    #[cfg(pcpu_array_kunit)]
+    pub(crate) fn shrinker(&self) -> &Shrinker {
+        &self.shrinker
+    }
+
     /// Whether an empty array may be refilled for an allocation with `gfp`.
     fn can_refill(gfp: Gfp) -> bool {
         gfp.allows_blocking() && bulk_allowed()

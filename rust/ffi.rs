@@ -57,6 +57,8 @@ extern "C" {
     pub(crate) fn pcpu_array_per_cpu_ptr(ptr: *mut c_void, cpu: c_uint) -> *mut c_void;
     /// `cpumask_next(cpu, cpu_possible_mask)`: `>= nr_cpu_ids` when there is none.
     pub(crate) fn pcpu_array_next_possible_cpu(cpu: c_int) -> c_uint;
+    /// `cpumask_next(cpu, cpu_online_mask)`: `>= nr_cpu_ids` when there is none.
+    pub(crate) fn pcpu_array_next_online_cpu(cpu: c_int) -> c_uint;
     /// `nr_cpu_ids`.
     pub(crate) fn pcpu_array_nr_cpu_ids() -> c_uint;
 
@@ -141,8 +143,6 @@ extern "C" {
 extern "C" {
     /// `preempt_count()`.
     pub(crate) fn pcpu_array_preempt_count() -> c_int;
-    /// `cpumask_next(cpu, cpu_online_mask)`: `>= nr_cpu_ids` when there is none.
-    pub(crate) fn pcpu_array_next_online_cpu(cpu: c_int) -> c_uint;
     /// `local_irq_save(flags)`, returning `flags`.
     pub(crate) fn pcpu_array_local_irq_save() -> c_ulong;
     /// `local_irq_restore(flags)`.

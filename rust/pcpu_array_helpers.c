@@ -118,6 +118,11 @@ unsigned int pcpu_array_next_possible_cpu(int cpu)
 	return cpumask_next(cpu, cpu_possible_mask);
 }
 
+unsigned int pcpu_array_next_online_cpu(int cpu)
+{
+	return cpumask_next(cpu, cpu_online_mask);
+}
+
 unsigned int pcpu_array_nr_cpu_ids(void)
 {
 	return nr_cpu_ids;

@@ -31,6 +31,7 @@ bool pcpu_array_is_kfence_address(const void *addr);
 void __percpu *pcpu_array_alloc_percpu(size_t size, size_t align);
 void *pcpu_array_per_cpu_ptr(void __percpu *ptr, unsigned int cpu);
 unsigned int pcpu_array_next_possible_cpu(int cpu);
+unsigned int pcpu_array_next_online_cpu(int cpu);
 unsigned int pcpu_array_nr_cpu_ids(void);
 
 void pcpu_array_local_trylock_init(local_trylock_t *lock);
@@ -60,7 +61,6 @@ bool pcpu_array_kasan_check(const void *obj);
 
 /* pcpu_array_kunit_helpers.c */
 int pcpu_array_preempt_count(void);
-unsigned int pcpu_array_next_online_cpu(int cpu);
 unsigned long pcpu_array_local_irq_save(void);
 void pcpu_array_local_irq_restore(unsigned long flags);
 long pcpu_array_work_on_cpu(int cpu, long (*fn)(void *), void *arg);

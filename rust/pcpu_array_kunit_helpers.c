@@ -19,11 +19,6 @@ int pcpu_array_preempt_count(void)
 	return preempt_count();
 }
 
-unsigned int pcpu_array_next_online_cpu(int cpu)
-{
-	return cpumask_next(cpu, cpu_online_mask);
-}
-
 unsigned long pcpu_array_local_irq_save(void)
 {
 	unsigned long flags;

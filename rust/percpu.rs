@@ -14,22 +14,25 @@ use kernel::{
     prelude::*, //
 };
 
-/// Iterator over the possible CPUs, in increasing order.
-pub(crate) struct PossibleCpus {
+/// Iterator over the CPUs of a mask, in increasing order.
+///
+/// # Invariants
+///
+/// `mask_next` is `pcpu_array_next_possible_cpu` or `pcpu_array_next_online_cpu`.
+pub(crate) struct Cpus {
     next: i32,
+    /// `cpumask_next()` on the mask: the first CPU after the one given, `>= nr_cpu_ids` when
+    /// there is none.
+    mask_next: unsafe extern "C" fn(cpu: kernel::ffi::c_int) -> kernel::ffi::c_uint,
 }
 
-impl Iterator for PossibleCpus {
+impl Iterator for Cpus {
     type Item = u32;
 
     fn next(&mut self) -> Option<u32> {
-        // SAFETY: Reading the possible mask and `nr_cpu_ids` has no preconditions.
-        let (cpu, nr) = unsafe {
-            (
-                ffi::pcpu_array_next_possible_cpu(self.next),
-                ffi::pcpu_array_nr_cpu_ids(),
-            )
-        };
+        // SAFETY: `mask_next` reads the possible or the online mask (type invariant); reading a
+        // CPU mask or `nr_cpu_ids` has no preconditions.
+        let (cpu, nr) = unsafe { ((self.mask_next)(self.next), ffi::pcpu_array_nr_cpu_ids()) };
         if cpu >= nr {
             return None;
         }
@@ -39,8 +42,22 @@ impl Iterator for PossibleCpus {
 }
 
 /// The possible CPUs: every CPU that may ever come online.
-pub(crate) fn possible_cpus() -> PossibleCpus {
-    PossibleCpus { next: -1 }
+pub(crate) fn possible_cpus() -> Cpus {
+    // INVARIANT: The possible mask's reader.
+    Cpus {
+        next: -1,
+        mask_next: ffi::pcpu_array_next_possible_cpu,
+    }
+}
+
+/// The CPUs online now. Racy against CPU hotplug, which the caller must tolerate: a CPU may go
+/// or come while (or right after) it is listed.
+pub(crate) fn online_cpus() -> Cpus {
+    // INVARIANT: The online mask's reader.
+    Cpus {
+        next: -1,
+        mask_next: ffi::pcpu_array_next_online_cpu,
+    }
 }
 
 /// One `T` for every possible CPU, in per-CPU memory.

@@ -32,6 +32,11 @@ pub(crate) const SHRINK_EMPTY: c_ulong = !0 - 1;
 /// Flushes every online CPU's array of `shared`, each on its CPU. May sleep. Returns how many
 /// objects went back to the backing cache.
 pub(crate) fn flush_all(shared: &Shared) -> usize {
+    // One work item per online CPU (as counted here; hotplug may change that meanwhile).
+    shared.count(
+        Stat::ShrinkWork,
+        crate::percpu::online_cpus().count() as u64,
+    );
     crate::cpu_work::sum_on_each_cpu(shared, |s| s.flush_this_cpu(Stat::ShrinkFlush))
 }
 
@@ -143,5 +148,227 @@ unsafe extern "C" fn scan_objects(
         SHRINK_STOP
     } else {
         freed
+    }
+}
+
+#[cfg(pcpu_array_kunit)]
+#[kunit_tests(pcpu_array_shrink)]
+mod tests {
+    use super::*;
+    use crate::{
+        cache::{
+            Cache,
+            Config, //
+        },
+        gfp::Gfp,
+        testing::{
+            on_cpu,
+            online_cpus,
+            CaseBox, //
+        },
+    };
+    use kernel::{
+        str::CString,
+        time::{
+            Instant,
+            Monotonic, //
+        },
+    };
+
+    /// `SHRINK_BATCH`: what reclaim scans at once when the shrinker sets no batch.
+    const SHRINK_BATCH: c_ulong = 128;
+
+    /// A `shrink_control` as reclaim fills it for a `GFP_KERNEL` allocation on node 0.
+    fn control() -> bindings::shrink_control {
+        // SAFETY: All-zero is a valid `shrink_control`.
+        let mut sc: bindings::shrink_control = unsafe { core::mem::zeroed() };
+        sc.gfp_mask = bindings::GFP_KERNEL;
+        sc
+    }
+
+    /// `count_objects` of `c`'s shrinker, called as reclaim calls it.
+    fn count(c: &Cache) -> c_ulong {
+        let mut sc = control();
+        // SAFETY: The shrinker of a live cache, registered by `Shrinker::register`; `sc` is a
+        // valid control block.
+        unsafe { count_objects(c.shrinker().raw(), &mut sc) }
+    }
+
+    /// `scan_objects` of `c`'s shrinker for `nr_to_scan` objects; returns what it returned and
+    /// the `nr_scanned` it reported.
+    fn scan(c: &Cache, nr_to_scan: c_ulong) -> (c_ulong, c_ulong) {
+        let mut sc = control();
+        sc.nr_to_scan = nr_to_scan;
+        sc.nr_scanned = nr_to_scan;
+        // SAFETY: As in `count`.
+        let ret = unsafe { scan_objects(c.shrinker().raw(), &mut sc) };
+        (ret, sc.nr_scanned)
+    }
+
+    /// What `do_shrink_slab()` (mm/shrinker.c, Linux 7.2) does with `c`'s shrinker at
+    /// `priority`, without the deferred count: count, then scan a batch at a time until the
+    /// share of the objects `priority` asks for is scanned or the shrinker stops. Returns how
+    /// many objects it freed.
+    fn shrink_slab_one(c: &Cache, priority: u32) -> u64 {
+        let s = c.shrinker().raw();
+        // SAFETY: The shrinker of a live cache.
+        let (seeks, batch) = unsafe { ((*s).seeks, (*s).batch) };
+        let batch = c_ulong::try_from(batch)
+            .ok()
+            .filter(|&b| b > 0)
+            .unwrap_or(SHRINK_BATCH);
+        let freeable = count(c);
+        if freeable == 0 || freeable == SHRINK_EMPTY {
+            return 0;
+        }
+        let delta = match c_ulong::try_from(seeks) {
+            Ok(seeks) if seeks > 0 => (freeable >> priority) * 4 / seeks,
+            _ => freeable / 2,
+        };
+        let mut total_scan = delta.min(2 * freeable);
+        let mut freed = 0;
+        while total_scan >= batch || total_scan >= freeable {
+            let (ret, scanned) = scan(c, batch.min(total_scan));
+            if ret == SHRINK_STOP {
+                break;
+            }
+            freed += ret as u64;
+            total_scan = total_scan.saturating_sub(scanned);
+        }
+        freed
+    }
+
+    /// What `echo 2 > /proc/sys/vm/drop_caches` does to `caches` (`drop_slab()`): passes of
+    /// `shrink_slab()` at priority 0 over every shrinker until one frees (almost) nothing.
+    fn drop_caches(caches: &[Cache]) -> u64 {
+        let mut total = 0;
+        let mut shift = 0;
+        loop {
+            let freed: u64 = caches.iter().map(|c| shrink_slab_one(c, 0)).sum();
+            total += freed;
+            if freed >> shift <= 1 {
+                return total;
+            }
+            shift += 1;
+        }
+    }
+
+    /// Fills the arrays of `caches` on `cpu`.
+    fn fill_on(caches: &[Cache], cpu: u32) -> Result {
+        on_cpu(cpu, || {
+            caches
+                .iter()
+                .try_for_each(|c| c.prefill(c.capacity(), Gfp::KERNEL))
+        })
+        .ok_or(EIO)
+        .flatten()
+    }
+
+    /// `stat` summed over `caches`.
+    fn total(caches: &[Cache], stat: Stat) -> u64 {
+        caches.iter().map(|c| c.stats().get(stat)).sum()
+    }
+
+    /// How many times each reclaim is measured.
+    const REPS: usize = 5;
+
+    /// What a measured reclaim did: its median time, the most work items and the fewest objects
+    /// freed of any run, and the most objects a run left cached.
+    struct Pass {
+        ns: i64,
+        works: u64,
+        freed: u64,
+        left: u64,
+    }
+
+    /// Times `reclaim` over `caches` [`REPS`] times, each after emptying the arrays and filling
+    /// them again with `fill`, and prints what it cost as `what`.
+    fn measure(
+        caches: &[Cache],
+        what: &str,
+        fill: impl Fn(&[Cache]) -> Result,
+        reclaim: impl Fn(&[Cache]) -> u64,
+    ) -> Result<Pass> {
+        let mut ns = [0i64; REPS];
+        let mut pass = Pass {
+            ns: 0,
+            works: 0,
+            freed: u64::MAX,
+            left: 0,
+        };
+        let mut cached = 0;
+        for t in &mut ns {
+            for c in caches {
+                c.shrink();
+            }
+            fill(caches)?;
+            cached = total(caches, Stat::ObjectsCached);
+            let works = total(caches, Stat::ShrinkWork);
+            let start = Instant::<Monotonic>::now();
+            let freed = reclaim(caches);
+            *t = start.elapsed().as_nanos();
+            pass.works = pass.works.max(total(caches, Stat::ShrinkWork) - works);
+            pass.freed = pass.freed.min(freed);
+            pass.left = pass.left.max(total(caches, Stat::ObjectsCached));
+        }
+        ns.sort_unstable();
+        pass.ns = ns[REPS / 2];
+        pr_info!(
+            "reclaim over {} caches, {} CPUs, {}: {} cached; {} us (median of {}, min {}, max {}), {} work items, {} freed\n",
+            caches.len(),
+            online_cpus().count(),
+            what,
+            cached,
+            pass.ns / 1000,
+            REPS,
+            ns[0] / 1000,
+            ns[REPS - 1] / 1000,
+            pass.works,
+            pass.freed
+        );
+        Ok(pass)
+    }
+
+    /// The cost of reclaim over 100 caches, printed for `Documentation/performance.rst`
+    /// ("Memory pressure"); no timed assertion.
+    #[test]
+    fn reclaim_over_100_caches() -> Result {
+        const CACHES: usize = 100;
+        let mut v = KVec::with_capacity(CACHES, GFP_KERNEL)?;
+        for i in 0..CACHES {
+            let name = CString::try_from_fmt(fmt!("pcpu_array_test_many{i}"))?;
+            v.push(Cache::new(&name, Config::new(64, 32))?, GFP_KERNEL)?;
+        }
+        let caches = CaseBox::new(v)?;
+        let first = online_cpus().next().ok_or(ENODEV)?;
+        let every_cpu = |cs: &[Cache]| online_cpus().try_for_each(|cpu| fill_on(cs, cpu));
+        let one_cpu = |cs: &[Cache]| fill_on(cs, first);
+        let light = |cs: &[Cache]| -> u64 {
+            cs.iter()
+                .map(|c| match scan(c, 16).0 {
+                    SHRINK_STOP => 0,
+                    n => n as u64,
+                })
+                .sum()
+        };
+
+        let all = measure(
+            &caches,
+            "drop_caches, every CPU full",
+            every_cpu,
+            drop_caches,
+        )?;
+        assert_eq!(all.left, 0);
+        let one = measure(&caches, "drop_caches, one CPU full", one_cpu, drop_caches)?;
+        assert_eq!(one.left, 0);
+        // A light pass: one scan of 16 objects per cache, less than a CPU holds.
+        let light = measure(
+            &caches,
+            "one scan of 16 per cache, every CPU full",
+            every_cpu,
+            light,
+        )?;
+        assert!(light.freed > 0);
+        Ok(())
     }
 }

@@ -72,6 +72,9 @@ stats! {
     CpuDeadFlush => c"cpu_dead_flush",
     /// Objects given back to the backing cache by `pcpu_array_shrink()` or the shrinker.
     ShrinkFlush => c"shrink_flush",
+    /// Work items queued to flush a CPU's array, by `pcpu_array_shrink()` or the shrinker
+    /// (counted on the CPU that queued them): each wakes a kworker on the CPU it flushes.
+    ShrinkWork => c"shrink_work",
     /// Objects a CPU's array holds now (a level, not an event count).
     ObjectsCached => c"objects_cached",
 }

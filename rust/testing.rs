@@ -6,6 +6,7 @@
 //! armed.
 
 use crate::ffi;
+pub(crate) use crate::percpu::online_cpus;
 use core::{
     ops::Deref,
     ptr::NonNull, //
@@ -99,25 +100,6 @@ impl<T> Drop for CaseBox<T> {
 pub(crate) fn skip(reason: &CStr) {
     // SAFETY: `reason` is a C string, copied into the case's status comment.
     unsafe { ffi::pcpu_array_kunit_skip(reason.as_char_ptr()) };
-}
-
-/// The online CPUs, in increasing order.
-pub(crate) fn online_cpus() -> impl Iterator<Item = u32> {
-    let mut next = -1i32;
-    core::iter::from_fn(move || {
-        // SAFETY: Reading the online mask and `nr_cpu_ids` has no preconditions.
-        let (cpu, nr) = unsafe {
-            (
-                ffi::pcpu_array_next_online_cpu(next),
-                ffi::pcpu_array_nr_cpu_ids(),
-            )
-        };
-        if cpu >= nr {
-            return None;
-        }
-        next = i32::try_from(cpu).ok()?;
-        Some(cpu)
-    })
 }
 
 /// Runs `f` in a kworker bound to `cpu` and returns its result, or `None` when it did not run.
