@@ -543,7 +543,8 @@ impl Cache {
     }
 
     /// Gives every object parked in every online CPU's array back to the backing cache, each
-    /// CPU's on that CPU. Returns how many. May sleep.
+    /// CPU's on that CPU (only the CPUs whose array holds objects are woken). Returns how many.
+    /// May sleep, and waits for a shrinker scan of this cache that is running.
     pub fn shrink(&self) -> usize {
         crate::shrink::flush_all(&self.shared)
     }
@@ -677,8 +678,12 @@ mod tests {
         let after = c.stats();
         assert_eq!(after.get(Stat::ObjectsCached), 0);
         assert_eq!(after.since(&before, Stat::ShrinkFlush), filled);
+        // One work item per CPU that held objects, none for the others.
+        assert_eq!(after.since(&before, Stat::ShrinkWork), filled / 8);
         assert_eq!(after.in_use(), 0);
         assert_eq!(c.shrink(), 0);
+        // Nothing left anywhere: no CPU is woken.
+        assert_eq!(c.stats().since(&after, Stat::ShrinkWork), 0);
         // An emptied array refills as usual.
         let obj = c.alloc(Gfp::KERNEL).ok_or(ENOMEM)?;
         // SAFETY: Just allocated from `c`, unused.
@@ -717,6 +722,7 @@ mod tests {
         let after = c.stats();
         assert_eq!(after.get(Stat::ObjectsCached), 0);
         assert_eq!(after.since(&before, Stat::ShrinkFlush), 8);
+        assert_eq!(after.since(&before, Stat::ShrinkWork), 1);
         // SAFETY: As above.
         assert_eq!(unsafe { scan(s, &mut sc) }, SHRINK_STOP);
         Ok(())

@@ -169,6 +169,35 @@ impl CpuArray {
         n
     }
 
+    /// Moves up to `n` objects from the bottom of the array (the least recently pushed, whose
+    /// cache lines are the coldest) to the end of `batch`; the others move down. Returns how
+    /// many moved.
+    pub(crate) fn take_oldest_into(&mut self, n: usize, batch: &mut Batch) -> usize {
+        let n = n.min(self.len).min(BATCH_MAX - batch.len);
+        if self.kasan_size != 0 {
+            for &obj in &self.objs[..n] {
+                if let Some(o) = NonNull::new(obj) {
+                    self.unpoison(o);
+                }
+            }
+        }
+        // SAFETY: `objs[..n]` and `batch.objs[batch.len..batch.len + n]` are in bounds (`n`
+        // fits both) and do not overlap; `MaybeUninit<P>` has the layout of `P`.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                self.objs.as_ptr(),
+                batch.objs.as_mut_ptr().add(batch.len).cast::<*mut c_void>(),
+                n,
+            )
+        };
+        self.objs.copy_within(n..self.len, 0);
+        // INVARIANT: The batch's new entries are initialised and non-null (array invariant);
+        // the array keeps its other objects, moved down, and those that left were unpoisoned.
+        batch.len += n;
+        self.len -= n;
+        n
+    }
+
     /// Moves as many objects from `batch` as fit. Returns how many moved; the rest stay in
     /// `batch`.
     ///
@@ -344,6 +373,25 @@ mod tests {
         assert_eq!(unsafe { a.fill_from(&mut b) }, 2);
         assert_eq!(b.len(), 1);
         assert!(a.is_full());
+    }
+
+    #[test]
+    fn oldest_leave_first() {
+        let mut a = CpuArray::new(8);
+        for i in 0..6 {
+            assert!(push(&mut a, fake(i)).is_ok());
+        }
+        let mut b = Batch::new();
+        assert_eq!(a.take_oldest_into(2, &mut b), 2);
+        assert_eq!(b.pop(), Some(fake(1)));
+        assert_eq!(b.pop(), Some(fake(0)));
+        // The newest stay, in stack order.
+        assert_eq!(a.len(), 4);
+        assert_eq!(a.pop(), Some(fake(5)));
+        assert_eq!(a.take_oldest_into(10, &mut b), 3);
+        assert_eq!(a.len(), 0);
+        assert_eq!(b.pop(), Some(fake(4)));
+        assert_eq!(b.pop(), Some(fake(3)));
     }
 
     #[test]

@@ -93,8 +93,8 @@ extern "C" {
         node: *mut bindings::hlist_node,
     ) -> c_int;
 
-    /// Creates the workqueue of [`pcpu_array_on_each_cpu`] (`pcpu_array_cpu_work.c`): 0 or
-    /// `-ENOMEM`.
+    /// Creates the module's workqueue (`pcpu_array_cpu_work.c`), a per-CPU `WQ_MEM_RECLAIM`
+    /// one: 0 or `-ENOMEM`.
     pub(crate) fn pcpu_array_cpu_work_init() -> c_int;
     /// Destroys that workqueue, after every work item queued to it has run.
     pub(crate) fn pcpu_array_cpu_work_exit();
@@ -103,13 +103,28 @@ extern "C" {
         work: *mut bindings::work_struct,
         f: unsafe extern "C" fn(work: *mut bindings::work_struct),
     );
-    /// Runs `f(arg)` in a kworker bound to each online CPU (a work item of a `WQ_MEM_RECLAIM`
-    /// workqueue), waits for all of them and returns the sum of what they returned. Calls are
-    /// serialised. A work item whose CPU goes offline meanwhile runs on another CPU.
-    pub(crate) fn pcpu_array_on_each_cpu(
-        f: unsafe extern "C" fn(arg: *mut c_void) -> c_ulong,
+    /// A set of work items, one per possible CPU, with the mutex of the caller that queues them
+    /// (a `struct pcpu_array_cpu_works *`, opaque here), or NULL.
+    pub(crate) fn pcpu_array_cpu_works_alloc() -> *mut c_void;
+    /// Frees such a set; none of its items may be queued or running.
+    pub(crate) fn pcpu_array_cpu_works_free(works: *mut c_void);
+    /// Takes the set's mutex: waits for it when `wait`, otherwise tries once. True when taken.
+    pub(crate) fn pcpu_array_cpu_works_lock(works: *mut c_void, wait: bool) -> bool;
+    /// Releases the set's mutex.
+    pub(crate) fn pcpu_array_cpu_works_unlock(works: *mut c_void);
+    /// With the mutex held: queues `f(arg, budget)` on the module's workqueue, bound to `cpu`
+    /// (which runs it elsewhere if `cpu` goes offline). False, queueing nothing, when `cpu` is
+    /// not a possible CPU or its item is already queued.
+    pub(crate) fn pcpu_array_cpu_work_queue(
+        works: *mut c_void,
+        cpu: c_uint,
+        f: unsafe extern "C" fn(arg: *mut c_void, budget: c_ulong) -> c_ulong,
         arg: *mut c_void,
-    ) -> c_ulong;
+        budget: c_ulong,
+    ) -> bool;
+    /// With the mutex held: waits for every item queued since the last wait and returns the
+    /// sum of what they returned.
+    pub(crate) fn pcpu_array_cpu_works_wait(works: *mut c_void) -> c_ulong;
 
     /// Poisons the `size` bytes of slab object `obj` as freed (`KASAN_SLAB_FREE`).
     #[cfg(CONFIG_KASAN_GENERIC)]

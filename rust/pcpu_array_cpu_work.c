@@ -1,32 +1,44 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Running a function on every online CPU, for pcpu_array_shrink() and the
- * shrinkers (rust/cpu_work.rs is the Rust side). As SLUB's flush_all() does for
- * its sheaves, per-CPU work items go to a WQ_MEM_RECLAIM workqueue, so that a
- * shrinker called under memory pressure makes progress. Unlike flush_all(), no
- * cpus_read_lock(): a shrinker must not take it (CPU hotplug allocates memory
- * with it held). A work item queued to a CPU that goes away meanwhile runs on
- * another CPU, which is harmless here: the function acts on the CPU it runs
- * on, and a dead CPU's array is flushed by the hotplug teardown.
+ * Running a function on chosen CPUs, for pcpu_array_shrink() and the shrinkers
+ * (rust/cpu_work.rs is the Rust side). As SLUB's flush_all() does for its
+ * sheaves, per-CPU work items go to a WQ_MEM_RECLAIM workqueue, so that a
+ * shrinker called under memory pressure makes progress.
+ *
+ * Each cache owns its work items, one per possible CPU, and a mutex that the
+ * caller queueing them holds until it has waited for them: callers on
+ * different caches never wait for each other, and only the CPUs a caller
+ * names get a work item. Unlike flush_all(), no cpus_read_lock(): a shrinker
+ * must not take it (CPU hotplug allocates memory with it held). A work item
+ * queued to a CPU that goes away meanwhile runs on another CPU, which is
+ * harmless here: the function acts on the CPU it runs on, and a dead CPU's
+ * array is flushed by the hotplug teardown.
  */
 
 #include <linux/cpumask.h>
+#include <linux/lockdep.h>
 #include <linux/mutex.h>
 #include <linux/percpu.h>
+#include <linux/slab.h>
 #include <linux/workqueue.h>
 
 #include "pcpu_array_helpers.h"
 
 struct pcpu_array_cpu_work {
 	struct work_struct work;
-	unsigned long (*fn)(void *arg);
+	unsigned long (*fn)(void *arg, unsigned long budget);
 	void *arg;
+	unsigned long budget;
 	unsigned long ret;
+	bool queued;
 };
 
-static DEFINE_PER_CPU(struct pcpu_array_cpu_work, pcpu_array_cpu_works);
-/* One caller at a time owns pcpu_array_cpu_works. */
-static DEFINE_MUTEX(pcpu_array_cpu_works_lock);
+struct pcpu_array_cpu_works {
+	/* Held by the one caller whose items are queued, until they have run. */
+	struct mutex lock;
+	struct pcpu_array_cpu_work __percpu *items;
+};
+
 static struct workqueue_struct *pcpu_array_wq;
 
 int pcpu_array_cpu_work_init(void)
@@ -55,32 +67,83 @@ static void pcpu_array_cpu_work_fn(struct work_struct *work)
 	struct pcpu_array_cpu_work *w =
 		container_of(work, struct pcpu_array_cpu_work, work);
 
-	w->ret = w->fn(w->arg);
+	w->ret = w->fn(w->arg, w->budget);
 }
 
-unsigned long pcpu_array_on_each_cpu(unsigned long (*fn)(void *arg), void *arg)
+struct pcpu_array_cpu_works *pcpu_array_cpu_works_alloc(void)
+{
+	struct pcpu_array_cpu_works *works;
+	int cpu;
+
+	works = kzalloc_obj(*works);
+	if (!works)
+		return NULL;
+	works->items = alloc_percpu(struct pcpu_array_cpu_work);
+	if (!works->items) {
+		kfree(works);
+		return NULL;
+	}
+	mutex_init(&works->lock);
+	for_each_possible_cpu(cpu)
+		INIT_WORK(&per_cpu_ptr(works->items, cpu)->work, pcpu_array_cpu_work_fn);
+	return works;
+}
+
+void pcpu_array_cpu_works_free(struct pcpu_array_cpu_works *works)
+{
+	mutex_destroy(&works->lock);
+	free_percpu(works->items);
+	kfree(works);
+}
+
+bool pcpu_array_cpu_works_lock(struct pcpu_array_cpu_works *works, bool wait)
+{
+	if (!wait)
+		return mutex_trylock(&works->lock);
+	mutex_lock(&works->lock);
+	return true;
+}
+
+void pcpu_array_cpu_works_unlock(struct pcpu_array_cpu_works *works)
+{
+	mutex_unlock(&works->lock);
+}
+
+bool pcpu_array_cpu_work_queue(struct pcpu_array_cpu_works *works, unsigned int cpu,
+			       unsigned long (*fn)(void *arg, unsigned long budget),
+			       void *arg, unsigned long budget)
+{
+	struct pcpu_array_cpu_work *w;
+
+	lockdep_assert_held(&works->lock);
+	if (cpu >= nr_cpu_ids || !cpu_possible(cpu))
+		return false;
+	w = per_cpu_ptr(works->items, cpu);
+	if (w->queued)
+		return false;
+	w->fn = fn;
+	w->arg = arg;
+	w->budget = budget;
+	w->ret = 0;
+	w->queued = true;
+	queue_work_on(cpu, pcpu_array_wq, &w->work);
+	return true;
+}
+
+unsigned long pcpu_array_cpu_works_wait(struct pcpu_array_cpu_works *works)
 {
 	struct pcpu_array_cpu_work *w;
 	unsigned long sum = 0;
 	int cpu;
 
-	mutex_lock(&pcpu_array_cpu_works_lock);
-	for_each_online_cpu(cpu) {
-		w = per_cpu_ptr(&pcpu_array_cpu_works, cpu);
-		INIT_WORK(&w->work, pcpu_array_cpu_work_fn);
-		w->fn = fn;
-		w->arg = arg;
-		w->ret = 0;
-		queue_work_on(cpu, pcpu_array_wq, &w->work);
-	}
+	lockdep_assert_held(&works->lock);
 	for_each_possible_cpu(cpu) {
-		w = per_cpu_ptr(&pcpu_array_cpu_works, cpu);
-		if (w->fn != fn || w->arg != arg)
+		w = per_cpu_ptr(works->items, cpu);
+		if (!w->queued)
 			continue;
 		flush_work(&w->work);
 		sum += w->ret;
-		w->fn = NULL;
+		w->queued = false;
 	}
-	mutex_unlock(&pcpu_array_cpu_works_lock);
 	return sum;
 }

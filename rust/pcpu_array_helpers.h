@@ -46,11 +46,19 @@ int pcpu_array_cpuhp_add_instance(int state, struct hlist_node *node);
 int pcpu_array_cpuhp_remove_instance(int state, struct hlist_node *node);
 
 /* pcpu_array_cpu_work.c */
+struct pcpu_array_cpu_works;
 int pcpu_array_cpu_work_init(void);
 void pcpu_array_cpu_work_exit(void);
 struct work_struct;
 void pcpu_array_defer(struct work_struct *work, void (*fn)(struct work_struct *work));
-unsigned long pcpu_array_on_each_cpu(unsigned long (*fn)(void *arg), void *arg);
+struct pcpu_array_cpu_works *pcpu_array_cpu_works_alloc(void);
+void pcpu_array_cpu_works_free(struct pcpu_array_cpu_works *works);
+bool pcpu_array_cpu_works_lock(struct pcpu_array_cpu_works *works, bool wait);
+void pcpu_array_cpu_works_unlock(struct pcpu_array_cpu_works *works);
+bool pcpu_array_cpu_work_queue(struct pcpu_array_cpu_works *works, unsigned int cpu,
+			       unsigned long (*fn)(void *arg, unsigned long budget),
+			       void *arg, unsigned long budget);
+unsigned long pcpu_array_cpu_works_wait(struct pcpu_array_cpu_works *works);
 
 /* pcpu_array_kasan.c */
 #ifdef CONFIG_KASAN_GENERIC

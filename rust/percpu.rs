@@ -154,6 +154,17 @@ impl<T: Sync> PerCpu<T> {
         Some(unsafe { &*ffi::pcpu_array_per_cpu_ptr(self.ptr.as_ptr(), cpu).cast::<T>() })
     }
 
+    /// Each online CPU's instance, with its CPU. Racy against CPU hotplug, as [`online_cpus`].
+    pub(crate) fn online(&self) -> impl Iterator<Item = (u32, &T)> + '_ {
+        online_cpus().map(move |cpu| {
+            // SAFETY: An online CPU is a possible one; by the type invariant its instance is
+            // initialised and lives as long as `self`.
+            let value =
+                unsafe { &*ffi::pcpu_array_per_cpu_ptr(self.ptr.as_ptr(), cpu).cast::<T>() };
+            (cpu, value)
+        })
+    }
+
     /// Calls `f` with each possible CPU's instance.
     pub(crate) fn for_each(&self, mut f: impl FnMut(u32, &T)) {
         for cpu in possible_cpus() {

@@ -16,6 +16,7 @@ use crate::{
         BATCH_MAX, //
     },
     cpu_pin::CpuPin,
+    cpu_work::CpuWorks,
     local_trylock::PerCpuTryLock,
     stats::{
         Stat,
@@ -24,7 +25,10 @@ use crate::{
         ThisCpuStats, //
     },
 };
-use kernel::prelude::*;
+use kernel::{
+    prelude::*,
+    sync::atomic::Atomic, //
+};
 
 /// The arrays, the backing cache and the counters of one cache.
 ///
@@ -39,6 +43,12 @@ pub(crate) struct Shared {
     pub(crate) capacity: usize,
     /// Objects a refill brings and a flush takes away: half the capacity, at least one.
     pub(crate) batch: usize,
+    /// The work items that flush the arrays on their CPUs, for the shrinker and
+    /// `pcpu_array_shrink()` (`crate::shrink`).
+    pub(crate) works: CpuWorks,
+    /// The CPU whose array the shrinker looks at first next time, so that successive partial
+    /// scans take their turns on every CPU (`crate::shrink`).
+    pub(crate) shrink_cursor: Atomic<u32>,
 }
 
 impl Shared {
@@ -65,6 +75,8 @@ impl Shared {
             stats: StatsTable::new()?,
             capacity,
             batch,
+            works: CpuWorks::new()?,
+            shrink_cursor: Atomic::new(0),
         })
     }
 
@@ -110,15 +122,18 @@ impl Shared {
         free_batch(&self.backing, batch);
     }
 
-    /// Gives every object of the current CPU's array back to the backing cache, counting them
-    /// as `stat`. Returns how many. Stops early when the array's lock is held.
-    pub(crate) fn flush_this_cpu(&self, stat: Stat) -> usize {
+    /// Gives up to `budget` objects of the current CPU's array back to the backing cache, the
+    /// oldest first (the least recently freed, whose cache lines are the coldest), counting
+    /// them as `stat`. Returns how many. Stops early when the array's lock is held.
+    pub(crate) fn flush_this_cpu(&self, stat: Stat, budget: usize) -> usize {
+        let mut left = budget;
         drain(&self.backing, |batch| {
             self.with_this_cpu(None, |array, stats| {
-                let n = array.take_into(BATCH_MAX, batch);
+                let n = array.take_oldest_into(left.min(BATCH_MAX), batch);
                 stats.add(stat, n as u64);
                 n
             })
+            .inspect(|&n| left -= n)
             .unwrap_or(0)
         })
     }

@@ -135,6 +135,11 @@ impl StatsTable {
         self.cpus.on_cpu(cpu)
     }
 
+    /// `stat` of each online CPU, with the CPU. Racy against CPU hotplug.
+    pub(crate) fn online(&self, stat: Stat) -> impl Iterator<Item = (u32, u64)> + '_ {
+        self.cpus.online().map(move |(cpu, c)| (cpu, c.get(stat)))
+    }
+
     /// The counters of the CPU `pin` holds the task on.
     #[inline]
     pub(crate) fn this_cpu<'a>(&'a self, _pin: &'a CpuPin) -> ThisCpuStats<'a> {
