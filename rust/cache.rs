@@ -209,6 +209,12 @@ impl Cache {
         &self.shrinker
     }
 
+    /// What the cache shares with its shrinker and hotplug instance, for tests.
+    #[cfg(pcpu_array_kunit)]
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
     /// Whether an empty array may be refilled for an allocation with `gfp`.
     fn can_refill(gfp: Gfp) -> bool {
         gfp.allows_blocking() && bulk_allowed()

@@ -156,6 +156,20 @@ impl CpuWorks {
         unsafe { ffi::pcpu_array_cpu_works_unlock(works) };
         Some(Ran { sum, queued })
     }
+
+    /// Runs `f` with the mutex held, as another caller of [`CpuWorks::run`] would: for the
+    /// tests of what a second caller does. `f` must not wait for these items.
+    #[cfg(pcpu_array_kunit)]
+    pub(crate) fn hold<R>(&self, f: impl FnOnce() -> R) -> R {
+        let works = self.raw.as_ptr();
+        // SAFETY: `works` is live (type invariant).
+        unsafe { ffi::pcpu_array_cpu_works_lock(works, true) };
+        let r = f();
+        // INVARIANT: Nothing was queued with the mutex held here.
+        // SAFETY: Taken above, by this task.
+        unsafe { ffi::pcpu_array_cpu_works_unlock(works) };
+        r
+    }
 }
 
 impl Drop for CpuWorks {

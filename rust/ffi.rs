@@ -168,6 +168,14 @@ extern "C" {
         f: unsafe extern "C" fn(*mut c_void) -> kernel::ffi::c_long,
         arg: *mut c_void,
     ) -> kernel::ffi::c_long;
+    /// Runs `fa(a)` in a work item of `system_dfl_wq` (unbound) while the caller runs `fb(b)`,
+    /// and returns once both are done.
+    pub(crate) fn pcpu_array_in_parallel(
+        fa: unsafe extern "C" fn(*mut c_void) -> kernel::ffi::c_long,
+        a: *mut c_void,
+        fb: unsafe extern "C" fn(*mut c_void) -> kernel::ffi::c_long,
+        b: *mut c_void,
+    );
     /// Sets `current->make_it_fail`, the fault-injection task filter.
     #[cfg(CONFIG_FAILSLAB)]
     pub(crate) fn pcpu_array_set_make_it_fail(fail: bool);

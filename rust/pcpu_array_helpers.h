@@ -72,6 +72,7 @@ int pcpu_array_preempt_count(void);
 unsigned long pcpu_array_local_irq_save(void);
 void pcpu_array_local_irq_restore(unsigned long flags);
 long pcpu_array_work_on_cpu(int cpu, long (*fn)(void *), void *arg);
+void pcpu_array_in_parallel(long (*fa)(void *), void *a, long (*fb)(void *), void *b);
 void pcpu_array_set_make_it_fail(bool fail);
 void pcpu_array_kunit_skip(const char *reason);
 

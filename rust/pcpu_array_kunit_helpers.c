@@ -37,6 +37,31 @@ long pcpu_array_work_on_cpu(int cpu, long (*fn)(void *), void *arg)
 	return work_on_cpu(cpu, fn, arg);
 }
 
+struct pcpu_array_side_work {
+	struct work_struct work;
+	long (*fn)(void *arg);
+	void *arg;
+};
+
+static void pcpu_array_side_work_fn(struct work_struct *work)
+{
+	struct pcpu_array_side_work *w =
+		container_of(work, struct pcpu_array_side_work, work);
+
+	w->fn(w->arg);
+}
+
+void pcpu_array_in_parallel(long (*fa)(void *), void *a, long (*fb)(void *), void *b)
+{
+	struct pcpu_array_side_work w = { .fn = fa, .arg = a };
+
+	INIT_WORK_ONSTACK(&w.work, pcpu_array_side_work_fn);
+	queue_work(system_dfl_wq, &w.work);
+	fb(b);
+	flush_work(&w.work);
+	destroy_work_on_stack(&w.work);
+}
+
 void pcpu_array_set_make_it_fail(bool fail)
 {
 #ifdef CONFIG_FAULT_INJECTION

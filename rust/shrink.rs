@@ -219,6 +219,7 @@ mod tests {
         },
         gfp::Gfp,
         testing::{
+            in_parallel,
             on_cpu,
             online_cpus,
             CaseBox, //
@@ -384,6 +385,137 @@ mod tests {
             pass.freed
         );
         Ok(pass)
+    }
+
+    /// A cache of 64-byte objects, destroyed even when the case fails.
+    fn cache(name: &CStr, capacity: u32) -> Result<CaseBox<Cache>> {
+        CaseBox::new(Cache::new(name, Config::new(64, capacity))?)
+    }
+
+    /// Makes `c`'s array on `cpu` hold (at least) `n` objects.
+    fn fill(c: &Cache, cpu: u32, n: usize) -> Result {
+        on_cpu(cpu, || c.prefill(n, Gfp::KERNEL))
+            .ok_or(EIO)
+            .flatten()
+    }
+
+    /// `stat` of `c` on `cpu` alone.
+    fn on(c: &Cache, cpu: u32, stat: Stat) -> u64 {
+        c.shared().stats.on_cpu(cpu).map_or(0, |s| s.get(stat))
+    }
+
+    #[test]
+    fn count_reports_the_cached_objects() -> Result {
+        let c = cache(c"pcpu_array_test_count", 32)?;
+        assert_eq!(count(&c), SHRINK_EMPTY);
+        let mut cached = 0;
+        for (i, cpu) in online_cpus().enumerate() {
+            // A different number on each CPU.
+            let n = 3 + i % 29;
+            fill(&c, cpu, n)?;
+            cached += n;
+            assert_eq!(count(&c), cached);
+        }
+        assert_eq!(c.stats().get(Stat::ObjectsCached), cached as u64);
+        assert_eq!(c.shrink(), cached);
+        assert_eq!(count(&c), SHRINK_EMPTY);
+        Ok(())
+    }
+
+    #[test]
+    fn scan_frees_about_nr_to_scan() -> Result {
+        let c = cache(c"pcpu_array_test_nr_to_scan", 32)?;
+        let mut cached = 0;
+        for cpu in online_cpus() {
+            fill(&c, cpu, 32)?;
+            cached += 32;
+        }
+        let before = c.stats();
+        // Less than a CPU holds: that many go back, from one CPU, and the rest stay.
+        assert_eq!(scan(&c, 10), (10, 10));
+        let mid = c.stats();
+        assert_eq!(mid.since(&before, Stat::ShrinkFlush), 10);
+        assert_eq!(mid.since(&before, Stat::ShrinkWork), 1);
+        assert_eq!(count(&c), cached - 10);
+        // All but five, across the CPUs as needed.
+        let n = cached - 15;
+        assert_eq!(scan(&c, n), (n, n));
+        assert_eq!(count(&c), 5);
+        // More than is left: what is left.
+        assert_eq!(scan(&c, 128), (5, 5));
+        let after = c.stats();
+        assert_eq!(after.since(&before, Stat::ShrinkFlush), cached as u64);
+        assert_eq!(after.get(Stat::ObjectsCached), 0);
+        assert_eq!(after.in_use(), 0);
+        assert_eq!(scan(&c, 128), (SHRINK_STOP, 0));
+        Ok(())
+    }
+
+    #[test]
+    fn no_work_item_for_an_empty_array() -> Result {
+        let c = cache(c"pcpu_array_test_idle_cpus", 16)?;
+        let before = c.stats();
+        // Nothing cached: neither a scan nor a shrink wakes a CPU.
+        assert_eq!(scan(&c, 128), (SHRINK_STOP, 0));
+        assert_eq!(c.shrink(), 0);
+        assert_eq!(c.stats().since(&before, Stat::ShrinkWork), 0);
+        // Objects on the last online CPU only: one work item, which ran there.
+        let last = online_cpus().last().ok_or(ENODEV)?;
+        fill(&c, last, 16)?;
+        let mid = c.stats();
+        assert_eq!(scan(&c, 128), (16, 16));
+        fill(&c, last, 16)?;
+        assert_eq!(c.shrink(), 16);
+        let after = c.stats();
+        assert_eq!(after.since(&mid, Stat::ShrinkWork), 2);
+        assert_eq!(after.since(&mid, Stat::ShrinkFlush), 32);
+        assert_eq!(on(&c, last, Stat::ShrinkFlush), 32);
+        Ok(())
+    }
+
+    #[test]
+    fn concurrent_scans_neither_deadlock_nor_wait_for_other_caches() -> Result {
+        const ROUNDS: u64 = 20;
+        let (a, b) = (
+            cache(c"pcpu_array_test_par_a", 32)?,
+            cache(c"pcpu_array_test_par_b", 32)?,
+        );
+        let (a, b): (&Cache, &Cache) = (&a, &b);
+        let cpu = online_cpus().next().ok_or(ENODEV)?;
+        // While another flush of `a` runs (its work items taken), a scan of `a` backs off at
+        // once and a scan of `b` goes on.
+        fill(a, cpu, 32)?;
+        fill(b, cpu, 32)?;
+        let (scan_a, scan_b) = a.shared().works.hold(|| (scan(a, 128), scan(b, 128)));
+        assert_eq!(scan_a, (SHRINK_STOP, 0));
+        assert_eq!(scan_b, (32, 32));
+        assert_eq!(scan(a, 128), (32, 32));
+
+        // Two reclaimers over both caches in opposite orders, and a shrink, at the same time.
+        let mut filled = 0;
+        let mut freed = 0;
+        for _ in 0..ROUNDS {
+            for cpu in online_cpus() {
+                fill(a, cpu, 32)?;
+                fill(b, cpu, 32)?;
+                filled += 64;
+            }
+            let (x, y) = in_parallel(
+                || shrink_slab_one(a, 0) + shrink_slab_one(b, 0),
+                || shrink_slab_one(b, 0) + shrink_slab_one(a, 0) + a.shrink() as u64,
+            )
+            .ok_or(EIO)?;
+            // A reclaimer that backed off left its share for later.
+            freed += x + y + (a.shrink() + b.shrink()) as u64;
+        }
+        assert_eq!(freed, filled);
+        for c in [a, b] {
+            let s = c.stats();
+            assert_eq!(s.get(Stat::ObjectsCached), 0);
+            assert_eq!(s.get(Stat::ShrinkFlush), 32 + filled / 2);
+            assert_eq!(s.in_use(), 0);
+        }
+        Ok(())
     }
 
     /// The cost of reclaim over 100 caches, printed for `Documentation/performance.rst`

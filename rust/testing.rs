@@ -102,43 +102,74 @@ pub(crate) fn skip(reason: &CStr) {
     unsafe { ffi::pcpu_array_kunit_skip(reason.as_char_ptr()) };
 }
 
-/// Runs `f` in a kworker bound to `cpu` and returns its result, or `None` when it did not run.
-///
-/// The kworker cannot migrate, so everything `f` does happens on `cpu`. Assertions belong in
-/// the test's own thread: `f` returns what it saw.
-pub(crate) fn on_cpu<R, F: FnOnce() -> R>(cpu: u32, f: F) -> Option<R> {
-    struct Call<F, R> {
-        f: Option<F>,
-        r: Option<R>,
+/// A closure to run once from C, and what it returned.
+struct Call<F, R> {
+    f: Option<F>,
+    r: Option<R>,
+}
+
+impl<F: FnOnce() -> R, R> Call<F, R> {
+    fn new(f: F) -> Self {
+        Self {
+            f: Some(f),
+            r: None,
+        }
     }
 
+    /// The C-callable side: runs the closure of the `Call<F, R>` at `arg`, once.
+    ///
     /// # Safety
     ///
     /// `arg` must point to a live `Call<F, R>` that nothing else accesses during the call.
-    unsafe extern "C" fn trampoline<F: FnOnce() -> R, R>(arg: *mut c_void) -> c_long {
-        // SAFETY: Guaranteed by the caller (`work_on_cpu()` passes `on_cpu`'s `call`).
-        let call = unsafe { &mut *arg.cast::<Call<F, R>>() };
+    unsafe extern "C" fn trampoline(arg: *mut c_void) -> c_long {
+        // SAFETY: Guaranteed by the caller.
+        let call = unsafe { &mut *arg.cast::<Self>() };
         if let Some(f) = call.f.take() {
             call.r = Some(f());
         }
         0
     }
 
-    let mut call = Call {
-        f: Some(f),
-        r: None,
-    };
+    fn as_arg(&mut self) -> *mut c_void {
+        core::ptr::from_mut(self).cast()
+    }
+}
+
+/// Runs `f` in a kworker bound to `cpu` and returns its result, or `None` when it did not run.
+///
+/// The kworker cannot migrate, so everything `f` does happens on `cpu`. Assertions belong in
+/// the test's own thread: `f` returns what it saw.
+pub(crate) fn on_cpu<R, F: FnOnce() -> R>(cpu: u32, f: F) -> Option<R> {
+    let mut call = Call::new(f);
     let cpu = i32::try_from(cpu).ok()?;
     // SAFETY: `work_on_cpu()` waits for the work to finish, so `call` outlives its use, and
     // only the trampoline touches it meanwhile.
+    unsafe { ffi::pcpu_array_work_on_cpu(cpu, Call::<F, R>::trampoline, call.as_arg()) };
+    call.r
+}
+
+/// Runs `a` in an unbound kworker and `b` in the calling task at the same time, and returns
+/// both results once both are done (`None` only if a closure did not run). Assertions belong
+/// after it returns.
+pub(crate) fn in_parallel<FA, RA, FB, RB>(a: FA, b: FB) -> Option<(RA, RB)>
+where
+    FA: FnOnce() -> RA + Send,
+    RA: Send,
+    FB: FnOnce() -> RB,
+{
+    let (mut ca, mut cb) = (Call::new(a), Call::new(b));
+    // SAFETY: The C side waits for the work item before returning, so both `Call`s outlive
+    // their use; each is touched only by its own trampoline meanwhile. `a` and its result are
+    // `Send`, as they run in another task; `b` stays in ours.
     unsafe {
-        ffi::pcpu_array_work_on_cpu(
-            cpu,
-            trampoline::<F, R>,
-            core::ptr::from_mut(&mut call).cast(),
+        ffi::pcpu_array_in_parallel(
+            Call::<FA, RA>::trampoline,
+            ca.as_arg(),
+            Call::<FB, RB>::trampoline,
+            cb.as_arg(),
         )
     };
-    call.r
+    Some((ca.r?, cb.r?))
 }
 
 /// Runs `f` with interrupts disabled.
