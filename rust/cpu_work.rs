@@ -118,8 +118,9 @@ impl CpuWorks {
     ///
     /// One caller at a time: `plan` is called once the others are done, so it sees what they
     /// left; it must not call `run` on these items. When another caller is running, `if_busy`
-    /// says whether to wait for it or to return `None` at once. A work item whose CPU goes offline meanwhile runs on another CPU,
-    /// so `f` must act on the CPU it runs on (a dead CPU is the hotplug teardown's).
+    /// says whether to wait for it or to return `None` at once. A work item whose CPU goes
+    /// offline meanwhile runs on another CPU, so `f` must act on the CPU it runs on (a dead
+    /// CPU is the hotplug teardown's).
     pub(crate) fn run<T: Sync, I: IntoIterator<Item = (u32, usize)>>(
         &self,
         if_busy: IfBusy,
@@ -158,7 +159,8 @@ impl CpuWorks {
     }
 
     /// Runs `f` with the mutex held, as another caller of [`CpuWorks::run`] would: for the
-    /// tests of what a second caller does. `f` must not wait for these items.
+    /// tests of what a second caller does. `f` must not run these items with
+    /// [`IfBusy::Wait`], which would wait for itself.
     #[cfg(pcpu_array_kunit)]
     pub(crate) fn hold<R>(&self, f: impl FnOnce() -> R) -> R {
         let works = self.raw.as_ptr();
