@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Types and limits of the C ABI (`include/pcpu_array.h`) that Rust on both sides shares:
-//! compiled into `pcpu_array.ko` and, through `samples/rust/pcpu_array_binding.rs`, into
+//! compiled into `pcpu_array.ko` and, through the binding (`binding/pcpu_array.rs`), into
 //! consumers.
 //!
 //! The layout is part of the ABI, so it is pinned twice: by the `const` assertions below and by

@@ -123,7 +123,9 @@ pub const DEFAULT_CAPACITY: u32 = 32;
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Options {
-    /// Objects each CPU's array keeps, 1 to [`MAX_CAPACITY`](super::abi_types::MAX_CAPACITY); [`DEFAULT_CAPACITY`] by default.
+    /// Objects each CPU's array keeps, 1 to [`MAX_CAPACITY`]; [`DEFAULT_CAPACITY`] by default.
+    ///
+    /// [`MAX_CAPACITY`]: super::abi_types::MAX_CAPACITY
     pub capacity: u32,
     /// Object alignment in bytes, a power of two; the type's own alignment when it is larger
     /// (0, the default, means the type's).
@@ -255,9 +257,11 @@ impl<T, C: NewRawCache> ArrayCache<T, C> {
 
     /// Creates a cache of `T`s named `name` made as `options` say.
     ///
-    /// Fails with `EINVAL` for a capacity outside 1..=[`MAX_CAPACITY`](super::abi_types::MAX_CAPACITY), an alignment that is not
-    /// a power of two, a flag the backing cache cannot take or a zero-sized `T`; with `ENOMEM`
-    /// when memory runs out. May sleep.
+    /// Fails with `EINVAL` for a capacity outside 1..=[`MAX_CAPACITY`], an alignment that is
+    /// not a power of two, a flag the backing cache cannot take or a zero-sized `T`; with
+    /// `ENOMEM` when memory runs out. May sleep.
+    ///
+    /// [`MAX_CAPACITY`]: super::abi_types::MAX_CAPACITY
     pub fn with_options(name: &CStr, options: &Options) -> Result<Self> {
         // INVARIANT: The cache is created for `T`'s layout.
         Ok(Self {
