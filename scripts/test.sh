@@ -27,7 +27,11 @@ boot() {
 	rm -f "$out"
 }
 
-boot "$@"
+# The Rust module of Documentation/pcpu_array.rst, built word for word from a copy outside
+# the tree (scripts/consumer_example.sh), loads in the first boot as well.
+example=$("$top/scripts/consumer_example.sh") || { echo "test.sh: FAIL: the documented example"; rc=1; }
+boot "$@" ${example:+"$example"}
+[ -n "$example" ] && rm -rf "$(dirname "$example")"
 if grep -q '^CONFIG_KASAN_GENERIC=y' "$kdir/.config"; then
 	echo "test.sh: KASAN boot: deliberate misuse of cached objects must be reported"
 	# The use after free in the test's own reader; the double frees in Cache::free and
