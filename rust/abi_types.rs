@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Types and limits of the C ABI (`include/pcpu_array.h`) that Rust on both sides shares:
-//! compiled into `pcpu_array.ko` and, through `samples/rust/pcpu_array_binding.rs`, into
+//! compiled into `pcpu_array.ko` and, through the binding (`binding/pcpu_array.rs`), into
 //! consumers.
 //!
 //! The layout is part of the ABI, so it is pinned twice: by the `const` assertions below and by
@@ -40,6 +40,45 @@ pub struct PcpuArrayStats {
     pub free_backing: u64,
     /// Objects the arrays hold now.
     pub objects_cached: u64,
+}
+
+impl PcpuArrayStats {
+    /// Objects handed out by the cache and not given back yet: `alloc_array + alloc_backing -
+    /// free_array - free_backing`.
+    ///
+    /// Objects held by a reservation count as in use from the moment they are reserved: a
+    /// reservation takes its objects out of the cache when it is made, and gives back the ones
+    /// it did not hand out when it is dropped. The counters are per CPU and summed on read, so
+    /// while other CPUs allocate and free the sum may be off by what they did meanwhile (even
+    /// below zero); it is exact when nothing runs concurrently.
+    pub fn in_use(&self) -> i64 {
+        let allocs = self.alloc_array.wrapping_add(self.alloc_backing);
+        let frees = self.free_array.wrapping_add(self.free_backing);
+        allocs.wrapping_sub(frees) as i64
+    }
+
+    /// Free objects the arrays hold now, over every CPU: memory that the cache keeps ready and
+    /// that the shrinker can give back.
+    pub fn cached(&self) -> u64 {
+        self.objects_cached
+    }
+
+    /// The share of allocations served from the arrays, in percent, rounded down: `100 *
+    /// alloc_array / (alloc_array + alloc_backing)`; 0 when nothing was allocated.
+    ///
+    /// Objects a reservation takes count as allocations, from the array or from the backing
+    /// cache as they came; objects handed out of a reservation afterwards do not count again.
+    pub fn hit_rate(&self) -> u32 {
+        let hits = self.alloc_array;
+        let all = hits.saturating_add(self.alloc_backing);
+        let rate = match hits.checked_mul(100) {
+            Some(h) => h.checked_div(all),
+            // Beyond `u64::MAX / 100` allocations, `all / 100` is not zero.
+            None => hits.checked_div(all / 100),
+        };
+        // At most 100: `hits <= all`.
+        rate.unwrap_or(0) as u32
+    }
 }
 
 /// `struct pcpu_array_args`: every option of `pcpu_array_create_args()`.

@@ -1,12 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Allocation flags: the one type every Rust entry point of the cache takes, and the only
-//! place the raw `gfp_t` bits are spelled out.
+//! Allocation flags as the slab calls take them: the raw `gfp_t`, and the only place its bits
+//! are spelled out.
 //!
-//! `kernel::alloc::Flags` keeps its raw value private to the `kernel` crate, and the slab calls
-//! need the raw `gfp_t`, so the cache has its own small flag type with the same constants.
+//! The typed API (`typed.rs`) takes `kernel::alloc::Flags`, as `KBox` and `KVec` do. `Flags`
+//! keeps its raw value private to the `kernel` crate (only `contains`, `|`, `&` and `!` are
+//! public), and the slab calls need the raw `gfp_t`, so the module's raw layer speaks [`Gfp`]
+//! and [`Gfp::from_flags`] recovers the bits of any `Flags` from its public constants alone.
 
-use kernel::bindings;
+use kernel::{
+    alloc::{
+        flags,
+        Flags, //
+    },
+    bindings,
+};
 
 /// `gfp_t` allocation flags.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -68,10 +76,155 @@ impl Gfp {
     }
 }
 
+/// The public constants of `kernel::alloc::flags`, each with the `gfp_t` it is defined as
+/// (`Flags(bindings::X)` in `rust/kernel/alloc.rs`).
+const PUBLIC: [(Flags, bindings::gfp_t); 7] = [
+    (flags::GFP_KERNEL, bindings::GFP_KERNEL),
+    (flags::GFP_KERNEL_ACCOUNT, bindings::GFP_KERNEL_ACCOUNT),
+    (flags::GFP_ATOMIC, bindings::GFP_ATOMIC),
+    (flags::GFP_NOWAIT, bindings::GFP_NOWAIT),
+    (flags::__GFP_ZERO, bindings::__GFP_ZERO),
+    (flags::__GFP_HIGHMEM, bindings::__GFP_HIGHMEM),
+    (flags::__GFP_NOWARN, bindings::__GFP_NOWARN),
+];
+
+/// The most atoms there can be: they are disjoint and non-empty, so at most one per bit.
+const MAX_ATOMS: usize = bindings::gfp_t::BITS as usize;
+
+/// An atom of the flags a module can build: the bits that lie in exactly the public constants
+/// whose bit is set in `inside` (bit `i` for `PUBLIC[i]`) and in none of the others.
+#[derive(Clone, Copy)]
+struct Atom {
+    inside: u32,
+    bits: bindings::gfp_t,
+}
+
+/// Every non-empty atom, computed at build time from the raw constants, and their number.
+const ATOMS: ([Atom; MAX_ATOMS], usize) = atoms();
+
+/// Computes [`ATOMS`].
+const fn atoms() -> ([Atom; MAX_ATOMS], usize) {
+    let mut out = [Atom { inside: 0, bits: 0 }; MAX_ATOMS];
+    let mut n = 0;
+    let mut inside = 0u32;
+    while inside < 1 << PUBLIC.len() {
+        let mut bits = !0;
+        let mut i = 0;
+        while i < PUBLIC.len() {
+            bits &= if inside & (1 << i) != 0 {
+                PUBLIC[i].1
+            } else {
+                !PUBLIC[i].1
+            };
+            i += 1;
+        }
+        if bits != 0 {
+            out[n] = Atom { inside, bits };
+            n += 1;
+        }
+        inside += 1;
+    }
+    (out, n)
+}
+
+impl Gfp {
+    /// The `gfp_t` that `flags` stands for, exactly.
+    ///
+    /// A module builds a `Flags` only from the public constants of `kernel::alloc::flags` with
+    /// `|`, `&` and `!`, so every `Flags` is a union of *atoms*: the non-empty intersections of
+    /// each constant or its complement. The atoms' bits are known at build time from the same
+    /// constants in `bindings`; `Flags::contains` tells which atoms `flags` holds, and their
+    /// bits together are its `gfp_t`. Nothing relies on the private layout of `Flags`. For a
+    /// constant `flags` the loops fold to a constant once inlined.
+    #[inline]
+    pub fn from_flags(flags: Flags) -> Self {
+        let (all, _) = PUBLIC[0];
+        let mut raw = 0;
+        for atom in ATOMS.0.iter().take(ATOMS.1) {
+            // The atom as a `Flags`: the intersection, as in `atoms()`, of the same constants.
+            let mut a = all | !all;
+            for (i, (f, _)) in PUBLIC.iter().enumerate() {
+                a = a & if atom.inside & (1 << i) != 0 { *f } else { !*f };
+            }
+            if flags.contains(a) {
+                raw |= atom.bits;
+            }
+        }
+        Self(raw)
+    }
+}
+
+impl From<Flags> for Gfp {
+    fn from(flags: Flags) -> Self {
+        Self::from_flags(flags)
+    }
+}
+
 impl core::ops::BitOr for Gfp {
     type Output = Gfp;
 
     fn bitor(self, rhs: Gfp) -> Gfp {
         Gfp(self.0 | rhs.0)
+    }
+}
+
+#[cfg(pcpu_array_kunit)]
+#[kernel::prelude::kunit_tests(pcpu_array_gfp)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_public_constant_maps_to_its_gfp_t() {
+        for (f, raw) in PUBLIC {
+            assert_eq!(Gfp::from(f).as_raw(), raw);
+        }
+        assert_eq!(Gfp::from(flags::GFP_KERNEL), Gfp::KERNEL);
+        assert_eq!(Gfp::from(flags::GFP_NOWAIT), Gfp::NOWAIT);
+        assert_eq!(Gfp::from(flags::GFP_ATOMIC), Gfp::ATOMIC);
+        assert!(Gfp::from(flags::GFP_KERNEL).allows_blocking());
+        assert!(!Gfp::from(flags::GFP_NOWAIT).allows_blocking());
+        assert!(!Gfp::from(flags::GFP_ATOMIC).allows_blocking());
+        assert!(Gfp::from(flags::GFP_KERNEL | flags::__GFP_ZERO).wants_zero());
+    }
+
+    #[test]
+    fn combinations_map_exactly() {
+        let k = flags::GFP_KERNEL;
+        assert_eq!(
+            Gfp::from(k | flags::__GFP_ZERO | flags::__GFP_NOWARN).as_raw(),
+            bindings::GFP_KERNEL | bindings::__GFP_ZERO | bindings::__GFP_NOWARN
+        );
+        assert_eq!(Gfp::from(!k).as_raw(), !bindings::GFP_KERNEL);
+        assert_eq!(
+            Gfp::from(flags::GFP_KERNEL_ACCOUNT & !k).as_raw(),
+            bindings::GFP_KERNEL_ACCOUNT & !bindings::GFP_KERNEL
+        );
+        assert_eq!(Gfp::from(k & !k).as_raw(), 0);
+        assert_eq!(Gfp::from(k | !k).as_raw(), !0);
+    }
+
+    /// Every union of atoms, built with the public operations only, maps to the union of their
+    /// bits: with the atoms that are every `Flags` a module can build.
+    #[test]
+    fn every_union_of_atoms_maps_exactly() {
+        let (all, _) = PUBLIC[0];
+        let atoms = ATOMS.0.get(..ATOMS.1).unwrap_or(&[]);
+        assert!(atoms.len() < 16);
+        assert_eq!(atoms.iter().fold(0, |acc, a| acc | a.bits), !0);
+        for set in 0u32..1 << atoms.len() {
+            let mut f = all & !all;
+            let mut raw = 0;
+            for (j, atom) in atoms.iter().enumerate() {
+                if set & (1 << j) != 0 {
+                    let mut a = all | !all;
+                    for (i, (g, _)) in PUBLIC.iter().enumerate() {
+                        a = a & if atom.inside & (1 << i) != 0 { *g } else { !*g };
+                    }
+                    f = f | a;
+                    raw |= atom.bits;
+                }
+            }
+            assert_eq!(Gfp::from(f).as_raw(), raw);
+        }
     }
 }

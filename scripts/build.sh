@@ -12,6 +12,6 @@ set -euo pipefail
 kdir=${KDIR:?KDIR must name the kernel build}
 
 make -C "$kdir" M="$top" LLVM=1 "$@" modules
-make -C "$kdir" M="$top/samples" LLVM=1 KBUILD_EXTRA_SYMBOLS="$top/Module.symvers" "$@" modules
+make -C "$kdir" M="$top/samples" LLVM=1 PCPU_ARRAY="$top" "$@" modules
 make -C "$kdir" M="$top/tests" LLVM=1 KBUILD_EXTRA_SYMBOLS="$top/Module.symvers" "$@" modules
 make -C "$kdir" M="$top/bench" LLVM=1 KBUILD_EXTRA_SYMBOLS="$top/Module.symvers" "$@" modules

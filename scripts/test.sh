@@ -56,11 +56,16 @@ else
 	else
 		echo "test.sh: no generic KASAN in $kdir: KASAN phase skipped"
 	fi
+	# The Rust module of Documentation/pcpu_array.rst, built word for word from a copy
+	# outside the tree (scripts/consumer_example.sh), loads in the boot as well.
+	example=$("$top/scripts/consumer_example.sh") ||
+		{ echo "test.sh: FAIL: the documented example"; rc=1; }
 	t=$(now)
 	out=$(mktemp)
-	env "${kasan[@]}" "$top/scripts/vm.sh" test "$@" | tee "$out"
+	env "${kasan[@]}" "$top/scripts/vm.sh" test "$@" ${example:+"$example"} | tee "$out"
 	[ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
 	boot_s=$(($(now) - t))
+	[ -n "$example" ] && rm -rf "$(dirname "$example")"
 	read -r passed failed < <(tail -n 1 "$out" |
 		sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\1 \2/p')
 	rm -f "$out"

@@ -61,14 +61,6 @@ impl NodeCache {
             Backend::Slab => Self::Slab(SlabCache::new(name, size, align)?),
         })
     }
-
-    /// The pcpu_array counters; all zero for a plain cache.
-    pub(crate) fn stats(&self) -> Stats {
-        match self {
-            Self::Array(a) => a.stats(),
-            Self::Slab(_) => Stats::default(),
-        }
-    }
 }
 
 // SAFETY: Both variants return objects of the size and alignment the cache was created with and
@@ -119,6 +111,14 @@ unsafe impl RawCache for NodeCache {
                 r.left = count;
                 Ok(NodeReservation::Slab(r))
             }
+        }
+    }
+
+    /// The pcpu_array counters; all zero for a plain cache.
+    fn stats(&self) -> Stats {
+        match self {
+            Self::Array(a) => a.stats(),
+            Self::Slab(_) => Stats::default(),
         }
     }
 }

@@ -9,15 +9,12 @@
 //! `/sys/kernel/debug/pcpu_array/pcpu_array_demo/`, and prints at unload how many objects were
 //! still in use. Without `demo`, it loads and does nothing.
 
-#[path = "pcpu_array_binding.rs"]
-pub mod pcpu_array;
+// Written by the build (consumer.mk); rustfmt need not find it before.
+#[rustfmt::skip]
+mod pcpu_array;
 
 use kernel::prelude::*;
-use pcpu_array::{
-    ArrayCache,
-    Gfp,
-    Stats, //
-};
+use pcpu_array::ArrayCache;
 
 module! {
     type: DemoModule,
@@ -43,13 +40,6 @@ struct DemoNode {
     slots: [u64; 32],
 }
 
-/// Objects handed out and not yet freed, according to the counters.
-fn in_use(s: &Stats) -> i64 {
-    let allocs = s.alloc_array.wrapping_add(s.alloc_backing);
-    let frees = s.free_array.wrapping_add(s.free_backing);
-    allocs.wrapping_sub(frees) as i64
-}
-
 /// Allocates and frees `rounds * 100` nodes in bursts and prints what the arrays did.
 fn run_demo(rounds: u32) -> Result<ArrayCache<DemoNode>> {
     let cache = ArrayCache::<DemoNode>::new(c"pcpu_array_demo", CAPACITY)?;
@@ -62,7 +52,7 @@ fn run_demo(rounds: u32) -> Result<ArrayCache<DemoNode>> {
                     DemoNode {
                         slots: [round * 1000 + i; 32],
                     },
-                    Gfp::KERNEL,
+                    GFP_KERNEL,
                 )?;
                 held.push(node, GFP_KERNEL)?;
             }
@@ -108,7 +98,7 @@ impl kernel::Module for DemoModule {
 impl Drop for DemoModule {
     fn drop(&mut self) {
         if let Some(cache) = self.cache.take() {
-            let in_use = in_use(&cache.stats());
+            let in_use = cache.stats().in_use();
             drop(cache);
             pr_info!("demo: cache destroyed, {} objects were in use\n", in_use);
         }

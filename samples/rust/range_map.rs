@@ -226,7 +226,7 @@ impl RangeMap {
 
     /// The node cache's counters (from `pcpu_array.ko`; zero for a plain cache).
     pub fn cache_stats(&self) -> crate::pcpu_array::Stats {
-        self.cache.raw().stats()
+        self.cache.stats()
     }
 
     /// The node counters.

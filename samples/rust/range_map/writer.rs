@@ -33,7 +33,6 @@ use super::{
     RangeMap,
     Reservation, //
 };
-use crate::pcpu_array::Gfp;
 use core::ptr;
 use kernel::{
     bindings,
@@ -372,7 +371,7 @@ impl RangeMap {
             }
             let want = worst_case_nodes(height);
             // May sleep: before the lock.
-            let mut res = self.cache.reserve(want, Gfp::KERNEL)?;
+            let mut res = self.cache.reserve(want, GFP_KERNEL)?;
             self.stats.reserved.add(want as u64, Relaxed);
             let mut guard = self.lock.lock();
             if guard.height > height {

@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The pcpu_array API for Rust modules, over the C ABI of `include/pcpu_array.h`.
+//!
+//! A Rust module cannot import another module's crate, so a consumer compiles this binding
+//! into itself. Its Kbuild includes pcpu_array's `consumer.mk`, which writes the binding as one
+//! self-contained file, `pcpu_array.rs`, next to each Rust module of the directory; the module
+//! declares it at its crate root, private or `pub` as it likes:
+//!
+//! ```ignore
+//! #[rustfmt::skip]
+//! mod pcpu_array;
+//! use pcpu_array::SharedArrayCache;
+//! ```
+//!
+//! It brings the same typed API as inside `pcpu_array.ko` (the very same `rust/typed.rs`,
+//! `rust/gfp.rs` and `rust/abi_types.rs`, inlined by `binding/generate.sh`): [`ArrayCache`]
+//! with its borrowing [`ArrayBox`], [`SharedArrayCache`] with its owning [`OwnedArrayBox`],
+//! typed [`Reservation`]s, [`Options`] and [`Stats`]. Every entry point takes
+//! `kernel::alloc::Flags` and every initialiser `KBox` takes. See `Documentation/pcpu_array.rst`,
+//! "Using pcpu_array from your Rust module".
+//!
+//! The module must load after `pcpu_array.ko`: `modprobe` does that from the symbol
+//! dependency; with `insmod`, a consumer loaded first fails with "Unknown symbol
+//! pcpu_array_create_args".
+
+// A consumer uses some of the API, not all of it, from a private or a public module: which
+// items (and re-exports) stay unused and unreachable depends on the consumer, so `expect`
+// would fail for one that happens to use them all.
+#![allow(
+    dead_code,
+    unreachable_pub,
+    unused_imports,
+    reason = "a library compiled into each consumer, which uses what it needs"
+)]
+
+#[path = "../rust/abi_types.rs"]
+pub mod abi_types;
+#[path = "../rust/gfp.rs"]
+pub mod gfp;
+#[path = "../rust/typed.rs"]
+pub mod typed;
+
+pub use abi_types::{
+    PcpuArrayStats as Stats,
+    MAX_CAPACITY,
+    MAX_RESERVE, //
+};
+pub use gfp::Gfp;
+pub use typed::{
+    layout_of,
+    NewRawCache,
+    Options,
+    RawCache,
+    RawReservation,
+    DEFAULT_CAPACITY, //
+};
+
+use abi_types::PcpuArrayArgs;
+use core::{
+    marker::PhantomData,
+    ptr::NonNull, //
+};
+use kernel::{
+    bindings,
+    error::from_err_ptr,
+    ffi::{
+        c_char,
+        c_int,
+        c_uint,
+        c_ulong,
+        c_void, //
+    },
+    prelude::*,
+    str::CStr,
+};
+
+extern "C" {
+    fn pcpu_array_create_args(name: *const c_char, args: *const PcpuArrayArgs) -> *mut c_void;
+    fn pcpu_array_destroy(pa: *mut c_void);
+    fn pcpu_array_alloc(pa: *mut c_void, gfp: bindings::gfp_t) -> *mut c_void;
+    fn pcpu_array_free(pa: *mut c_void, obj: *mut c_void);
+    fn pcpu_array_prefill(pa: *mut c_void, count: c_uint, gfp: bindings::gfp_t) -> c_int;
+    fn pcpu_array_reserve(pa: *mut c_void, count: c_uint, gfp: bindings::gfp_t) -> *mut c_void;
+    fn pcpu_array_alloc_reserved(r: *mut c_void, gfp: bindings::gfp_t) -> *mut c_void;
+    fn pcpu_array_unreserve(r: *mut c_void);
+    fn pcpu_array_get_stats(pa: *mut c_void, st: *mut Stats);
+    fn pcpu_array_shrink(pa: *mut c_void) -> c_ulong;
+}
+
+/// A `struct pcpu_array *` owned by this module: the untyped cache under the typed ones.
+///
+/// # Invariants
+///
+/// `pa` came from `pcpu_array_create_args()` and is destroyed only on drop.
+pub struct ExternCache {
+    pa: NonNull<c_void>,
+}
+
+// SAFETY: The C ABI may be called from any CPU and task.
+unsafe impl Send for ExternCache {}
+// SAFETY: As above; every entry point takes the cache by shared pointer.
+unsafe impl Sync for ExternCache {}
+
+impl ExternCache {
+    /// Creates a cache of `size`-byte objects aligned to `align` (0 for the default): see
+    /// `pcpu_array_create_args()`. May sleep.
+    pub fn new(name: &CStr, size: u32, align: u32, capacity: u32) -> Result<Self> {
+        Self::new_raw(name, size, align, &Options::with_capacity(capacity))
+    }
+
+    /// Gives every object parked in the arrays back to the backing cache and returns how many
+    /// that was: see `pcpu_array_shrink()`. May sleep.
+    pub fn shrink(&self) -> usize {
+        // SAFETY: `pa` is live (type invariant).
+        unsafe { pcpu_array_shrink(self.pa.as_ptr()) }
+    }
+}
+
+// SAFETY: `pcpu_array_create_args()` creates the backing cache with the size and alignment
+// given, and `pcpu_array_alloc()` returns its objects.
+unsafe impl NewRawCache for ExternCache {
+    fn new_raw(name: &CStr, size: u32, align: u32, options: &Options) -> Result<Self> {
+        let args = PcpuArrayArgs {
+            size,
+            align,
+            flags: options.flags,
+            capacity: options.capacity,
+            keep_sheaves: options.keep_sheaves,
+        };
+        // SAFETY: `name` is a valid C string and `args` a valid `struct pcpu_array_args`, both
+        // live across the call (the module copies what it keeps).
+        let pa = from_err_ptr(unsafe { pcpu_array_create_args(name.as_char_ptr(), &args) })?;
+        // INVARIANT: A non-error pointer from `pcpu_array_create_args()`.
+        Ok(Self {
+            pa: NonNull::new(pa).ok_or(ENOMEM)?,
+        })
+    }
+}
+
+impl Drop for ExternCache {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant `pa` is live, and `&mut self` means it is unused.
+        unsafe { pcpu_array_destroy(self.pa.as_ptr()) };
+    }
+}
+
+// SAFETY: `pcpu_array_alloc()` returns objects of the size and alignment the cache was created
+// with; `pcpu_array_free()` takes them back, on any CPU.
+unsafe impl RawCache for ExternCache {
+    type Reservation<'a> = ExternReservation<'a>;
+
+    fn alloc_raw(&self, gfp: Gfp) -> Option<NonNull<c_void>> {
+        // SAFETY: `pa` is live (type invariant).
+        NonNull::new(unsafe { pcpu_array_alloc(self.pa.as_ptr(), gfp.as_raw()) })
+    }
+
+    unsafe fn free_raw(&self, obj: NonNull<c_void>) {
+        // SAFETY: `pa` is live; the caller guarantees `obj`.
+        unsafe { pcpu_array_free(self.pa.as_ptr(), obj.as_ptr()) };
+    }
+
+    fn prefill_raw(&self, count: usize, gfp: Gfp) -> Result {
+        let count = u32::try_from(count).map_err(|_| EINVAL)?;
+        // SAFETY: `pa` is live.
+        let ret = unsafe { pcpu_array_prefill(self.pa.as_ptr(), count, gfp.as_raw()) };
+        kernel::error::to_result(ret)
+    }
+
+    fn reserve_raw(&self, count: usize, gfp: Gfp) -> Result<ExternReservation<'_>> {
+        let n = u32::try_from(count).map_err(|_| EINVAL)?;
+        // SAFETY: `pa` is live.
+        let r = from_err_ptr(unsafe { pcpu_array_reserve(self.pa.as_ptr(), n, gfp.as_raw()) })?;
+        // INVARIANT: A non-error reservation of `count` objects.
+        Ok(ExternReservation {
+            r: NonNull::new(r).ok_or(ENOMEM)?,
+            left: count,
+            _cache: PhantomData,
+        })
+    }
+
+    fn stats(&self) -> Stats {
+        let mut st = Stats::default();
+        // SAFETY: `pa` is live and `st` is a valid `struct pcpu_array_stats`.
+        unsafe { pcpu_array_get_stats(self.pa.as_ptr(), &mut st) };
+        st
+    }
+}
+
+/// A `struct pcpu_array_reservation *`, given back on drop.
+///
+/// # Invariants
+///
+/// `r` came from `pcpu_array_reserve()` on a cache that outlives `'a`, holds `left` objects,
+/// and is unreserved only on drop.
+pub struct ExternReservation<'a> {
+    r: NonNull<c_void>,
+    left: usize,
+    _cache: PhantomData<&'a ExternCache>,
+}
+
+impl RawReservation for ExternReservation<'_> {
+    fn take_raw(&mut self, gfp: Gfp) -> Option<NonNull<c_void>> {
+        // SAFETY: `r` is live and used only through `&mut self`.
+        let obj =
+            NonNull::new(unsafe { pcpu_array_alloc_reserved(self.r.as_ptr(), gfp.as_raw()) })?;
+        // INVARIANT: One object fewer.
+        self.left = self.left.saturating_sub(1);
+        Some(obj)
+    }
+
+    fn remaining(&self) -> usize {
+        self.left
+    }
+}
+
+impl Drop for ExternReservation<'_> {
+    fn drop(&mut self) {
+        // SAFETY: `r` is live and not used afterwards.
+        unsafe { pcpu_array_unreserve(self.r.as_ptr()) };
+    }
+}
+
+/// A per-CPU array cache of `T`s in `pcpu_array.ko`, whose objects borrow it.
+pub type ArrayCache<T> = typed::ArrayCache<T, ExternCache>;
+/// An object of an [`ArrayCache`], borrowing it.
+pub type ArrayBox<'a, T> = typed::ArrayBox<'a, T, ExternCache>;
+/// A typed reservation of an [`ArrayCache`].
+pub type Reservation<'a, T> = typed::Reservation<'a, T, ExternCache>;
+/// A handle to a per-CPU array cache of `T`s in `pcpu_array.ko`, whose objects own a reference
+/// to it.
+pub type SharedArrayCache<T> = typed::SharedArrayCache<T, ExternCache>;
+/// An object of a [`SharedArrayCache`], owning a reference to it.
+pub type OwnedArrayBox<T> = typed::OwnedArrayBox<T, ExternCache>;
