@@ -88,8 +88,8 @@ struct pcpu_array *pcpu_array_create_args(const char *name,
 					  const struct pcpu_array_args *args);
 /*
  * Gives every object parked in every CPU's array back to the backing cache and
- * returns how many that was. The cache's shrinker does the same under memory
- * pressure. Context: process, may sleep.
+ * returns how many that was. Under memory pressure the cache's shrinker gives
+ * back what reclaim asks for. Context: process, may sleep.
  */
 unsigned long pcpu_array_shrink(struct pcpu_array *pa);
 /*

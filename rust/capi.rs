@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The C ABI of `include/pcpu_array.h`, for modules written in C or in Rust (through
-//! `samples/rust/pcpu_array_binding.rs`).
+//! the binding that `consumer.mk` writes next to a consumer, from `binding/pcpu_array.rs`).
 //!
 //! `struct pcpu_array *` is an [`Arc<AbiCache>`] turned into a raw pointer, and
 //! `struct pcpu_array_reservation *` a [`KBox<AbiReservation>`]; a reservation holds a
