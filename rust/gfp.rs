@@ -188,6 +188,18 @@ mod tests {
     }
 
     #[test]
+    fn refills_never_use_the_reserves_warn_or_zero() {
+        let refill = Gfp::from(flags::GFP_KERNEL | flags::__GFP_ZERO).for_refill();
+        assert_eq!(refill.as_raw() & NOMEMALLOC, NOMEMALLOC);
+        assert_eq!(
+            refill.as_raw() & bindings::__GFP_NOWARN,
+            bindings::__GFP_NOWARN
+        );
+        assert!(!refill.wants_zero());
+        assert!(refill.allows_blocking());
+    }
+
+    #[test]
     fn combinations_map_exactly() {
         let k = flags::GFP_KERNEL;
         assert_eq!(
