@@ -156,7 +156,8 @@ extern "C" {
 // The wrappers of `pcpu_array_kunit_helpers.c`, compiled into the test build only.
 #[cfg(pcpu_array_kunit)]
 extern "C" {
-    /// `preempt_count()`.
+    /// `preempt_count()` (for the pin's test, which PREEMPT_RT does not build).
+    #[cfg(not(CONFIG_PREEMPT_RT))]
     pub(crate) fn pcpu_array_preempt_count() -> c_int;
     /// `local_irq_save(flags)`, returning `flags`.
     pub(crate) fn pcpu_array_local_irq_save() -> c_ulong;
