@@ -172,6 +172,16 @@ where
     Some((ca.r?, cb.r?))
 }
 
+/// Runs `f` with interrupts disabled, except on PREEMPT_RT, where `f` runs as it is: there a
+/// spinlock is a sleeping lock that may not be taken with interrupts off, and holding it is
+/// what makes a section atomic for the code inside.
+pub(crate) fn irqs_off_unless_rt<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(CONFIG_PREEMPT_RT)]
+    return f();
+    #[cfg(not(CONFIG_PREEMPT_RT))]
+    irqs_off(f)
+}
+
 /// Runs `f` with interrupts disabled.
 pub(crate) fn irqs_off<R>(f: impl FnOnce() -> R) -> R {
     // SAFETY: Balanced by the restore below, in the same context.

@@ -89,7 +89,7 @@ mod tests {
     use crate::{
         ffi,
         testing::{
-            irqs_off,
+            irqs_off_unless_rt,
             on_cpu,
             online_cpus,
             skip,
@@ -416,8 +416,9 @@ mod tests {
         let (keys, left, empty, in_use) = {
             let mut r = c.reserve(3, GFP_KERNEL)?;
             let mut keys = 0;
-            // Under a spinlock with interrupts off nothing may sleep: the reservation delivers.
-            let (a, b, z, empty) = irqs_off(|| {
+            // Under a spinlock (with interrupts off, but on PREEMPT_RT) nothing may sleep: the
+            // reservation delivers.
+            let (a, b, z, empty) = irqs_off_unless_rt(|| {
                 let mut guard = lock.lock();
                 let a = r.pin_init(Node::new(1));
                 let b = r.try_pin_init(try_pin_init!(Node {
