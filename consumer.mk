@@ -19,6 +19,9 @@ ifeq ($(PCPU_ARRAY),)
 $(error PCPU_ARRAY must name the pcpu_array tree: make ... PCPU_ARRAY=/path/to/pcpu_array)
 endif
 
+# The binding compiles rust/typed.rs, which picks code per kernel version.
+include $(PCPU_ARRAY)/kernel_version.mk
+
 ccflags-y += -I$(PCPU_ARRAY)/include
 KBUILD_EXTRA_SYMBOLS += $(PCPU_ARRAY)/Module.symvers
 

@@ -37,7 +37,11 @@ struct PcpuArrayKunit {
 impl kernel::Module for PcpuArrayKunit {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let registrations = lifecycle::Registrations::new()?;
+        // Linux 7.3's `value()` gives the value, 7.2's a reference to it.
+        #[cfg(not(pcpu_array_kernel_7_3))]
         let iters = *module_parameters::lock_bench.value();
+        #[cfg(pcpu_array_kernel_7_3)]
+        let iters = module_parameters::lock_bench.value();
         if iters != 0 {
             lock_bench::run(iters)?;
         }

@@ -105,7 +105,7 @@ impl<T: Sync> PerCpu<T> {
             // SAFETY: `ptr` is a live per-CPU allocation and `cpu` is possible.
             let slot = unsafe { ffi::pcpu_array_per_cpu_ptr(ptr.as_ptr(), cpu) }.cast::<T>();
             // SAFETY: `slot` is valid, aligned, uninitialised memory for a `T` that never moves.
-            if let Err(e) = unsafe { init(cpu).__pinned_init(slot) } {
+            if let Err(e) = unsafe { crate::typed::raw_try_init(slot, init(cpu)) } {
                 done.pop();
                 // SAFETY: As above; `cpu` was removed from `done` since it was not initialised.
                 unsafe { Self::unwind(ptr, &done) };

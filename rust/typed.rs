@@ -174,6 +174,26 @@ fn new_raw_for<U, C: NewRawCache>(name: &CStr, options: &Options) -> Result<C> {
     C::new_raw(name, size, align.max(options.align), options)
 }
 
+/// Runs the initialiser `init` on `slot`: pin-init's `raw_try_init` from Linux 7.3 on, where
+/// `PinInit::__pinned_init` became `PinInit::__init`.
+#[cfg(pcpu_array_kernel_7_3)]
+pub(crate) use pin_init::raw_try_init;
+
+/// Runs the initialiser `init` on `slot`: `PinInit::__pinned_init` before Linux 7.3, under the
+/// name of 7.3's `pin_init::raw_try_init`.
+///
+/// # Safety
+///
+/// `slot` must be valid for writes and hold no value; when `init` fails the caller must not
+/// touch `slot` (only free it); the value must not move until it is dropped unless `init` is
+/// an `Init`.
+#[cfg(not(pcpu_array_kernel_7_3))]
+#[inline(always)]
+pub(crate) unsafe fn raw_try_init<T, E>(slot: *mut T, init: impl PinInit<T, E>) -> Result<(), E> {
+    // SAFETY: The contract of `__pinned_init` is the caller's, above.
+    unsafe { init.__pinned_init(slot) }
+}
+
 /// Allocates an object of `raw` and initialises a `U` in it with `init`; gives the object back
 /// when `init` fails. The `U` never moves afterwards unless the caller moves it.
 ///
@@ -192,7 +212,7 @@ where
     let slot = obj.cast::<U>();
     // SAFETY: `slot` is a fresh object of `raw`, big and aligned enough for a `U` (guaranteed by
     // the caller), that nothing else uses; the caller keeps the value in place when pinned.
-    if let Err(e) = unsafe { init.__pinned_init(slot.as_ptr()) } {
+    if let Err(e) = unsafe { raw_try_init(slot.as_ptr(), init) } {
         // SAFETY: `obj` came from `raw`, is ours, and holds no value.
         unsafe { raw.free_raw(obj) };
         return Err(e);
@@ -220,7 +240,7 @@ where
 {
     // SAFETY: The closure delegates to `init` and only changes the error type.
     unsafe {
-        pin_init::pin_init_from_closure(move |slot| init.__pinned_init(slot).map_err(Error::from))
+        pin_init::pin_init_from_closure(move |slot| raw_try_init(slot, init).map_err(Error::from))
     }
 }
 
@@ -637,7 +657,7 @@ impl<T, C: RawCache> SharedArrayCache<T, C> {
         let write_slot = move |slot: *mut Slot<T, C>| -> Result<(), E> {
             // SAFETY: `slot` is valid for writes and its value will not move (the contract of
             // `pin_init_from_closure`'s closure).
-            unsafe { init.__pinned_init(&raw mut (*slot).value) }?;
+            unsafe { raw_try_init(&raw mut (*slot).value, init) }?;
             // SAFETY: As above; the field holds no value yet.
             unsafe { (&raw mut (*slot).cache).write(cache) };
             Ok(())

@@ -87,7 +87,12 @@ struct DemoModule {
 
 impl kernel::Module for DemoModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        let cache = match *module_parameters::demo.value() {
+        // Linux 7.3's `value()` gives the value, 7.2's a reference to it.
+        #[cfg(not(pcpu_array_kernel_7_3))]
+        let rounds = *module_parameters::demo.value();
+        #[cfg(pcpu_array_kernel_7_3)]
+        let rounds = module_parameters::demo.value();
+        let cache = match rounds {
             0 => None,
             rounds => Some(run_demo(rounds)?),
         };

@@ -192,11 +192,19 @@ fn run_bench(n: u32) -> Result {
 
 impl kernel::Module for RangeMapModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        // Linux 7.3's `value()` gives the value, 7.2's a reference to it.
+        #[cfg(not(pcpu_array_kernel_7_3))]
         let bench = *module_parameters::bench.value();
+        #[cfg(pcpu_array_kernel_7_3)]
+        let bench = module_parameters::bench.value();
         if bench != 0 {
             run_bench(bench)?;
         }
+        // Linux 7.3's `value()` gives the value, 7.2's a reference to it.
+        #[cfg(not(pcpu_array_kernel_7_3))]
         let ops = *module_parameters::demo.value();
+        #[cfg(pcpu_array_kernel_7_3)]
+        let ops = module_parameters::demo.value();
         let demo = match ops {
             0 => None,
             n => Some(run_demo(n)?),
