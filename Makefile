@@ -18,6 +18,9 @@
 #   make rust-analyzer  write rust-project.json for the module, the samples and the tests.
 #   make clean   kbuild's clean of every module directory; the kernel cache stays.
 #
+# KERNEL=7.3 builds and tests on Linux 7.3 (linux-source-7.3) instead of the default 7.2,
+# in its own cache directory; every target takes it (scripts/versions.env).
+#
 # KDIR=/path/to/a/rust-enabled/kernel/build uses that tree instead of the cached one, and
 # then nothing is installed: scripts/install-deps.sh runs only without KDIR.
 #
