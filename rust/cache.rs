@@ -658,7 +658,7 @@ mod tests {
     #[test]
     fn a_cache_pins_the_module() -> Result {
         // SAFETY: `THIS_MODULE` is this module, alive while its code runs.
-        let refs = || unsafe { bindings::module_refcount(crate::THIS_MODULE.as_ptr()) };
+        let refs = || unsafe { bindings::module_refcount(crate::lifecycle::this_module()) };
         let before = refs();
         let c = cache(c"pcpu_array_test_modref", 8)?;
         let during = refs();

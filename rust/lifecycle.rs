@@ -24,6 +24,20 @@ const NAMES: (&CStr, &CStr) = (c"pcpu_array", c"pcpu_array:dead");
 #[cfg(pcpu_array_kunit)]
 const NAMES: (&CStr, &CStr) = (c"pcpu_array_kunit", c"pcpu_array_kunit:dead");
 
+/// This module's `struct module`: `THIS_MODULE`, a static of the crate root that `module!`
+/// defines before Linux 7.3, a constant of `kernel::ModuleMetadata` from 7.3 on.
+#[cfg(not(pcpu_array_kernel_7_3))]
+pub(crate) fn this_module() -> *mut bindings::module {
+    crate::THIS_MODULE.as_ptr()
+}
+
+/// This module's `struct module`: `THIS_MODULE`, a static of the crate root that `module!`
+/// defines before Linux 7.3, a constant of `kernel::ModuleMetadata` from 7.3 on.
+#[cfg(pcpu_array_kernel_7_3)]
+pub(crate) fn this_module() -> *mut bindings::module {
+    kernel::module::this_module::<crate::LocalModule>().as_ptr()
+}
+
 /// A reference to this module: `rmmod` fails with `EBUSY` while one exists.
 ///
 /// Every cache holds one, so that a cache a consumer leaked keeps the module, its shrinker
@@ -41,7 +55,7 @@ impl ModuleRef {
     /// Takes a reference to this module; `ENODEV` when it is being unloaded.
     pub(crate) fn get() -> Result<Self> {
         // SAFETY: `THIS_MODULE` is this module, alive while its code runs.
-        if !unsafe { ffi::pcpu_array_try_module_get(crate::THIS_MODULE.as_ptr().cast()) } {
+        if !unsafe { ffi::pcpu_array_try_module_get(this_module().cast()) } {
             return Err(ENODEV);
         }
         // INVARIANT: Raised just above.
@@ -54,7 +68,7 @@ impl Drop for ModuleRef {
         // SAFETY: Raised by `get` (type invariant). The last reference is dropped either by a
         // consumer, whose own dependency on this module keeps it loaded during the call, or by
         // a work item on the module's workqueue, which module exit waits for.
-        unsafe { bindings::module_put(crate::THIS_MODULE.as_ptr()) };
+        unsafe { bindings::module_put(this_module()) };
     }
 }
 
