@@ -470,47 +470,47 @@ impl Cache {
     /// Every non-null pointer in `objs` must be an object allocated from this cache, owned by
     /// the caller and not used afterwards.
     pub unsafe fn free_bulk(&self, objs: &mut [*mut c_void]) {
-        // What goes to the backing cache is compacted to the front of `objs`.
-        let mut rest = 0;
+        // The objects to free, compacted to the front of `objs`: NULL entries and objects that
+        // KASAN reports as cached already are left out.
+        let mut n = 0;
+        for i in 0..objs.len() {
+            let Some(obj) = NonNull::new(objs[i]) else {
+                continue;
+            };
+            // SAFETY: The caller gave us `obj`, an object of this cache.
+            if unsafe { crate::kasan::check(obj) } {
+                objs[n] = obj.as_ptr();
+                n += 1;
+            }
+        }
+        let objs = &mut objs[..n];
+        // Into this CPU's array while it has room, in order.
         let pushed = self
             .shared
             .with_this_cpu(Some(Stat::FreeBypassTrylock), |array, stats| {
-                let mut n = 0;
-                for i in 0..objs.len() {
-                    let Some(obj) = NonNull::new(objs[i]) else {
-                        continue;
+                let mut pushed = 0;
+                for &obj in objs.iter() {
+                    let Some(obj) = NonNull::new(obj) else {
+                        break;
                     };
-                    // SAFETY: The caller gave us `obj`, an object of this cache.
-                    if !unsafe { crate::kasan::check(obj) } {
-                        continue;
+                    if array.is_full() {
+                        break;
                     }
-                    if hardening::init_on_free() && !array.is_full() {
+                    if hardening::init_on_free() {
                         self.zero(obj);
                     }
-                    // SAFETY: As above; it is live, and ours now.
-                    if unsafe { array.push(obj) }.is_ok() {
-                        n += 1;
-                    } else {
-                        objs[rest] = obj.as_ptr();
-                        rest += 1;
+                    // SAFETY: The caller gave us `obj`, a live object of this cache, ours now.
+                    if unsafe { array.push(obj) }.is_err() {
+                        break;
                     }
+                    pushed += 1;
                 }
-                stats.add(Stat::FreeArray, n as u64);
-            });
-        if pushed.is_none() {
-            for i in 0..objs.len() {
-                let Some(obj) = NonNull::new(objs[i]) else {
-                    continue;
-                };
-                // SAFETY: As above.
-                if unsafe { crate::kasan::check(obj) } {
-                    objs[rest] = obj.as_ptr();
-                    rest += 1;
-                }
-            }
-        }
-        // SAFETY: `objs[..rest]` are objects of this cache that the caller gave us.
-        unsafe { self.free_backing(&mut objs[..rest]) };
+                stats.add(Stat::FreeArray, pushed as u64);
+                pushed
+            })
+            .unwrap_or(0);
+        // SAFETY: `objs[pushed..]` are objects of this cache that the caller gave us.
+        unsafe { self.free_backing(&mut objs[pushed..]) };
     }
 
     /// Gives `objs` (non-null objects of this cache) straight to the backing cache, with one
@@ -863,16 +863,17 @@ mod tests {
         Ok(())
     }
 
-    #[test]
-    fn gfp_zero_is_honoured_from_the_array() -> Result {
-        let c = cache(c"pcpu_array_test_zero", 8)?;
-        let r = on_cpu(first_cpu()?, || {
+    /// Allocates an object on the first online CPU, fills it with 0xa5, frees it, and
+    /// allocates again with `gfp`: whether the same object came back (the array is a stack),
+    /// and its first 64 bytes.
+    fn dirty_then_realloc(c: &Cache, gfp: Gfp) -> Result<(bool, [u8; 64])> {
+        on_cpu(first_cpu()?, || {
             let obj = c.alloc(Gfp::KERNEL)?;
             // SAFETY: A live 64-byte object of ours.
             unsafe { core::ptr::write_bytes(obj.as_ptr().cast::<u8>(), 0xa5, 64) };
             // SAFETY: Ours, unused from here on.
             unsafe { c.free(obj) };
-            let again = c.alloc(Gfp::KERNEL | Gfp::ZERO)?;
+            let again = c.alloc(gfp)?;
             let mut bytes = [0xffu8; 64];
             // SAFETY: A live 64-byte object of ours.
             unsafe {
@@ -882,8 +883,14 @@ mod tests {
             unsafe { c.free(again) };
             Some((obj == again, bytes))
         })
-        .flatten();
-        let (same, bytes) = r.ok_or(ENOMEM)?;
+        .flatten()
+        .ok_or(ENOMEM)
+    }
+
+    #[test]
+    fn gfp_zero_is_honoured_from_the_array() -> Result {
+        let c = cache(c"pcpu_array_test_zero", 8)?;
+        let (same, bytes) = dirty_then_realloc(&c, Gfp::KERNEL | Gfp::ZERO)?;
         // The array is a stack: the object just freed comes back first.
         assert!(same);
         assert!(bytes.iter().all(|&b| b == 0));
@@ -897,25 +904,8 @@ mod tests {
             return Ok(());
         }
         let c = cache(c"pcpu_array_test_init", 8)?;
-        let r = on_cpu(first_cpu()?, || {
-            let obj = c.alloc(Gfp::KERNEL)?;
-            // SAFETY: A live 64-byte object of ours.
-            unsafe { core::ptr::write_bytes(obj.as_ptr().cast::<u8>(), 0xa5, 64) };
-            // SAFETY: Ours, unused from here on.
-            unsafe { c.free(obj) };
-            // No `__GFP_ZERO`: `init_on_alloc` alone must zero the object the array serves.
-            let again = c.alloc(Gfp::KERNEL)?;
-            let mut bytes = [0xffu8; 64];
-            // SAFETY: A live 64-byte object of ours.
-            unsafe {
-                core::ptr::copy_nonoverlapping(again.as_ptr().cast::<u8>(), bytes.as_mut_ptr(), 64)
-            };
-            // SAFETY: Ours, unused from here on.
-            unsafe { c.free(again) };
-            Some((obj == again, bytes))
-        })
-        .flatten();
-        let (same, bytes) = r.ok_or(ENOMEM)?;
+        // No `__GFP_ZERO`: `init_on_alloc` alone must zero the object the array serves.
+        let (same, bytes) = dirty_then_realloc(&c, Gfp::KERNEL)?;
         assert!(same);
         assert!(bytes.iter().all(|&b| b == 0));
         Ok(())

@@ -24,7 +24,6 @@ use crate::{
     ffi,
     gfp::Gfp,
     reservation::ReservedObjs,
-    stats::Stat,
 };
 use core::ptr::{
     null_mut,
@@ -474,18 +473,8 @@ pub unsafe extern "C" fn pcpu_array_get_stats(pa: *mut c_void, st: *mut PcpuArra
         // SAFETY: `st` is valid for writing (guaranteed by the caller, checked non-null above).
         unsafe { st.write(PcpuArrayStats::default()) }
     });
-    let s = c.stats();
-    let out = PcpuArrayStats {
-        alloc_array: s.get(Stat::AllocArray),
-        free_array: s.get(Stat::FreeArray),
-        array_refill: s.get(Stat::ArrayRefill),
-        array_flush: s.get(Stat::ArrayFlush),
-        alloc_backing: s.get(Stat::AllocBacking),
-        free_backing: s.get(Stat::FreeBacking),
-        objects_cached: s.get(Stat::ObjectsCached),
-    };
     // SAFETY: `st` is valid for writing (guaranteed by the caller, checked non-null above).
-    unsafe { st.write(out) };
+    unsafe { st.write(c.stats().to_abi()) };
 }
 
 /// `pcpu_array_cache()`.

@@ -3,6 +3,7 @@
 //! Per-CPU counters of what the arrays did, summed on read.
 
 use crate::{
+    abi_types::PcpuArrayStats,
     cpu_pin::CpuPin,
     percpu::PerCpu,
     this_cpu, //
@@ -233,6 +234,19 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// The counters of the C ABI's `struct pcpu_array_stats`.
+    pub(crate) fn to_abi(self) -> PcpuArrayStats {
+        PcpuArrayStats {
+            alloc_array: self.get(Stat::AllocArray),
+            free_array: self.get(Stat::FreeArray),
+            array_refill: self.get(Stat::ArrayRefill),
+            array_flush: self.get(Stat::ArrayFlush),
+            alloc_backing: self.get(Stat::AllocBacking),
+            free_backing: self.get(Stat::FreeBacking),
+            objects_cached: self.get(Stat::ObjectsCached),
+        }
+    }
+
     /// One counter's total.
     pub fn get(&self, stat: Stat) -> u64 {
         self.totals[stat as usize]

@@ -13,7 +13,6 @@ use crate::{
     },
     gfp::Gfp,
     reservation::Reservation,
-    stats::Stat,
     typed::{
         NewRawCache,
         Options,
@@ -52,16 +51,7 @@ unsafe impl RawCache for Cache {
 
     fn stats(&self) -> PcpuArrayStats {
         // The same counters as `pcpu_array_get_stats()` gives C callers.
-        let s = Cache::stats(self);
-        PcpuArrayStats {
-            alloc_array: s.get(Stat::AllocArray),
-            free_array: s.get(Stat::FreeArray),
-            array_refill: s.get(Stat::ArrayRefill),
-            array_flush: s.get(Stat::ArrayFlush),
-            alloc_backing: s.get(Stat::AllocBacking),
-            free_backing: s.get(Stat::FreeBacking),
-            objects_cached: s.get(Stat::ObjectsCached),
-        }
+        Cache::stats(self).to_abi()
     }
 }
 
