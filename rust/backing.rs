@@ -38,9 +38,11 @@ pub enum Sheaves {
 ///
 /// # Invariants
 ///
-/// `cache` is a live cache from `__kmem_cache_create_args()`, destroyed only on drop.
+/// `cache` is a live cache from `__kmem_cache_create_args()`, destroyed only on drop, and
+/// `object_size` is its `kmem_cache_size()`, which does not change while it lives.
 pub(crate) struct BackingCache {
     cache: NonNull<bindings::kmem_cache>,
+    object_size: usize,
 }
 
 // SAFETY: The slab API may be called on a cache from any CPU and any task.
@@ -76,10 +78,12 @@ impl BackingCache {
         let cache = unsafe {
             bindings::__kmem_cache_create_args(name.as_char_ptr(), size, &mut args, flags)
         };
-        // INVARIANT: A non-null return is a live cache that we now own.
-        Ok(Self {
-            cache: NonNull::new(cache).ok_or(ENOMEM)?,
-        })
+        let cache = NonNull::new(cache).ok_or(ENOMEM)?;
+        // SAFETY: `cache` is the live cache just created.
+        let object_size = unsafe { bindings::kmem_cache_size(cache.as_ptr()) } as usize;
+        // INVARIANT: A non-null return is a live cache that we now own; its size was read
+        // just above.
+        Ok(Self { cache, object_size })
     }
 
     /// The `struct kmem_cache` itself.
@@ -87,10 +91,12 @@ impl BackingCache {
         self.cache.as_ptr()
     }
 
-    /// The size of its objects, `kmem_cache_size()`: at least the size asked for.
+    /// The size of its objects, `kmem_cache_size()`: at least the size asked for. Read once, at
+    /// creation: zeroing an object served from an array (`__GFP_ZERO`, `init_on_alloc`) needs
+    /// it on the hit path.
+    #[inline]
     pub(crate) fn object_size(&self) -> usize {
-        // SAFETY: The cache is live (type invariant).
-        unsafe { bindings::kmem_cache_size(self.as_ptr()) as usize }
+        self.object_size
     }
 
     /// Allocates one object.
