@@ -8,6 +8,8 @@
 #   make run     boot, load pcpu_array.ko and the demos of samples/, print their statistics,
 #                unload.
 #   make lint    rustfmt check, CLIPPY=1 build, checkpatch on the C files.
+#   make policy-test  cargo test of the depot policy (rust/depot_policy.rs) in user space, in
+#                seconds and without a kernel; `make test` runs it first.
 #   make kdir    print the test kernel build in use (FLAVOR=debug|perf|rt), building it
 #                when needed.
 #   make selftest  prove that the harness reports a failing KUnit case.
@@ -54,8 +56,8 @@ kasan_modules = $(addprefix $(top)/, \
 	tests/kasan/pcpu_array_kasan.ko)
 STRESS_MS ?= 60000
 
-.PHONY: all deps kdir modules lint test run stress selftest bench bench-locks rust-analyzer \
-	clean
+.PHONY: all deps kdir modules lint policy-test test run stress selftest bench bench-locks \
+	rust-analyzer clean
 
 all: modules
 
@@ -77,7 +79,12 @@ modules: deps
 lint: deps
 	@kdir=$$($(kdir_cmd)) && KDIR="$$kdir" $(top)/scripts/lint.sh
 
-# Lint, build and boot, with each phase's time (scripts/test.sh); the total counts from here.
+# The depot policy's user-space tests: cargo only, so no deps and no kernel.
+policy-test:
+	@$(top)/scripts/policy-test.sh
+
+# The policy tests, then lint, build and boot, with each phase's time (scripts/test.sh); the
+# total counts from here.
 test: deps
 	@kdir=$$($(kdir_cmd)) && \
 	MAKE_TEST_START=$(make_start) KDIR="$$kdir" KASAN_MODULES="$(kasan_modules)" \

@@ -2,6 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # scripts/test.sh MODULE.ko...: `make test` once the kernel is there.
+#   policy scripts/policy-test.sh, the depot policy's user-space tests (seconds), before
+#         anything else: when they fail, nothing is built or booted.
 #   lint  scripts/lint.sh, beside the build and the boot: the TCG guest leaves a host core
 #         idle for most of its kernel boot. Its output is shown after the boot's.
 #   build scripts/build.sh, the modules that are tested.
@@ -22,6 +24,15 @@ kdir=${KDIR:?KDIR must name the kernel build}
 now() { date +%s; }
 start=$(now)
 rc=0
+
+t=$(now)
+echo "== policy (tools/depot-policy: cargo test)"
+if ! "$top/scripts/policy-test.sh"; then
+	echo "test.sh: FAIL: policy tests; nothing built or booted"
+	echo "0 passed, 0 failed"
+	exit 1
+fi
+policy_s=$(($(now) - t))
 
 lint_log=$(mktemp /tmp/pcpu_array-lint.XXXXXX)
 trap 'rm -f "$lint_log"' EXIT
@@ -80,7 +91,7 @@ cat "$lint_log"
 [ "$lint_rc" -eq 0 ] || { echo "test.sh: FAIL: lint"; rc=1; }
 
 total=$(($(now) - ${MAKE_TEST_START:-$start}))
-echo "make test: lint ${lint_s:-?} s (beside build and boot), build $build_s s, boot $boot_s s, total $total s"
+echo "make test: policy $policy_s s, lint ${lint_s:-?} s (beside build and boot), build $build_s s, boot $boot_s s, total $total s"
 passed=${passed:-0}
 failed=${failed:-0}
 echo "$passed passed, $failed failed"

@@ -1,0 +1,21 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The depot's policy (`rust/depot_policy.rs`), built in user space for its tests.
+//!
+//! The file is compiled as it is, without `std` or `alloc`, as the module compiles it; only the
+//! tests (`model`) use `std`.
+
+#![no_std]
+
+#[cfg(test)]
+extern crate std;
+
+#[cfg_attr(
+    not(test),
+    allow(dead_code, reason = "the module's items are used by the tests only")
+)]
+#[path = "../../../rust/depot_policy.rs"]
+mod depot_policy;
+
+#[cfg(test)]
+mod model;
