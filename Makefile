@@ -42,14 +42,16 @@ kdir_cmd = $(if $(KDIR),echo $(KDIR),$(top)/scripts/kernel.sh $(FLAVOR))
 build = KDIR="$$kdir" $(top)/scripts/build.sh
 # What `make test` loads, in this order (each after the modules it uses), in one boot:
 # first these, with no splat allowed (pcpu_array_leak last: scripts/guest.sh runs it after
-# the kmemleak scan); then, after they are unloaded and on a KASAN kernel, kasan_modules,
-# whose deliberate misuse KASAN must report (scripts/test.sh, vm.sh).
+# the kmemleak scan; pcpu_array_memcg has no suite: scripts/guest-memcg.sh drives it from
+# cgroup v2 once every module is loaded); then, after they are unloaded and on a KASAN
+# kernel, kasan_modules, whose deliberate misuse KASAN must report (scripts/test.sh, vm.sh).
 modules_under_test = $(addprefix $(top)/, \
 	pcpu_array.ko \
 	pcpu_array_kunit.ko \
 	samples/c/pcpu_array_c_abi.ko \
 	samples/rust/pcpu_array_range_map.ko \
 	tests/stress/pcpu_array_stress.ko \
+	tests/memcg/pcpu_array_memcg.ko \
 	tests/leak/pcpu_array_leak.ko)
 kasan_modules = $(addprefix $(top)/, \
 	pcpu_array.ko \

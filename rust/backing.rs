@@ -1,6 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The backing `kmem_cache` the arrays sit in front of.
+//!
+//! # kmemleak
+//!
+//! Without sheaves the backing cache has `SLAB_NOLEAKTRACE`, which also keeps SLUB from telling
+//! kmemleak about its objects. The backing cache then tells it itself, at the same points SLUB
+//! would: `kmemleak_alloc()` for every object it allocates (refills included) and
+//! `kmemleak_free()` for every object it frees, in the context of that slab call. To kmemleak an
+//! object parked in an array is an allocated object referenced by the array (per-CPU memory,
+//! which it scans), an object handed out is referenced by its caller, and an object the caller
+//! drops is a leak it reports, with the backtrace of the slab call that brought it into the
+//! cache (a refill, made by an allocation on the same CPU). Compiled out without
+//! `CONFIG_DEBUG_KMEMLEAK`.
 
 use crate::gfp::Gfp;
 use core::ptr::NonNull;
@@ -43,6 +55,12 @@ pub enum Sheaves {
 pub(crate) struct BackingCache {
     cache: NonNull<bindings::kmem_cache>,
     object_size: usize,
+    /// Whether the cache tells kmemleak about its objects (see the module documentation).
+    #[cfg_attr(
+        not(CONFIG_DEBUG_KMEMLEAK),
+        expect(dead_code, reason = "kmemleak only")
+    )]
+    tells_kmemleak: bool,
 }
 
 // SAFETY: The slab API may be called on a cache from any CPU and any task.
@@ -65,6 +83,8 @@ impl BackingCache {
         if size == 0 {
             return Err(EINVAL);
         }
+        // Only when we add `SLAB_NOLEAKTRACE`: a caller that passes it wants kmemleak blind.
+        let tells_kmemleak = sheaves == Sheaves::Off && flags & SLAB_NOLEAKTRACE == 0;
         let mut flags = flags | SLAB_NO_MERGE;
         if sheaves == Sheaves::Off {
             flags |= SLAB_NOLEAKTRACE;
@@ -83,7 +103,43 @@ impl BackingCache {
         let object_size = unsafe { bindings::kmem_cache_size(cache.as_ptr()) } as usize;
         // INVARIANT: A non-null return is a live cache that we now own; its size was read
         // just above.
-        Ok(Self { cache, object_size })
+        Ok(Self {
+            cache,
+            object_size,
+            tells_kmemleak,
+        })
+    }
+
+    /// Tells kmemleak about `objs`, just allocated with `gfp`.
+    #[inline(always)]
+    fn kmemleak_alloc(&self, objs: &[*mut c_void], gfp: Gfp) {
+        #[cfg(CONFIG_DEBUG_KMEMLEAK)]
+        if self.tells_kmemleak {
+            for &obj in objs {
+                // SAFETY: `obj` is an object of `object_size` bytes that the slab just allocated
+                // and did not tell kmemleak about (`SLAB_NOLEAKTRACE`); called in the context of
+                // that slab call, where kmemleak may allocate with `gfp` too.
+                unsafe {
+                    crate::ffi::pcpu_array_kmemleak_alloc(obj, self.object_size, gfp.as_raw())
+                };
+            }
+        }
+        #[cfg(not(CONFIG_DEBUG_KMEMLEAK))]
+        let _ = (objs, gfp);
+    }
+
+    /// Tells kmemleak that `objs` are about to be freed.
+    #[inline(always)]
+    fn kmemleak_free(&self, objs: &[*mut c_void]) {
+        #[cfg(CONFIG_DEBUG_KMEMLEAK)]
+        if self.tells_kmemleak {
+            for &obj in objs {
+                // SAFETY: `obj` was allocated from this cache, which told kmemleak about it.
+                unsafe { crate::ffi::pcpu_array_kmemleak_free(obj) };
+            }
+        }
+        #[cfg(not(CONFIG_DEBUG_KMEMLEAK))]
+        let _ = objs;
     }
 
     /// The `struct kmem_cache` itself.
@@ -103,15 +159,21 @@ impl BackingCache {
     #[inline]
     pub(crate) fn alloc(&self, gfp: Gfp) -> Option<NonNull<c_void>> {
         // SAFETY: The cache is live (type invariant).
-        NonNull::new(unsafe { bindings::kmem_cache_alloc_noprof(self.as_ptr(), gfp.as_raw()) })
+        let obj = NonNull::new(unsafe {
+            bindings::kmem_cache_alloc_noprof(self.as_ptr(), gfp.as_raw())
+        })?;
+        self.kmemleak_alloc(&[obj.as_ptr()], gfp);
+        Some(obj)
     }
 
     /// Allocates one object on `node`.
     pub(crate) fn alloc_node(&self, gfp: Gfp, node: i32) -> Option<NonNull<c_void>> {
         // SAFETY: The cache is live; the slab code checks the node.
-        NonNull::new(unsafe {
+        let obj = NonNull::new(unsafe {
             bindings::kmem_cache_alloc_node_noprof(self.as_ptr(), gfp.as_raw(), node)
-        })
+        })?;
+        self.kmemleak_alloc(&[obj.as_ptr()], gfp);
+        Some(obj)
     }
 
     /// Fills all of `out` with new objects, or allocates none of them (one bulk call).
@@ -122,14 +184,18 @@ impl BackingCache {
             return true;
         }
         // SAFETY: The cache is live and `out` has room for `out.len()` pointers.
-        unsafe {
+        let ok = unsafe {
             bindings::kmem_cache_alloc_bulk_noprof(
                 self.as_ptr(),
                 gfp.as_raw(),
                 out.len(),
                 out.as_mut_ptr(),
             )
+        };
+        if ok {
+            self.kmemleak_alloc(out, gfp);
         }
+        ok
     }
 
     /// Frees one object.
@@ -139,6 +205,7 @@ impl BackingCache {
     /// `obj` must be a live object of this cache, owned by the caller and not used afterwards.
     #[inline]
     pub(crate) unsafe fn free(&self, obj: NonNull<c_void>) {
+        self.kmemleak_free(&[obj.as_ptr()]);
         // SAFETY: Guaranteed by the caller.
         unsafe { bindings::kmem_cache_free(self.as_ptr(), obj.as_ptr()) }
     }
@@ -153,6 +220,7 @@ impl BackingCache {
         if objs.is_empty() {
             return;
         }
+        self.kmemleak_free(objs);
         // SAFETY: Guaranteed by the caller.
         unsafe { bindings::kmem_cache_free_bulk(self.as_ptr(), objs.len(), objs.as_mut_ptr()) }
     }

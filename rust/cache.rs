@@ -46,6 +46,11 @@ use crate::{
     hardening,
     hotplug::HotplugInstance,
     lifecycle::ModuleRef,
+    object_hooks::might_alloc,
+    placement::{
+        FreeTo,
+        Placement, //
+    },
     shared::Shared,
     shrink::Shrinker,
     stats::{
@@ -166,6 +171,7 @@ impl Cache {
         )?;
         let shared = Shared::new(
             backing,
+            Placement::new(config.flags),
             capacity,
             batch_for(capacity),
             config.flags & SLAB_TYPESAFE_BY_RCU != 0,
@@ -229,6 +235,12 @@ impl Cache {
         }
     }
 
+    /// Hands `obj`, just allocated from the backing cache with `gfp`, to the caller.
+    fn out_of_backing(&self, obj: NonNull<c_void>, gfp: Gfp) {
+        // SAFETY: `obj` is a live object of the backing cache, now the caller's.
+        unsafe { self.shared.placement.handing_out_from_backing(obj, gfp) };
+    }
+
     /// Zeroes all of `obj`, a live object of this cache that the caller owns.
     fn zero(&self, obj: NonNull<c_void>) {
         let size = self.shared.backing.object_size();
@@ -246,7 +258,17 @@ impl Cache {
         }
         let obj = self.shared.backing.alloc(gfp)?;
         self.shared.count(Stat::AllocBacking, 1);
+        self.out_of_backing(obj, gfp);
         Some(obj)
+    }
+
+    /// Allocates one object from the backing cache for a caller that may not use the arrays,
+    /// counting why as `stat`.
+    #[cold]
+    #[inline(never)]
+    fn alloc_off_array(&self, gfp: Gfp, stat: Stat) -> Option<NonNull<c_void>> {
+        self.shared.count(stat, 1);
+        self.alloc_backing(gfp)
     }
 
     /// Allocates an object: from this CPU's array, refilling it by half with one bulk call when
@@ -256,6 +278,10 @@ impl Cache {
     /// is [`Cache::alloc_miss`].
     #[inline(always)]
     pub fn alloc(&self, gfp: Gfp) -> Option<NonNull<c_void>> {
+        might_alloc(gfp);
+        if !self.shared.placement.alloc_may_use_array(gfp) {
+            return self.alloc_off_array(gfp, Stat::AllocBypassMemcg);
+        }
         let popped = self
             .shared
             .with_this_cpu(Some(Stat::AllocBypassTrylock), |array, stats| {
@@ -312,12 +338,24 @@ impl Cache {
         bypass: Option<Stat>,
         then: impl FnOnce(&mut CpuArray, ThisCpuStats<'_>) -> R,
     ) -> Option<R> {
-        self.shared.with_this_cpu(bypass, |array, stats| {
+        let placement = &self.shared.placement;
+        let mut remote = Batch::new();
+        let r = self.shared.with_this_cpu(bypass, |array, stats| {
+            if placement.numa() {
+                let node = array.node();
+                // SAFETY: A batch's objects are live objects of the backing cache.
+                let n = batch.move_where(&mut remote, |obj| unsafe {
+                    !placement.belongs_on(obj, node)
+                });
+                stats.add(Stat::RefillRemoteNode, n as u64);
+            }
             // SAFETY: A batch's objects are live objects of the backing cache that we own.
             unsafe { array.fill_from(batch) };
             stats.inc(Stat::ArrayRefill);
             then(array, stats)
-        })
+        });
+        self.shared.free_batch(&mut remote);
+        r
     }
 
     /// Refills this CPU's array with one bulk call and pops one object from it.
@@ -367,6 +405,12 @@ impl Cache {
             // free; pushing it again would hand it out twice.
             return;
         }
+        // SAFETY: The caller gave us `obj`, a live object of this cache.
+        let to = unsafe { self.shared.placement.free_to(obj) };
+        if let FreeTo::Backing(stat) = to {
+            // SAFETY: As above.
+            return unsafe { self.free_off_array(obj, stat) };
+        }
         // `init_on_free`: no data of the previous user stays in a cached object.
         if hardening::init_on_free() {
             self.zero(obj);
@@ -377,6 +421,12 @@ impl Cache {
         let cached = self
             .shared
             .with_this_cpu(Some(Stat::FreeBypassTrylock), |array, stats| {
+                if let FreeTo::NodeArray(node) = to {
+                    if node != array.node() {
+                        stats.inc(Stat::FreeRemoteNode);
+                        return false;
+                    }
+                }
                 if array.is_full() && bulk_allowed() {
                     array.take_into(batch_size, batch.insert(Batch::new()));
                     stats.inc(Stat::ArrayFlush);
@@ -404,15 +454,55 @@ impl Cache {
         }
     }
 
-    /// Allocates an object on `node`. Any node other than `NUMA_NO_NODE` goes straight to the
-    /// backing cache: the arrays do not know which node their objects are on.
+    /// Gives `obj` to the backing cache because it may not be parked, counting why as `stat`.
+    ///
+    /// # Safety
+    ///
+    /// As [`Cache::free`].
+    #[cold]
+    #[inline(never)]
+    unsafe fn free_off_array(&self, obj: NonNull<c_void>, stat: Stat) {
+        self.shared.count(stat, 1);
+        // SAFETY: Guaranteed by the caller.
+        unsafe { self.free_backing(&mut [obj.as_ptr()]) };
+    }
+
+    /// Allocates an object on `node`: from this CPU's array when `node` is the CPU's memory node
+    /// and the array has one, otherwise from the backing cache on `node`. `NUMA_NO_NODE` is
+    /// [`Cache::alloc`].
     pub fn alloc_node(&self, gfp: Gfp, node: i32) -> Option<NonNull<c_void>> {
         if node == bindings::NUMA_NO_NODE {
             return self.alloc(gfp);
         }
+        might_alloc(gfp);
+        if !self.shared.placement.alloc_may_use_array(gfp) {
+            self.shared.count(Stat::AllocBypassMemcg, 1);
+        } else {
+            let popped = self
+                .shared
+                .with_this_cpu(Some(Stat::AllocBypassTrylock), |array, stats| {
+                    if array.node() != node {
+                        return None;
+                    }
+                    let obj = array.pop();
+                    if obj.is_some() {
+                        stats.inc(Stat::AllocArray);
+                    }
+                    obj
+                })
+                .flatten();
+            if let Some(obj) = popped {
+                self.zero_if_asked(obj, gfp);
+                return Some(obj);
+            }
+        }
+        if in_nmi() {
+            return None;
+        }
         self.shared.count(Stat::AllocBypassNode, 1);
         let obj = self.shared.backing.alloc_node(gfp, node)?;
         self.shared.count(Stat::AllocBacking, 1);
+        self.out_of_backing(obj, gfp);
         Some(obj)
     }
 
@@ -425,24 +515,27 @@ impl Cache {
         if out.is_empty() || !bulk_allowed() {
             return false;
         }
-        let from_array = self
-            .shared
-            .with_this_cpu(Some(Stat::AllocBypassTrylock), |array, stats| {
-                let mut n = 0;
-                while n < out.len() {
-                    let Some(obj) = array.pop() else { break };
-                    out[n] = obj.as_ptr();
-                    n += 1;
-                }
-                stats.add(Stat::AllocArray, n as u64);
-                n
-            })
-            .unwrap_or(0);
-        if gfp.wants_zero() {
-            for &obj in &out[..from_array] {
-                if let Some(obj) = NonNull::new(obj) {
-                    self.zero_if_asked(obj, gfp);
-                }
+        might_alloc(gfp);
+        let from_array = if self.shared.placement.alloc_may_use_array(gfp) {
+            self.shared
+                .with_this_cpu(Some(Stat::AllocBypassTrylock), |array, stats| {
+                    let mut n = 0;
+                    while n < out.len() {
+                        let Some(obj) = array.pop() else { break };
+                        out[n] = obj.as_ptr();
+                        n += 1;
+                    }
+                    stats.add(Stat::AllocArray, n as u64);
+                    n
+                })
+                .unwrap_or(0)
+        } else {
+            self.shared.count(Stat::AllocBypassMemcg, out.len() as u64);
+            0
+        };
+        for &obj in &out[..from_array] {
+            if let Some(obj) = NonNull::new(obj) {
+                self.zero_if_asked(obj, gfp);
             }
         }
         let rest = &mut out[from_array..];
@@ -451,10 +544,15 @@ impl Cache {
         }
         if self.shared.backing.alloc_bulk(gfp, rest) {
             self.shared.count(Stat::AllocBacking, rest.len() as u64);
+            for &obj in rest.iter() {
+                if let Some(obj) = NonNull::new(obj) {
+                    self.out_of_backing(obj, gfp);
+                }
+            }
             return true;
         }
         // All or nothing: the objects taken from the array go back.
-        // SAFETY: `out[..from_array]` are live objects of this cache that we just took.
+        // SAFETY: `out[..from_array]` are live objects of this cache that we just handed out.
         unsafe { self.free_bulk(&mut out[..from_array]) };
         false
     }
@@ -462,7 +560,8 @@ impl Cache {
     /// Frees every object in `objs`: into this CPU's array while it has room, the rest with one
     /// bulk call to the backing cache (one by one when interrupts are off). NULL entries are
     /// skipped, and so is an object KASAN reports as parked in an array already (a double
-    /// free), as [`Cache::free`] does. `objs` is scratch space afterwards, as for
+    /// free), as [`Cache::free`] does. An object that may not be parked (`crate::placement`)
+    /// goes to the backing cache. `objs` is scratch space afterwards, as for
     /// `kmem_cache_free_bulk()`.
     ///
     /// # Safety
@@ -470,47 +569,76 @@ impl Cache {
     /// Every non-null pointer in `objs` must be an object allocated from this cache, owned by
     /// the caller and not used afterwards.
     pub unsafe fn free_bulk(&self, objs: &mut [*mut c_void]) {
-        // The objects to free, compacted to the front of `objs`: NULL entries and objects that
-        // KASAN reports as cached already are left out.
+        let placement = &self.shared.placement;
+        // The objects that may be parked, compacted to the front of `objs`: NULL entries and
+        // objects that KASAN reports as cached already are left out, and those that must go to
+        // the backing cache are counted and gathered in `off`, freed whenever it fills.
+        let mut off = Batch::new();
         let mut n = 0;
         for i in 0..objs.len() {
             let Some(obj) = NonNull::new(objs[i]) else {
                 continue;
             };
             // SAFETY: The caller gave us `obj`, an object of this cache.
-            if unsafe { crate::kasan::check(obj) } {
-                objs[n] = obj.as_ptr();
-                n += 1;
+            if !unsafe { crate::kasan::check(obj) } {
+                continue;
             }
+            // SAFETY: The caller gave us `obj`, a live object of this cache.
+            let to = unsafe { placement.free_to(obj) };
+            if let FreeTo::Backing(stat) = to {
+                self.shared.count(stat, 1);
+                if let Err(obj) = off.push(obj) {
+                    // SAFETY: `off`'s objects are objects of this cache the caller gave us.
+                    off.drain_with(|objs| unsafe { self.free_backing(objs) });
+                    // Cannot fail: `off` is empty now.
+                    let _ = off.push(obj);
+                }
+                continue;
+            }
+            objs[n] = obj.as_ptr();
+            n += 1;
         }
+        // SAFETY: As above.
+        off.drain_with(|objs| unsafe { self.free_backing(objs) });
         let objs = &mut objs[..n];
-        // Into this CPU's array while it has room, in order.
-        let pushed = self
+        // Into this CPU's array while it has room, in order; what does not go in (no room, or
+        // another node's object) is compacted to the front of `objs`.
+        let left = self
             .shared
             .with_this_cpu(Some(Stat::FreeBypassTrylock), |array, stats| {
+                let node = array.node();
+                let mut left = 0;
                 let mut pushed = 0;
-                for &obj in objs.iter() {
-                    let Some(obj) = NonNull::new(obj) else {
-                        break;
+                for i in 0..objs.len() {
+                    let Some(obj) = NonNull::new(objs[i]) else {
+                        continue;
                     };
-                    if array.is_full() {
-                        break;
+                    // SAFETY: The caller gave us `obj`, a live object of this cache.
+                    let local = unsafe { placement.belongs_on(obj, node) };
+                    if !local {
+                        stats.inc(Stat::FreeRemoteNode);
                     }
-                    if hardening::init_on_free() {
-                        self.zero(obj);
+                    if local && !array.is_full() {
+                        if hardening::init_on_free() {
+                            self.zero(obj);
+                        }
+                        // SAFETY: The caller gave us `obj`, a live object of this cache, ours
+                        // now.
+                        if unsafe { array.push(obj) }.is_ok() {
+                            pushed += 1;
+                            continue;
+                        }
                     }
-                    // SAFETY: The caller gave us `obj`, a live object of this cache, ours now.
-                    if unsafe { array.push(obj) }.is_err() {
-                        break;
-                    }
-                    pushed += 1;
+                    objs[left] = obj.as_ptr();
+                    left += 1;
                 }
                 stats.add(Stat::FreeArray, pushed as u64);
-                pushed
+                left
             })
-            .unwrap_or(0);
-        // SAFETY: `objs[pushed..]` are objects of this cache that the caller gave us.
-        unsafe { self.free_backing(&mut objs[pushed..]) };
+            .unwrap_or(objs.len());
+        // SAFETY: `objs[..left]` are objects of this cache that the caller gave us and that no
+        // array took.
+        unsafe { self.free_backing(&mut objs[..left]) };
     }
 
     /// Gives `objs` (non-null objects of this cache) straight to the backing cache, with one
@@ -565,6 +693,10 @@ impl Cache {
     pub fn prefill(&self, count: usize, gfp: Gfp) -> Result {
         if count > self.shared.capacity || !bulk_allowed() {
             return Err(EINVAL);
+        }
+        if !self.shared.placement.alloc_may_use_array(gfp) {
+            // Accounted allocations do not use the arrays (`crate::placement`): nothing to fill.
+            return Ok(());
         }
         for _ in 0..4 {
             let missing = self
@@ -841,25 +973,122 @@ mod tests {
     }
 
     #[test]
-    fn node_allocations_bypass() -> Result {
+    fn node_allocations_use_the_array_of_their_node() -> Result {
         let c = cache(c"pcpu_array_test_node", 8)?;
-        let before = c.stats();
-        let obj = c.alloc_node(Gfp::KERNEL, 0).ok_or(ENOMEM)?;
-        let mid = c.stats();
-        let any = c
-            .alloc_node(Gfp::KERNEL, bindings::NUMA_NO_NODE)
-            .ok_or(ENOMEM)?;
-        let after = c.stats();
-        // SAFETY: Both allocated from `c` above, unused.
-        unsafe {
-            c.free(obj);
-            c.free(any);
+        let cpu = first_cpu()?;
+        let r = on_cpu(cpu, || {
+            c.prefill(4, Gfp::KERNEL).ok()?;
+            let node = crate::placement::cpu_node(cpu);
+            let before = c.stats();
+            let obj = c.alloc_node(Gfp::KERNEL, node)?;
+            let mid = c.stats();
+            let any = c.alloc_node(Gfp::KERNEL, bindings::NUMA_NO_NODE);
+            let after = c.stats();
+            // SAFETY: Allocated from `c` above, unused.
+            unsafe {
+                c.free(obj);
+                if let Some(any) = any {
+                    c.free(any);
+                }
+            }
+            Some((before, mid, after, any.is_some()))
+        })
+        .flatten();
+        let (before, mid, after, any) = r.ok_or(ENOMEM)?;
+        assert!(any);
+        // This CPU's node: from the array.
+        assert_eq!(mid.since(&before, Stat::AllocArray), 1);
+        assert_eq!(mid.since(&before, Stat::AllocBypassNode), 0);
+        assert_eq!(after.since(&mid, Stat::AllocArray), 1);
+        Ok(())
+    }
+
+    #[test]
+    fn remote_node_objects_are_never_parked() -> Result {
+        let c = cache(c"pcpu_array_test_remote", 8)?;
+        if !c.shared.placement.numa() {
+            crate::testing::skip(c"one memory node: boot with two (vng --numa)");
+            return Ok(());
         }
+        let cpu = first_cpu()?;
+        let r = on_cpu(cpu, || {
+            let local = crate::placement::cpu_node(cpu);
+            let remote = if local == 0 { 1 } else { 0 };
+            c.prefill(4, Gfp::KERNEL).ok()?;
+            let before = c.stats();
+            let obj = c.alloc_node(Gfp::KERNEL, remote)?;
+            // SAFETY: A live object of `c`.
+            let on_remote = unsafe { crate::placement::obj_node(obj) } == remote;
+            let mid = c.stats();
+            // SAFETY: Allocated from `c` above, unused.
+            unsafe { c.free(obj) };
+            let freed = c.stats();
+            // Whatever this CPU's array serves now is local.
+            let plain = c.alloc(Gfp::KERNEL)?;
+            // SAFETY: A live object of `c`.
+            let plain_local = unsafe { crate::placement::obj_node(plain) } == local;
+            // SAFETY: Allocated from `c` above, unused.
+            unsafe { c.free(plain) };
+            Some((before, mid, freed, on_remote, plain_local))
+        })
+        .flatten();
+        let (before, mid, freed, on_remote, plain_local) = r.ok_or(ENOMEM)?;
+        assert!(on_remote);
+        assert!(plain_local);
         assert_eq!(mid.since(&before, Stat::AllocBypassNode), 1);
         assert_eq!(mid.since(&before, Stat::AllocBacking), 1);
-        assert_eq!(mid.since(&before, Stat::AllocArray), 0);
-        assert_eq!(after.since(&mid, Stat::AllocBypassNode), 0);
-        assert_eq!(after.since(&mid, Stat::AllocArray), 1);
+        assert_eq!(freed.since(&mid, Stat::FreeRemoteNode), 1);
+        assert_eq!(freed.since(&mid, Stat::FreeBacking), 1);
+        assert_eq!(freed.since(&mid, Stat::FreeArray), 0);
+        assert_eq!(freed.get(Stat::ObjectsCached), mid.get(Stat::ObjectsCached));
+        Ok(())
+    }
+
+    #[cfg(CONFIG_MEMCG)]
+    #[test]
+    fn accounted_allocations_stay_off_the_arrays() -> Result {
+        if !crate::placement::memcg_kmem_online() {
+            crate::testing::skip(c"kernel memory accounting is offline: create a memory cgroup");
+            return Ok(());
+        }
+        let accounted = Config {
+            flags: 1 << bindings::_slab_flag_bits__SLAB_ACCOUNT,
+            ..Config::new(64, 8)
+        };
+        let c = CaseBox::new(Cache::new(c"pcpu_array_test_memcg", accounted)?)?;
+        let plain = cache(c"pcpu_array_test_gfp_account", 8)?;
+        let cpu = first_cpu()?;
+        let r = on_cpu(cpu, || {
+            let before = c.stats();
+            let obj = c.alloc(Gfp::KERNEL)?;
+            // SAFETY: Allocated from `c` above, unused.
+            unsafe { c.free(obj) };
+            let slab_account = c.stats();
+            // A plain cache serves plain allocations from its array until one asks for
+            // accounting; from then on its frees go to the backing cache.
+            plain.prefill(2, Gfp::KERNEL).ok()?;
+            let p0 = plain.stats();
+            let a = plain.alloc(Gfp::KERNEL)?;
+            let b = plain.alloc(Gfp::from_raw(bindings::GFP_KERNEL_ACCOUNT))?;
+            let p1 = plain.stats();
+            // SAFETY: Allocated from `plain` above, unused.
+            unsafe {
+                plain.free(a);
+                plain.free(b);
+            }
+            Some((before, slab_account, p0, p1, plain.stats()))
+        })
+        .flatten();
+        let (before, slab_account, p0, p1, p2) = r.ok_or(ENOMEM)?;
+        assert_eq!(slab_account.since(&before, Stat::AllocBypassMemcg), 1);
+        assert_eq!(slab_account.since(&before, Stat::FreeBypassMemcg), 1);
+        assert_eq!(slab_account.since(&before, Stat::AllocArray), 0);
+        assert_eq!(slab_account.since(&before, Stat::FreeArray), 0);
+        assert_eq!(slab_account.get(Stat::ObjectsCached), 0);
+        assert_eq!(p1.since(&p0, Stat::AllocArray), 1);
+        assert_eq!(p1.since(&p0, Stat::AllocBypassMemcg), 1);
+        assert_eq!(p2.since(&p1, Stat::FreeBypassMemcg), 2);
+        assert_eq!(p2.since(&p1, Stat::FreeArray), 0);
         Ok(())
     }
 
@@ -1012,7 +1241,8 @@ mod tests {
         let mut prev: Option<u32> = None;
         for cpu in online_cpus() {
             ncpus += 1;
-            // Allocate six here; free them on the previous CPU, where they stay cached.
+            // Allocate six here; free them on the previous CPU, where they stay cached if that
+            // CPU is on their memory node.
             let objs = on_cpu(cpu, || alloc_n(&c, 6, Gfp::KERNEL))
                 .flatten()
                 .ok_or(ENOMEM)?;
@@ -1022,9 +1252,13 @@ mod tests {
         }
         let s = c.stats();
         assert_eq!(s.in_use(), 0);
-        assert_eq!(s.get(Stat::FreeArray), 6 * ncpus);
-        // Every CPU's array holds objects now: the refill leftovers plus the frees.
-        assert!(s.get(Stat::ObjectsCached) >= 6 * ncpus);
+        // A free on a CPU of another memory node than the object's goes to the backing cache.
+        assert_eq!(
+            s.get(Stat::FreeArray) + s.get(Stat::FreeRemoteNode),
+            6 * ncpus
+        );
+        // Every CPU's array holds objects now: the refill leftovers plus the frees it took.
+        assert!(s.get(Stat::ObjectsCached) >= s.get(Stat::FreeArray));
         // Dropping `c` flushes every CPU's array before the backing cache is destroyed; any
         // object left behind would be reported by `kmem_cache_destroy()` ("Objects remaining")
         // and fail the run.

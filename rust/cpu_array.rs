@@ -16,6 +16,7 @@ use core::{
     },
 };
 use kernel::{
+    bindings,
     ffi::c_void,
     prelude::*, //
 };
@@ -55,6 +56,7 @@ pub(crate) struct CpuArray {
     len: usize,
     capacity: usize,
     kasan_size: usize,
+    node: i32,
     objs: [*mut c_void; MAX_CAPACITY],
 }
 
@@ -71,6 +73,7 @@ impl CpuArray {
             len: 0,
             capacity: capacity.min(MAX_CAPACITY),
             kasan_size: 0,
+            node: bindings::NUMA_NO_NODE,
             objs: [null_mut(); MAX_CAPACITY],
         }
     }
@@ -83,6 +86,17 @@ impl CpuArray {
             kasan_size: if crate::kasan::ENABLED { obj_size } else { 0 },
             ..Self::new(capacity)
         }
+    }
+
+    /// The array, for objects of memory node `node` (see `crate::placement`).
+    pub(crate) fn on_node(self, node: i32) -> Self {
+        Self { node, ..self }
+    }
+
+    /// The memory node whose objects the array holds (`NUMA_NO_NODE` when it was not given).
+    #[inline(always)]
+    pub(crate) fn node(&self) -> i32 {
+        self.node
     }
 
     /// How many objects the array holds.
@@ -104,8 +118,19 @@ impl CpuArray {
         // INVARIANT: `len` shrinks by one; the object leaves the array unpoisoned below.
         self.len = len;
         let obj = NonNull::new(self.objs[len])?;
+        self.forget(len..len + 1);
         self.unpoison(obj);
         Some(obj)
+    }
+
+    /// Clears slots that no longer hold an object, where kmemleak scans the array: a stale
+    /// pointer to an object handed out would hide its leak.
+    #[inline(always)]
+    fn forget(&mut self, slots: core::ops::Range<usize>) {
+        #[cfg(CONFIG_DEBUG_KMEMLEAK)]
+        self.objs[slots].fill(null_mut());
+        #[cfg(not(CONFIG_DEBUG_KMEMLEAK))]
+        let _ = slots;
     }
 
     /// Pushes `obj`, or gives it back when the array is full.
@@ -162,6 +187,7 @@ impl CpuArray {
                 n,
             )
         };
+        self.forget(from..self.len);
         // INVARIANT: The batch's new entries are initialised and non-null (array invariant);
         // the array shrinks, and the objects that left it were unpoisoned.
         batch.len += n;
@@ -191,6 +217,7 @@ impl CpuArray {
             )
         };
         self.objs.copy_within(n..self.len, 0);
+        self.forget(self.len - n..self.len);
         // INVARIANT: The batch's new entries are initialised and non-null (array invariant);
         // the array keeps its other objects, moved down, and those that left were unpoisoned.
         batch.len += n;
@@ -284,6 +311,47 @@ impl Batch {
         // SAFETY: `objs[..len]` are initialised (type invariant), and `MaybeUninit<P>` has the
         // layout of `P`.
         unsafe { &mut *(core::ptr::from_mut(init) as *mut [*mut c_void]) }
+    }
+
+    /// Adds `obj` at the end; gives it back when the batch is full.
+    pub(crate) fn push(&mut self, obj: NonNull<c_void>) -> Result<(), NonNull<c_void>> {
+        if self.len == BATCH_MAX {
+            return Err(obj);
+        }
+        self.objs[self.len].write(obj.as_ptr());
+        // INVARIANT: The new entry is initialised and non-null, and `len <= BATCH_MAX`.
+        self.len += 1;
+        Ok(())
+    }
+
+    /// Moves the objects for which `reject` is true into `out`, which is empty, keeping the
+    /// others in order. Returns how many moved.
+    pub(crate) fn move_where(
+        &mut self,
+        out: &mut Batch,
+        mut reject: impl FnMut(NonNull<c_void>) -> bool,
+    ) -> usize {
+        let mut kept = 0;
+        for i in 0..self.len {
+            // SAFETY: `objs[..len]` are initialised (type invariant).
+            let obj = unsafe { self.objs[i].assume_init() };
+            match NonNull::new(obj) {
+                Some(o) if reject(o) && out.len < BATCH_MAX => {
+                    out.objs[out.len].write(obj);
+                    // INVARIANT: `out` gained an initialised, non-null entry; `out.len` stays
+                    // below `BATCH_MAX` by the test above.
+                    out.len += 1;
+                }
+                _ => {
+                    self.objs[kept].write(obj);
+                    kept += 1;
+                }
+            }
+        }
+        let moved = self.len - kept;
+        // INVARIANT: `objs[..kept]` are the kept entries, initialised and non-null.
+        self.len = kept;
+        moved
     }
 
     /// Empties the batch, handing its objects to `f` (a bulk free) first.

@@ -51,6 +51,27 @@ extern "C" {
     #[cfg(CONFIG_KASAN_GENERIC)]
     pub(crate) fn pcpu_array_is_kfence_address(addr: *const c_void) -> bool;
 
+    /// `folio_nid(virt_to_folio(obj))`: the memory node of slab object `obj`.
+    pub(crate) fn pcpu_array_obj_node(obj: *const c_void) -> c_int;
+    /// `slab_test_pfmemalloc()` of `obj`'s slab: whether it was allocated from the reserves.
+    pub(crate) fn pcpu_array_obj_pfmemalloc(obj: *const c_void) -> bool;
+    /// Whether an allocation with `gfp` by the current context may be given reserve memory (a
+    /// superset of `gfp_pfmemalloc_allowed()`).
+    pub(crate) fn pcpu_array_may_use_reserves(gfp: bindings::gfp_t) -> bool;
+    /// `cpu_to_mem(cpu)`: the nearest memory node of `cpu`.
+    pub(crate) fn pcpu_array_cpu_to_mem(cpu: c_uint) -> c_int;
+    /// `nr_node_ids`.
+    pub(crate) fn pcpu_array_nr_node_ids() -> c_uint;
+    /// `might_alloc(gfp)`: the sleep and reclaim checks of an allocation.
+    #[cfg(any(CONFIG_DEBUG_ATOMIC_SLEEP, CONFIG_LOCKDEP))]
+    pub(crate) fn pcpu_array_might_alloc(gfp: bindings::gfp_t);
+    /// `kmemleak_alloc(obj, size, 1, gfp)`.
+    #[cfg(CONFIG_DEBUG_KMEMLEAK)]
+    pub(crate) fn pcpu_array_kmemleak_alloc(obj: *const c_void, size: usize, gfp: bindings::gfp_t);
+    /// `kmemleak_free(obj)`.
+    #[cfg(CONFIG_DEBUG_KMEMLEAK)]
+    pub(crate) fn pcpu_array_kmemleak_free(obj: *const c_void);
+
     /// `__alloc_percpu(size, align)`: zeroed per-CPU memory, or NULL.
     pub(crate) fn pcpu_array_alloc_percpu(size: usize, align: usize) -> *mut c_void;
     /// `per_cpu_ptr(ptr, cpu)`.

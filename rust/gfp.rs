@@ -24,6 +24,8 @@ pub struct Gfp(bindings::gfp_t);
 const DIRECT_RECLAIM: bindings::gfp_t = 1 << bindings::___GFP_DIRECT_RECLAIM_BIT;
 /// `__GFP_NOMEMALLOC`: never the memory reserves.
 const NOMEMALLOC: bindings::gfp_t = 1 << bindings::___GFP_NOMEMALLOC_BIT;
+/// `__GFP_ACCOUNT`: charge the allocation to the current task's memory cgroup.
+const ACCOUNT: bindings::gfp_t = 1 << bindings::___GFP_ACCOUNT_BIT;
 
 impl Gfp {
     /// `GFP_KERNEL`: may sleep and reclaim.
@@ -57,12 +59,19 @@ impl Gfp {
         self.0 & bindings::__GFP_ZERO != 0
     }
 
+    /// Whether the allocation is charged to the current task's memory cgroup
+    /// (`__GFP_ACCOUNT`).
+    pub const fn accounts(self) -> bool {
+        self.0 & ACCOUNT != 0
+    }
+
     /// The flags of a refill made on behalf of an allocation with these flags: never the
     /// reserves, so that reserve memory is never parked in an array; no warning, because the
     /// caller falls back to a single allocation; never zeroed, because objects served from an
-    /// array are zeroed on the way out instead.
+    /// array are zeroed on the way out instead; never charged to a memory cgroup, because
+    /// objects parked in an array belong to no one (`crate::placement`).
     pub const fn for_refill(self) -> Self {
-        Self((self.0 | NOMEMALLOC | bindings::__GFP_NOWARN) & !bindings::__GFP_ZERO)
+        Self((self.0 | NOMEMALLOC | bindings::__GFP_NOWARN) & !(bindings::__GFP_ZERO | ACCOUNT))
     }
 
     /// `kernel::alloc` flags for the module's own bookkeeping allocations made on behalf of a

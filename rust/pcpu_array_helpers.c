@@ -13,11 +13,15 @@
 #include <linux/hardirq.h>
 #include <linux/irqflags.h>
 #include <linux/kfence.h>
+#include <linux/kmemleak.h>
 #include <linux/local_lock.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/percpu.h>
 #include <linux/preempt.h>
+#include <linux/sched/mm.h>
 #include <linux/smp.h>
+#include <linux/topology.h>
 
 #include "pcpu_array_helpers.h"
 
@@ -167,3 +171,57 @@ int pcpu_array_cpuhp_remove_instance(int state, struct hlist_node *node)
 {
 	return cpuhp_state_remove_instance_nocalls(state, node);
 }
+
+/*
+ * What SLUB decides per object from its slab (mm/slub.c: can_free_to_pcs(),
+ * slab_post_alloc_hook()), for objects the arrays serve; see rust/placement.rs
+ * and rust/object_hooks.rs.
+ */
+int pcpu_array_obj_node(const void *obj)
+{
+	return folio_nid(virt_to_folio(obj));
+}
+
+/*
+ * slab_test_pfmemalloc(): SLUB keeps "allocated from the reserves" in PG_active
+ * of the slab's folio (SL_pfmemalloc = PG_active, mm/slub.c).
+ */
+bool pcpu_array_obj_pfmemalloc(const void *obj)
+{
+	return test_bit(PG_active, &virt_to_folio(obj)->flags.f);
+}
+
+/* The superset of gfp_pfmemalloc_allowed() that a module can compute. */
+bool pcpu_array_may_use_reserves(gfp_t gfp)
+{
+	if (gfp & __GFP_NOMEMALLOC)
+		return false;
+	return (gfp & __GFP_MEMALLOC) || (current->flags & PF_MEMALLOC);
+}
+
+int pcpu_array_cpu_to_mem(unsigned int cpu)
+{
+	return cpu_to_mem(cpu);
+}
+
+unsigned int pcpu_array_nr_node_ids(void)
+{
+	return nr_node_ids;
+}
+
+void pcpu_array_might_alloc(gfp_t gfp)
+{
+	might_alloc(gfp);
+}
+
+#ifdef CONFIG_DEBUG_KMEMLEAK
+void pcpu_array_kmemleak_alloc(const void *obj, size_t size, gfp_t gfp)
+{
+	kmemleak_alloc(obj, size, 1, gfp);
+}
+
+void pcpu_array_kmemleak_free(const void *obj)
+{
+	kmemleak_free(obj);
+}
+#endif

@@ -11,6 +11,7 @@
 
 #include <linux/compiler_types.h>
 #include <linux/local_lock.h>
+#include <linux/gfp_types.h>
 #include <linux/types.h>
 
 /* pcpu_array_helpers.c */
@@ -27,6 +28,17 @@ void pcpu_array_this_cpu_add_u64(u64 __percpu *ptr, u64 n);
 void pcpu_array_this_cpu_write_u64(u64 __percpu *ptr, u64 v);
 bool pcpu_array_try_module_get(void *mod);
 bool pcpu_array_is_kfence_address(const void *addr);
+
+int pcpu_array_obj_node(const void *obj);
+bool pcpu_array_obj_pfmemalloc(const void *obj);
+bool pcpu_array_may_use_reserves(gfp_t gfp);
+int pcpu_array_cpu_to_mem(unsigned int cpu);
+unsigned int pcpu_array_nr_node_ids(void);
+void pcpu_array_might_alloc(gfp_t gfp);
+#ifdef CONFIG_DEBUG_KMEMLEAK
+void pcpu_array_kmemleak_alloc(const void *obj, size_t size, gfp_t gfp);
+void pcpu_array_kmemleak_free(const void *obj);
+#endif
 
 void __percpu *pcpu_array_alloc_percpu(size_t size, size_t align);
 void *pcpu_array_per_cpu_ptr(void __percpu *ptr, unsigned int cpu);

@@ -18,6 +18,10 @@ use crate::{
     cpu_pin::CpuPin,
     cpu_work::CpuWorks,
     local_trylock::PerCpuTryLock,
+    placement::{
+        cpu_node,
+        Placement, //
+    },
     stats::{
         Stat,
         Stats,
@@ -38,6 +42,8 @@ pub(crate) struct Shared {
     // Dropped after `Drop::drop` has emptied the arrays: the arrays, then the backing cache.
     arrays: PerCpuTryLock<CpuArray>,
     pub(crate) backing: BackingCache,
+    /// Which objects the arrays may hold and which allocations they may serve.
+    pub(crate) placement: Placement,
     pub(crate) stats: StatsTable,
     /// Objects each CPU's array holds at most.
     pub(crate) capacity: usize,
@@ -57,21 +63,24 @@ impl Shared {
     /// (a `SLAB_TYPESAFE_BY_RCU` cache, whose freed objects RCU readers may still read).
     pub(crate) fn new(
         backing: BackingCache,
+        placement: Placement,
         capacity: usize,
         batch: usize,
         rcu_readers: bool,
     ) -> Result<Self> {
         let obj_size = backing.object_size();
-        let arrays = PerCpuTryLock::new(|_| {
-            if rcu_readers {
+        let arrays = PerCpuTryLock::new(|cpu| {
+            let array = if rcu_readers {
                 CpuArray::new(capacity)
             } else {
                 CpuArray::poisoning(capacity, obj_size)
-            }
+            };
+            array.on_node(cpu_node(cpu))
         })?;
         Ok(Self {
             arrays,
             backing,
+            placement,
             stats: StatsTable::new()?,
             capacity,
             batch,

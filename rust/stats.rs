@@ -56,7 +56,8 @@ stats! {
     AllocBypassTrylock => c"alloc_bypass_trylock",
     /// Frees that went to the backing cache because this CPU's lock was held.
     FreeBypassTrylock => c"free_bypass_trylock",
-    /// Node-specific allocations, which always go to the backing cache.
+    /// Node-specific allocations that the array did not serve (another node than the CPU's, or
+    /// an empty array), which went to the backing cache.
     AllocBypassNode => c"alloc_bypass_node",
     /// Allocations from an empty array when a refill was not allowed (gfp cannot block, or hard
     /// interrupt context).
@@ -76,6 +77,19 @@ stats! {
     /// Work items queued to flush a CPU's array, by `pcpu_array_shrink()` or the shrinker
     /// (counted on the CPU that queued them): each wakes a kworker on the CPU it flushes.
     ShrinkWork => c"shrink_work",
+    /// Frees of an object of another memory node than the CPU's, which went to the backing
+    /// cache.
+    FreeRemoteNode => c"free_remote_node",
+    /// Objects of a refill that were of another memory node, given back at once.
+    RefillRemoteNode => c"refill_remote_node",
+    /// Allocations that may be charged to a memory cgroup, which went to the backing cache.
+    AllocBypassMemcg => c"alloc_bypass_memcg",
+    /// Frees of a cache whose objects may be charged to a memory cgroup, which went to the
+    /// backing cache.
+    FreeBypassMemcg => c"free_bypass_memcg",
+    /// Frees of an object from the memory reserves (a pfmemalloc slab), which went to the
+    /// backing cache.
+    FreeBypassPfmemalloc => c"free_bypass_pfmemalloc",
     /// Objects a CPU's array holds now (a level, not an event count).
     ObjectsCached => c"objects_cached",
 }

@@ -3,7 +3,8 @@
 #
 # Runs inside the virtme-ng guest. Usage: guest.sh MODE OUTDIR MODULE.ko...
 #   test: load the modules (their KUnit suites run at load), collect each suite's KTAP
-#         results from debugfs, unload, scan for leaks.
+#         results from debugfs (and, with pcpu_array_memcg.ko, those of the memcg check,
+#         scripts/guest-memcg.sh), unload, scan for leaks.
 #   run:  load the modules with demo=1, print their debugfs statistics, unload.
 #   bench: load the modules (the benchmarks run at load and print to the kernel log),
 #         unload; the host takes the result lines from dmesg.
@@ -64,6 +65,13 @@ log "guest.sh $mode started"
 debugfs_mounted || mount -t debugfs none /sys/kernel/debug
 dbg=/sys/kernel/debug
 
+# The NUMA nodes and their CPUs, for scripts/vm.sh to check ("nodeN CPULIST" lines). With
+# cat: cpulist is a binary attribute, which the shell's byte-by-byte read gets empty.
+for node in /sys/devices/system/node/node[0-9]*; do
+	[ -f "$node/cpulist" ] || continue
+	echo "${node##*/} $(cat "$node/cpulist")" >>"$out/numa"
+done
+
 # Slab fault injection, armed only for tasks that set make-it-fail and caches created with
 # SLAB_FAILSLAB: the KUnit cases that need a failing backing cache do both.
 if [ -d "$dbg/failslab" ]; then
@@ -74,6 +82,17 @@ if [ -d "$dbg/failslab" ]; then
 	echo Y >"$dbg/failslab/task-filter"
 	echo Y >"$dbg/failslab/cache-filter"
 	echo N >"$dbg/failslab/ignore-gfp-wait"
+fi
+
+# Kernel memory accounting online, as on any system with a memory cgroup (systemd makes
+# them at boot): memcg_kmem_online() turns on with the first child memory cgroup. The
+# suites run in the root cgroup, which is never charged; tests/memcg makes its own.
+cg=/sys/fs/cgroup
+grep -q " $cg cgroup2 " /proc/mounts || mount -t cgroup2 none "$cg" 2>/dev/null
+if grep -qw memory "$cg/cgroup.controllers" 2>/dev/null; then
+	echo +memory >"$cg/cgroup.subtree_control" 2>>"$out/guest.log"
+	mkdir -p "$cg/pcpu_array_online" 2>>"$out/guest.log"
+	log "memory cgroups: $(cat "$cg/cgroup.subtree_control" 2>/dev/null)"
 fi
 
 # Forget what kmemleak suspects from boot: only leaks made from here on count. Its thread
@@ -175,6 +194,10 @@ done
 case "$mode" in
 test)
 	collect_ktap
+	# memcg charging from cgroup v2 (tests/memcg), counted as a suite of its own.
+	case " $loaded " in
+	*" pcpu_array_memcg "*) sh "${0%/*}/guest-memcg.sh" "$out" ;;
+	esac
 	;;
 run)
 	for d in "$dbg"/pcpu_array/*/; do
@@ -236,6 +259,17 @@ if [ -n "$leak_ko" ]; then
 	if insmod "$pcpu_array_ko" 2>>"$out/guest.log" && insmod "$leak_ko" 2>>"$out/guest.log"; then
 		[ -f "$dbg/kunit/pcpu_array_leak/results" ] &&
 			cp "$dbg/kunit/pcpu_array_leak/results" "$out/ktap-pcpu_array_leak"
+		# kmemleak must track the object it leaked: `dump=` fails for an unknown one.
+		if [ -f "$dbg/kmemleak" ]; then
+			obj=$(cat "$dbg/pcpu_array_leak/object" 2>/dev/null)
+			if [ -n "$obj" ] && [ "$obj" != 0x0000000000000000 ] &&
+				echo "dump=$obj" >"$dbg/kmemleak" 2>>"$out/guest.log"; then
+				log "leak check: kmemleak tracks the object leaked through pcpu_array_alloc()"
+			else
+				log "leak check: kmemleak does not know the object at ${obj:-?}"
+				echo "kmemleak does not track a pcpu_array object" >>"$out/leak-failed"
+			fi
+		fi
 		unload pcpu_array_leak
 		if msg=$(rmmod pcpu_array 2>&1); then
 			log "leak check: rmmod pcpu_array succeeded with a leaked cache alive"

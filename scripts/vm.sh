@@ -15,7 +15,8 @@
 #              clean load and unload.
 #
 # Environment: KDIR (a built kernel tree; default: the cached debug build),
-# VM_CPUS (default 2), VM_TIMEOUT (seconds, default 1200), KEEP_RESULTS=1 keeps the
+# VM_CPUS (default 2; MODE test and run split them over two NUMA nodes and check that the
+# guest sees both), VM_TIMEOUT (seconds, default 1200), KEEP_RESULTS=1 keeps the
 # results directory, VM_MODULE_ARGS: lines "NAME ARGS..." adding ARGS to the insmod of
 # module NAME, STRESS_MS (milliseconds) sets how long pcpu_array_stress.ko runs.
 # EXPECT_KASAN="fn..." boots with kasan_multi_shot and requires exactly one KASAN
@@ -70,12 +71,24 @@ done
 # the user's command: 30 s or more under TCG with KASAN, for volatile files in /run, /var
 # and /tmp that nothing here uses (the guest's root is the host's, read-only, under
 # throwaway overlays).
-vng_args=(--run "$kdir" --cpus "${VM_CPUS:-2}" --memory 2G --rwdir "$res"
+cpus=${VM_CPUS:-2}
+vng_args=(--run "$kdir" --cpus "$cpus" --memory 2G --rwdir "$res"
 	--append "slab_debug=A,pcpu_array_test_bulkfail,pcpu_array_stress"
 	--append "PATH=$here/guest-bin")
 # The tests run with init_on_alloc on, as distribution kernels do (the benchmarks keep the
 # perf kernel's default).
 [ "$mode" = test ] && vng_args+=(--append init_on_alloc=1)
+# Two NUMA nodes for the tests and the demos, as on the servers the module is for: 1 GiB
+# each, the first half of the vCPUs on node 0, the rest on node 1 (one vCPU: one node).
+# The benchmarks keep booting one node (and virtme-ng's microvm machine under KVM, which
+# --numa turns off), so that their numbers stay comparable.
+nodes=1
+range() { if [ "$1" -eq "$2" ]; then echo "$1"; else echo "$1-$2"; fi; }
+if { [ "$mode" = test ] || [ "$mode" = run ]; } && [ "$cpus" -ge 2 ]; then
+	nodes=2
+	half=$((cpus / 2))
+	vng_args+=(--numa "1G,cpus=$(range 0 $((half - 1)))" --numa "1G,cpus=$(range "$half" $((cpus - 1)))")
+fi
 [ -n "${KUNIT_FILTER:-}" ] && vng_args+=(--append "kunit.filter_glob=$KUNIT_FILTER")
 [ -n "${EXPECT_KASAN:-}" ] && vng_args+=(--append kasan_multi_shot)
 if grep -qwE 'vmx|svm' /proc/cpuinfo && [ -w /dev/kvm ]; then
@@ -91,7 +104,7 @@ if [ "$mode" = test ] && [ ${#kasan_mods[@]} -gt 0 ]; then
 	[ -n "${KASAN_FILTER:-}" ] && echo "$KASAN_FILTER" >"$res/kasan-filter"
 fi
 
-echo "vm.sh: booting $(basename "$kdir") ($accel, ${VM_CPUS:-2} vCPUs) for '$mode'"
+echo "vm.sh: booting $(basename "$kdir") ($accel, $cpus vCPUs, $nodes NUMA node$([ "$nodes" -gt 1 ] && echo s)) for '$mode'"
 start=$(date +%s)
 timeout "${VM_TIMEOUT:-1200}" vng "${vng_args[@]}" \
 	--exec "STRESS_MS=${STRESS_MS:-} sh $here/guest.sh $mode $res ${mods[*]}" >"$res/console.log" 2>&1 </dev/null
@@ -109,6 +122,17 @@ problem() { echo "vm.sh: FAIL: $*"; fail=1; }
 [ -f "$res/rmmod-failed" ] && problem "modules failed to unload: $(tr '\n' ' ' <"$res/rmmod-failed")"
 [ -f "$res/leak-failed" ] && problem "leak check: $(cat "$res/leak-failed")"
 [ -f "$res/guest.log" ] && sed 's/^/  /' "$res/guest.log"
+# The nodes the guest saw, with their CPUs (guest.sh: "nodeN CPULIST" lines), on a kernel
+# with NUMA: exactly the two asked for.
+if [ "$nodes" -gt 1 ] && [ -f "$res/done" ] && grep -q '^CONFIG_NUMA=y' "$kdir/.config"; then
+	want="node0 $(range 0 $((half - 1))), node1 $(range "$half" $((cpus - 1)))"
+	seen=$(sed -z 's/\n$//; s/\n/, /g' "$res/numa" 2>/dev/null)
+	if [ "$seen" = "$want" ]; then
+		echo "vm.sh: NUMA nodes and their CPUs: $seen"
+	else
+		problem "the guest should have NUMA nodes and CPUs '$want', saw '${seen:-none}'"
+	fi
+fi
 
 # Kernel splats. The patterns are the headers these checkers print.
 splat_re='BUG:|WARNING:|Oops|general protection fault|KASAN:|kernel BUG|Kernel panic|possible recursive locking|possible circular locking|inconsistent lock state|suspicious RCU usage|INFO: task .* blocked|Objects remaining|unreferenced object|UBSAN:|sleeping function called from invalid context'
@@ -171,7 +195,7 @@ bench)
 	{
 		opts=""
 		[ "$accel" = tcg ] && opts=${VM_QEMU_OPTS:-}
-		echo "# accel=$accel vcpus=${VM_CPUS:-2} qemu_opts=$opts"
+		echo "# accel=$accel vcpus=$cpus qemu_opts=$opts"
 		grep -hE ': (config mode=|scenario=[^ ]+ backend=)' "$res/dmesg.txt" 2>/dev/null |
 			sed -E 's/^\[ *[0-9.]+\] //'
 	} >"$res/bench.txt"

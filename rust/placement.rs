@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Which objects an array may hold, and which allocations it may serve, so that an object from
+//! the cache means what an object from `kmem_cache_alloc()` means.
+//!
+//! SLUB's own per-CPU layer (sheaves, `mm/slub.c`) decides per object, from its slab, whether it
+//! may be parked (`can_free_to_pcs()`), and charges and uncharges memory cgroups in the hooks it
+//! runs on every object. The arrays follow the same rules:
+//!
+//! - **NUMA.** An array holds only objects of its CPU's memory node (`cpu_to_mem()`). A free of
+//!   an object of another node goes to the backing cache (counted as `free_remote_node`), and a
+//!   refill keeps only local objects. `alloc_node()` for the node of the current CPU may use the
+//!   array. On a kernel with one node (`nr_node_ids == 1`) none of this costs anything.
+//! - **Reserves.** No object of a pfmemalloc slab (one allocated from the memory reserves) is
+//!   ever parked: refills never use the reserves (`__GFP_NOMEMALLOC`), and an object handed out
+//!   from the backing cache to a caller that may use them is checked; while any such object is
+//!   out, every free checks its slab, and a reserve object goes back to the backing cache
+//!   (`free_bypass_pfmemalloc`). A caller that may use the reserves still gets them from the
+//!   backing cache when the array is empty and a refill fails.
+//! - **Memory cgroups.** A module cannot uncharge an object (the kernel exports
+//!   `kmem_cache_charge()`, not its inverse), so an object parked in an array would stay charged
+//!   to whoever freed it and be handed to another cgroup for free. Accounted allocations
+//!   therefore never touch the arrays while kernel memory accounting is online
+//!   (`memcg_kmem_online()`): on a `SLAB_ACCOUNT` cache, and on any cache once an allocation
+//!   with `__GFP_ACCOUNT` has been made from it, every allocation and free goes to the backing
+//!   cache, which charges and uncharges it (`alloc_bypass_memcg`, `free_bypass_memcg`).
+//!   Objects already parked were allocated uncharged; they are still served to callers that do
+//!   not ask for accounting.
+
+use crate::{
+    ffi,
+    gfp::Gfp,
+    stats::Stat, //
+};
+use core::ptr::NonNull;
+use kernel::{
+    bindings,
+    ffi::c_void,
+    sync::atomic::{
+        Atomic,
+        Relaxed, //
+    },
+};
+
+/// Whether `flags` has `SLAB_ACCOUNT`: every object of the cache is charged to its allocator's
+/// memory cgroup.
+#[cfg(CONFIG_MEMCG)]
+const fn slab_account(flags: bindings::slab_flags_t) -> bool {
+    flags & (1 << bindings::_slab_flag_bits__SLAB_ACCOUNT) != 0
+}
+
+/// Without memory cgroups `SLAB_ACCOUNT` is no flag.
+#[cfg(not(CONFIG_MEMCG))]
+const fn slab_account(_flags: bindings::slab_flags_t) -> bool {
+    false
+}
+
+#[cfg(CONFIG_MEMCG)]
+extern "C" {
+    /// Enabled once kernel memory accounting is online (a memory cgroup other than the root
+    /// exists); never disabled again. Exported by `mm/memcontrol.c`.
+    static memcg_kmem_online_key: bindings::static_key_false;
+}
+
+/// `memcg_kmem_online()`: whether allocations may be charged to a memory cgroup.
+#[inline(always)]
+pub(crate) fn memcg_kmem_online() -> bool {
+    #[cfg(CONFIG_MEMCG)]
+    {
+        // SAFETY: `memcg_kmem_online_key` is an exported static key that lives as long as the
+        // kernel; its count is only read, as `static_key_enabled()` reads it.
+        unsafe { (&raw const memcg_kmem_online_key.key.enabled.counter).read_volatile() != 0 }
+    }
+    #[cfg(not(CONFIG_MEMCG))]
+    false
+}
+
+/// The memory node of slab object `obj`.
+///
+/// # Safety
+///
+/// `obj` must be a live slab object.
+pub(crate) unsafe fn obj_node(obj: NonNull<c_void>) -> i32 {
+    // SAFETY: `obj` is a slab object (caller), in the direct map, whose folio is a slab.
+    unsafe { ffi::pcpu_array_obj_node(obj.as_ptr()) }
+}
+
+/// Whether slab object `obj` comes from a pfmemalloc slab (the memory reserves).
+///
+/// # Safety
+///
+/// `obj` must be a live slab object.
+unsafe fn obj_pfmemalloc(obj: NonNull<c_void>) -> bool {
+    // SAFETY: As in `obj_node`.
+    unsafe { ffi::pcpu_array_obj_pfmemalloc(obj.as_ptr()) }
+}
+
+/// The memory node whose objects `cpu`'s array holds.
+pub(crate) fn cpu_node(cpu: u32) -> i32 {
+    // SAFETY: `cpu_to_mem()` reads a per-CPU variable of a possible CPU.
+    unsafe { ffi::pcpu_array_cpu_to_mem(cpu) }
+}
+
+/// Where a freed object may go.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum FreeTo {
+    /// Any CPU's array.
+    AnyArray,
+    /// Only an array of this memory node.
+    NodeArray(i32),
+    /// The backing cache only, for the reason counted by the statistic.
+    Backing(Stat),
+}
+
+/// No object of the cache is charged.
+const NOT_ACCOUNTED: i32 = 0;
+/// A `SLAB_ACCOUNT` cache: every object it allocates is charged, refills included.
+const SLAB_ACCOUNTED: i32 = 1;
+/// Objects allocated with `__GFP_ACCOUNT` are charged; refills (without it) are not.
+const GFP_ACCOUNTED: i32 = 2;
+
+/// The placement rules of one cache.
+pub(crate) struct Placement {
+    /// Whether the kernel has more than one memory node (`nr_node_ids > 1`), fixed at boot.
+    numa: bool,
+    /// Whether the cache's objects may be charged to a memory cgroup: [`NOT_ACCOUNTED`],
+    /// [`SLAB_ACCOUNTED`] (from creation), or [`GFP_ACCOUNTED`] once an allocation with
+    /// `__GFP_ACCOUNT` has been served. Never goes back to [`NOT_ACCOUNTED`].
+    accounted: Atomic<i32>,
+    /// Objects of pfmemalloc slabs handed out and not yet freed.
+    reserve_objects: Atomic<i64>,
+}
+
+impl Placement {
+    /// The rules for a backing cache created with `flags`.
+    pub(crate) fn new(flags: bindings::slab_flags_t) -> Self {
+        // SAFETY: Reads `nr_node_ids`, set at boot.
+        let nodes = unsafe { ffi::pcpu_array_nr_node_ids() };
+        Self {
+            numa: nodes > 1,
+            accounted: Atomic::new(if slab_account(flags) {
+                SLAB_ACCOUNTED
+            } else {
+                NOT_ACCOUNTED
+            }),
+            reserve_objects: Atomic::new(0),
+        }
+    }
+
+    /// Whether objects must be placed by node at all.
+    #[inline(always)]
+    pub(crate) fn numa(&self) -> bool {
+        self.numa
+    }
+
+    /// Whether this cache's allocations and frees must stay off the arrays because they may be
+    /// charged to a memory cgroup.
+    #[inline(always)]
+    fn memcg_bypass(&self) -> bool {
+        self.accounted.load(Relaxed) != NOT_ACCOUNTED && memcg_kmem_online()
+    }
+
+    /// Whether an allocation with `gfp` may be served from an array; `false` means the backing
+    /// cache, counted as `alloc_bypass_memcg`.
+    ///
+    /// An allocation with `__GFP_ACCOUNT` while accounting is online marks the cache accounted
+    /// before its object is handed out, so that the object's free, on whichever CPU, sees it.
+    #[inline(always)]
+    pub(crate) fn alloc_may_use_array(&self, gfp: Gfp) -> bool {
+        if !gfp.accounts() && self.accounted.load(Relaxed) == NOT_ACCOUNTED {
+            return true;
+        }
+        self.alloc_may_use_array_accounted(gfp)
+    }
+
+    #[cold]
+    fn alloc_may_use_array_accounted(&self, gfp: Gfp) -> bool {
+        if !memcg_kmem_online() {
+            return true;
+        }
+        if gfp.accounts() {
+            if self.accounted.load(Relaxed) == NOT_ACCOUNTED {
+                self.accounted.store(GFP_ACCOUNTED, Relaxed);
+            }
+            return false;
+        }
+        // A plain allocation from a cache that `__GFP_ACCOUNT` calls made accounted: refills
+        // are uncharged there, and so is everything the arrays hold.
+        self.accounted.load(Relaxed) != SLAB_ACCOUNTED
+    }
+
+    /// Where `obj`, being freed on the current CPU, may go: [`FreeTo::AnyArray`] in the common
+    /// case, decided with a few loads.
+    ///
+    /// # Safety
+    ///
+    /// `obj` must be a live object of the cache these rules belong to.
+    #[inline(always)]
+    pub(crate) unsafe fn free_to(&self, obj: NonNull<c_void>) -> FreeTo {
+        if !self.numa && self.reserve_objects.load(Relaxed) == 0 && !self.memcg_bypass() {
+            return FreeTo::AnyArray;
+        }
+        // SAFETY: Guaranteed by the caller.
+        unsafe { self.free_to_checked(obj) }
+    }
+
+    /// [`Placement::free_to`] once a rule applies.
+    ///
+    /// # Safety
+    ///
+    /// As [`Placement::free_to`].
+    #[cold]
+    unsafe fn free_to_checked(&self, obj: NonNull<c_void>) -> FreeTo {
+        if self.memcg_bypass() {
+            return FreeTo::Backing(Stat::FreeBypassMemcg);
+        }
+        // SAFETY: `obj` is a live slab object (caller).
+        if self.reserve_objects.load(Relaxed) != 0 && unsafe { obj_pfmemalloc(obj) } {
+            self.reserve_objects.add(-1, Relaxed);
+            return FreeTo::Backing(Stat::FreeBypassPfmemalloc);
+        }
+        if self.numa {
+            // SAFETY: As above.
+            return FreeTo::NodeArray(unsafe { obj_node(obj) });
+        }
+        FreeTo::AnyArray
+    }
+
+    /// Notes `obj`, allocated from the backing cache with `gfp` and about to be handed out:
+    /// when it comes from the reserves, frees check their slabs until it is back.
+    ///
+    /// # Safety
+    ///
+    /// `obj` must be a live object of the cache these rules belong to.
+    pub(crate) unsafe fn handing_out_from_backing(&self, obj: NonNull<c_void>, gfp: Gfp) {
+        // SAFETY: Reads the current task's flags.
+        if !unsafe { ffi::pcpu_array_may_use_reserves(gfp.as_raw()) } {
+            return;
+        }
+        // SAFETY: `obj` is a live slab object (caller).
+        if unsafe { obj_pfmemalloc(obj) } {
+            self.reserve_objects.add(1, Relaxed);
+        }
+    }
+
+    /// Whether `obj`, from a refill or a free, may be parked in an array of `node`.
+    ///
+    /// # Safety
+    ///
+    /// `obj` must be a live object of the cache these rules belong to.
+    pub(crate) unsafe fn belongs_on(&self, obj: NonNull<c_void>, node: i32) -> bool {
+        // SAFETY: Guaranteed by the caller.
+        !self.numa || unsafe { obj_node(obj) } == node
+    }
+}
