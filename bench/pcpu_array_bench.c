@@ -21,6 +21,12 @@
  *   bulk_prealloc      the nosheaves cache through kmem_cache_alloc_bulk() into
  *                      a private array, what the maple tree did before sheaves
  *                      (maple)
+ *   sheaves_account    kmem_cache_create() with SLAB_ACCOUNT (hot_pair, batch64)
+ *   pcpu_array_account pcpu_array_create() with SLAB_ACCOUNT (hot_pair, batch64):
+ *                      while kernel memory accounting is online its objects go
+ *                      to the backing cache, which charges them; scripts/guest.sh
+ *                      runs the benchmarks in a child memory cgroup, so they are
+ *                      charged
  *
  * An op is one object allocated and freed. Single-CPU scenarios run in a
  * kthread bound to cpu=, timed with ktime_get_ns() around ops operations, after
@@ -57,6 +63,8 @@
 #include <linux/cpumask.h>
 #include <linux/err.h>
 #include <linux/kthread.h>
+#include <linux/memcontrol.h>
+#include <linux/sched/mm.h>
 #include <linux/ktime.h>
 #include <linux/module.h>
 #include <linux/preempt.h>
@@ -93,6 +101,8 @@ enum backend_id {
 	BK_PCPU_SHEAVES,
 	BK_PCPU_RESERVE,
 	BK_BULK,
+	BK_SHEAVES_ACCOUNT,
+	BK_PCPU_ACCOUNT,
 	NR_BACKENDS,
 };
 
@@ -103,12 +113,22 @@ static const char * const backend_names[NR_BACKENDS] = {
 	[BK_PCPU_SHEAVES] = "pcpu_array_sheaves",
 	[BK_PCPU_RESERVE] = "pcpu_array_reserve",
 	[BK_BULK] = "bulk_prealloc",
+	[BK_SHEAVES_ACCOUNT] = "sheaves_account",
+	[BK_PCPU_ACCOUNT] = "pcpu_array_account",
 };
 
 /* Only the maple scenarios have a reservation step to compare. */
 static bool backend_maple_only(enum backend_id id)
 {
 	return id == BK_PCPU_RESERVE || id == BK_BULK;
+}
+
+/* What memcg charging costs is measured on the hot pair and batch64 only. */
+static bool backend_skips(enum backend_id id, const char *scenario)
+{
+	if (id != BK_SHEAVES_ACCOUNT && id != BK_PCPU_ACCOUNT)
+		return false;
+	return strcmp(scenario, "hot_pair") && strcmp(scenario, "batch64");
 }
 
 static const unsigned int sizes[] = { 64, 256 };
@@ -121,17 +141,20 @@ struct backend {
 };
 
 static struct backend backends[ARRAY_SIZE(sizes)][NR_BACKENDS];
-static struct kmem_cache *caches[ARRAY_SIZE(sizes)][2];
-static struct pcpu_array *arrays[ARRAY_SIZE(sizes)][2];
+static struct kmem_cache *caches[ARRAY_SIZE(sizes)][3];
+static struct pcpu_array *arrays[ARRAY_SIZE(sizes)][3];
 
-static const char * const cache_names[ARRAY_SIZE(sizes)][2] = {
-	{ "pcpu_array_bench_sheaves_64", "pcpu_array_bench_nosheaves_64" },
-	{ "pcpu_array_bench_sheaves_256", "pcpu_array_bench_nosheaves_256" },
+static const char * const cache_names[ARRAY_SIZE(sizes)][3] = {
+	{ "pcpu_array_bench_sheaves_64", "pcpu_array_bench_nosheaves_64",
+	  "pcpu_array_bench_account_64" },
+	{ "pcpu_array_bench_sheaves_256", "pcpu_array_bench_nosheaves_256",
+	  "pcpu_array_bench_account_256" },
 };
 
-static const char * const array_names[ARRAY_SIZE(sizes)][2] = {
-	{ "pcpu_array_bench_64", "pcpu_array_bench_sheaves_pa_64" },
-	{ "pcpu_array_bench_256", "pcpu_array_bench_sheaves_pa_256" },
+static const char * const array_names[ARRAY_SIZE(sizes)][3] = {
+	{ "pcpu_array_bench_64", "pcpu_array_bench_sheaves_pa_64", "pcpu_array_bench_pa_account_64" },
+	{ "pcpu_array_bench_256", "pcpu_array_bench_sheaves_pa_256",
+	  "pcpu_array_bench_pa_account_256" },
 };
 
 static inline void *b_alloc(struct backend *b, gfp_t gfp)
@@ -577,7 +600,8 @@ static int run_all(void)
 					int (*m)(const struct scenario *sn, struct backend *b,
 						 unsigned int rep, bool print);
 
-					if (!b->s || (backend_maple_only(id) && !sn->maple))
+					if (!b->s || (backend_maple_only(id) && !sn->maple) ||
+					    backend_skips(id, sn->name))
 						continue;
 					m = sn->kind == SINGLE ? measure_single : measure_multi;
 					ret = rep ? 0 : m(sn, b, rep, false);
@@ -597,10 +621,15 @@ static int run_all(void)
 
 static struct completion single_done;
 static int single_ret;
+/* The memory cgroup of the task that loads the module, charged by the kthread. */
+static struct mem_cgroup *single_memcg;
 
 static int single_fn(void *unused)
 {
+	struct mem_cgroup *old = set_active_memcg(single_memcg);
+
 	single_ret = run_all();
+	set_active_memcg(old);
 	kthread_complete_and_exit(&single_done, 0);
 }
 
@@ -609,7 +638,7 @@ static void destroy_backends(void)
 	unsigned int z, i;
 
 	for (z = 0; z < ARRAY_SIZE(sizes); z++) {
-		for (i = 0; i < 2; i++) {
+		for (i = 0; i < ARRAY_SIZE(caches[z]); i++) {
 			pcpu_array_destroy(arrays[z][i]);
 			arrays[z][i] = NULL;
 			kmem_cache_destroy(caches[z][i]);
@@ -634,7 +663,9 @@ static int create_backends(void)
 		caches[z][0] = kmem_cache_create(cache_names[z][0], size, 0, SLAB_NO_MERGE, NULL);
 		caches[z][1] = kmem_cache_create(cache_names[z][1], size, 0,
 						 SLAB_NO_MERGE | SLAB_NOLEAKTRACE, NULL);
-		if (!caches[z][0] || !caches[z][1])
+		caches[z][2] = kmem_cache_create(cache_names[z][2], size, 0,
+						 SLAB_NO_MERGE | SLAB_ACCOUNT, NULL);
+		if (!caches[z][0] || !caches[z][1] || !caches[z][2])
 			return -ENOMEM;
 		arrays[z][0] = pcpu_array_create(array_names[z][0], size, 0, 0, BENCH_CAPACITY);
 		if (IS_ERR(arrays[z][0])) {
@@ -648,6 +679,14 @@ static int create_backends(void)
 			int ret = PTR_ERR(arrays[z][1]);
 
 			arrays[z][1] = NULL;
+			return ret;
+		}
+		arrays[z][2] = pcpu_array_create(array_names[z][2], size, 0, SLAB_ACCOUNT,
+						 BENCH_CAPACITY);
+		if (IS_ERR(arrays[z][2])) {
+			int ret = PTR_ERR(arrays[z][2]);
+
+			arrays[z][2] = NULL;
 			return ret;
 		}
 
@@ -670,6 +709,12 @@ static int create_backends(void)
 				break;
 			case BK_PCPU_SHEAVES:
 				b->pa = arrays[z][1];
+				break;
+			case BK_SHEAVES_ACCOUNT:
+				b->s = caches[z][2];
+				break;
+			case BK_PCPU_ACCOUNT:
+				b->pa = arrays[z][2];
 				break;
 			default:
 				break;
@@ -730,13 +775,17 @@ static int __init pcpu_array_bench_init(void)
 
 	if (!strcmp(mode, "single")) {
 		init_completion(&single_done);
+		/* NULL without memory cgroups: the kthread's own (none). */
+		single_memcg = get_mem_cgroup_from_mm(current->mm);
 		t = kthread_create_on_cpu(single_fn, NULL, cpu, "pcpu_array_bench/%u");
 		if (IS_ERR(t)) {
+			mem_cgroup_put(single_memcg);
 			ret = PTR_ERR(t);
 			goto out;
 		}
 		wake_up_process(t);
 		wait_for_completion(&single_done);
+		mem_cgroup_put(single_memcg);
 		ret = single_ret;
 	} else {
 		ret = run_all();
