@@ -198,6 +198,30 @@ impl BackingCache {
         ok
     }
 
+    /// Fills all of `out` with new objects of memory node `node` and no other
+    /// (`__GFP_THISNODE`), one allocation each, or allocates none of them.
+    ///
+    /// `kmem_cache_alloc_bulk()` takes no node, and when the local node has no partial slab it
+    /// takes another node's: a refill that needs local objects asks for each one.
+    pub(crate) fn alloc_bulk_on_node(&self, gfp: Gfp, node: i32, out: &mut [*mut c_void]) -> bool {
+        let gfp = gfp.this_node();
+        for i in 0..out.len() {
+            match self.alloc_node(gfp, node) {
+                Some(obj) => out[i] = obj.as_ptr(),
+                None => {
+                    for &obj in &out[..i] {
+                        if let Some(obj) = NonNull::new(obj) {
+                            // SAFETY: Allocated just above, not handed to anyone.
+                            unsafe { self.free(obj) };
+                        }
+                    }
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
     /// Frees one object.
     ///
     /// # Safety

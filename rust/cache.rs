@@ -235,10 +235,10 @@ impl Cache {
         }
     }
 
-    /// Hands `obj`, just allocated from the backing cache with `gfp`, to the caller.
-    fn out_of_backing(&self, obj: NonNull<c_void>, gfp: Gfp) {
-        // SAFETY: `obj` is a live object of the backing cache, now the caller's.
-        unsafe { self.shared.placement.handing_out_from_backing(obj, gfp) };
+    /// Hands `objs`, just allocated from the backing cache with `gfp`, to the caller.
+    fn out_of_backing(&self, objs: &[*mut c_void], gfp: Gfp) {
+        // SAFETY: `objs` are live objects of the backing cache, now the caller's.
+        unsafe { self.shared.placement.handing_out_from_backing(objs, gfp) };
     }
 
     /// Zeroes all of `obj`, a live object of this cache that the caller owns.
@@ -258,7 +258,7 @@ impl Cache {
         }
         let obj = self.shared.backing.alloc(gfp)?;
         self.shared.count(Stat::AllocBacking, 1);
-        self.out_of_backing(obj, gfp);
+        self.out_of_backing(&[obj.as_ptr()], gfp);
         Some(obj)
     }
 
@@ -321,11 +321,19 @@ impl Cache {
         Some(obj)
     }
 
-    /// Allocates `n` objects (at most [`BATCH_MAX`]) from the backing cache into `batch` with
-    /// one bulk call, with the flags of a refill.
+    /// Allocates `n` objects (at most [`BATCH_MAX`]) from the backing cache into `batch`, with
+    /// the flags of a refill: one bulk call, or on a NUMA kernel one allocation on this CPU's
+    /// memory node per object (`crate::placement`).
     fn bulk_into(&self, gfp: Gfp, n: usize, batch: &mut Batch) -> bool {
+        let gfp = gfp.for_refill();
         batch.fill_with(n, |slots| {
-            self.shared.backing.alloc_bulk(gfp.for_refill(), slots)
+            if self.shared.placement.numa() {
+                self.shared
+                    .backing
+                    .alloc_bulk_on_node(gfp, crate::placement::this_node(), slots)
+            } else {
+                self.shared.backing.alloc_bulk(gfp, slots)
+            }
         })
     }
 
@@ -405,12 +413,38 @@ impl Cache {
             // free; pushing it again would hand it out twice.
             return;
         }
-        // SAFETY: The caller gave us `obj`, a live object of this cache.
-        let to = unsafe { self.shared.placement.free_to(obj) };
-        if let FreeTo::Backing(stat) = to {
-            // SAFETY: As above.
-            return unsafe { self.free_off_array(obj, stat) };
+        if self.shared.placement.free_needs_check() {
+            // SAFETY: Guaranteed by the caller.
+            return unsafe { self.free_checked(obj) };
         }
+        // SAFETY: Guaranteed by the caller.
+        unsafe { self.free_to_array(obj, FreeTo::AnyArray) };
+    }
+
+    /// [`Cache::free`] of an object that placement rules apply to (`crate::placement`).
+    ///
+    /// # Safety
+    ///
+    /// As [`Cache::free`].
+    #[cold]
+    #[inline(never)]
+    unsafe fn free_checked(&self, obj: NonNull<c_void>) {
+        // SAFETY: The caller gave us `obj`, a live object of this cache.
+        match unsafe { self.shared.placement.free_to(obj) } {
+            // SAFETY: As above.
+            FreeTo::Backing(stat) => unsafe { self.free_off_array(obj, stat) },
+            // SAFETY: As above.
+            to => unsafe { self.free_to_array(obj, to) },
+        }
+    }
+
+    /// Frees `obj` into this CPU's array if `to` allows, else to the backing cache.
+    ///
+    /// # Safety
+    ///
+    /// As [`Cache::free`].
+    #[inline(always)]
+    unsafe fn free_to_array(&self, obj: NonNull<c_void>, to: FreeTo) {
         // `init_on_free`: no data of the previous user stays in a cached object.
         if hardening::init_on_free() {
             self.zero(obj);
@@ -420,29 +454,15 @@ impl Cache {
         let batch_size = self.shared.batch;
         let cached = self
             .shared
-            .with_this_cpu(Some(Stat::FreeBypassTrylock), |array, stats| {
-                if let FreeTo::NodeArray(node) = to {
-                    if node != array.node() {
-                        stats.inc(Stat::FreeRemoteNode);
-                        return false;
-                    }
-                }
-                if array.is_full() && bulk_allowed() {
-                    array.take_into(batch_size, batch.insert(Batch::new()));
-                    stats.inc(Stat::ArrayFlush);
-                }
-                // SAFETY: The caller hands us `obj`, a live object of the backing cache.
-                match unsafe { array.push(obj) } {
-                    Ok(()) => {
-                        stats.inc(Stat::FreeArray);
-                        true
-                    }
-                    Err(_) => {
-                        stats.inc(Stat::FreeBypassFull);
-                        false
-                    }
-                }
-            })
+            .with_this_cpu(
+                Some(Stat::FreeBypassTrylock),
+                // The hit path: inlined whatever the closure's size.
+                #[inline(always)]
+                |array, stats| {
+                    // SAFETY: The caller hands us `obj`, a live object of the backing cache.
+                    unsafe { Self::park(array, stats, obj, to, batch_size, &mut batch) }
+                },
+            )
             .unwrap_or(false);
         // Unlocked and unpinned: the bulk free of the flushed half, then the fallback.
         if let Some(batch) = batch.as_mut() {
@@ -451,6 +471,45 @@ impl Cache {
         if !cached {
             // SAFETY: The caller gave us `obj`, a live object of the backing cache.
             unsafe { self.free_backing(&mut [obj.as_ptr()]) };
+        }
+    }
+
+    /// Pushes `obj` onto this CPU's `array` (locked), flushing `batch_size` objects into `batch`
+    /// first when it is full and the context allows; false when `obj` did not go in (another
+    /// node's object, or a full array that could not flush).
+    ///
+    /// # Safety
+    ///
+    /// `obj` must be a live object of the backing cache that the caller hands over.
+    #[inline(always)]
+    unsafe fn park(
+        array: &mut CpuArray,
+        stats: ThisCpuStats<'_>,
+        obj: NonNull<c_void>,
+        to: FreeTo,
+        batch_size: usize,
+        batch: &mut Option<Batch>,
+    ) -> bool {
+        if let FreeTo::NodeArray(node) = to {
+            if node != array.node() {
+                stats.inc(Stat::FreeRemoteNode);
+                return false;
+            }
+        }
+        if array.is_full() && bulk_allowed() {
+            array.take_into(batch_size, batch.insert(Batch::new()));
+            stats.inc(Stat::ArrayFlush);
+        }
+        // SAFETY: Guaranteed by the caller.
+        match unsafe { array.push(obj) } {
+            Ok(()) => {
+                stats.inc(Stat::FreeArray);
+                true
+            }
+            Err(_) => {
+                stats.inc(Stat::FreeBypassFull);
+                false
+            }
         }
     }
 
@@ -502,7 +561,7 @@ impl Cache {
         self.shared.count(Stat::AllocBypassNode, 1);
         let obj = self.shared.backing.alloc_node(gfp, node)?;
         self.shared.count(Stat::AllocBacking, 1);
-        self.out_of_backing(obj, gfp);
+        self.out_of_backing(&[obj.as_ptr()], gfp);
         Some(obj)
     }
 
@@ -533,9 +592,11 @@ impl Cache {
             self.shared.count(Stat::AllocBypassMemcg, out.len() as u64);
             0
         };
-        for &obj in &out[..from_array] {
-            if let Some(obj) = NonNull::new(obj) {
-                self.zero_if_asked(obj, gfp);
+        if gfp.wants_zero() || hardening::init_on_alloc() {
+            for &obj in &out[..from_array] {
+                if let Some(obj) = NonNull::new(obj) {
+                    self.zero(obj);
+                }
             }
         }
         let rest = &mut out[from_array..];
@@ -544,11 +605,7 @@ impl Cache {
         }
         if self.shared.backing.alloc_bulk(gfp, rest) {
             self.shared.count(Stat::AllocBacking, rest.len() as u64);
-            for &obj in rest.iter() {
-                if let Some(obj) = NonNull::new(obj) {
-                    self.out_of_backing(obj, gfp);
-                }
-            }
+            self.out_of_backing(rest, gfp);
             return true;
         }
         // All or nothing: the objects taken from the array go back.
@@ -583,9 +640,13 @@ impl Cache {
             if !unsafe { crate::kasan::check(obj) } {
                 continue;
             }
+            if !placement.free_needs_check() {
+                objs[n] = obj.as_ptr();
+                n += 1;
+                continue;
+            }
             // SAFETY: The caller gave us `obj`, a live object of this cache.
-            let to = unsafe { placement.free_to(obj) };
-            if let FreeTo::Backing(stat) = to {
+            if let FreeTo::Backing(stat) = unsafe { placement.free_to(obj) } {
                 self.shared.count(stat, 1);
                 if let Err(obj) = off.push(obj) {
                     // SAFETY: `off`'s objects are objects of this cache the caller gave us.

@@ -58,6 +58,8 @@ extern "C" {
     /// Whether an allocation with `gfp` by the current context may be given reserve memory (a
     /// superset of `gfp_pfmemalloc_allowed()`).
     pub(crate) fn pcpu_array_may_use_reserves(gfp: bindings::gfp_t) -> bool;
+    /// `numa_mem_id()`: the nearest memory node of the current CPU.
+    pub(crate) fn pcpu_array_numa_mem_id() -> c_int;
     /// `cpu_to_mem(cpu)`: the nearest memory node of `cpu`.
     pub(crate) fn pcpu_array_cpu_to_mem(cpu: c_uint) -> c_int;
     /// `nr_node_ids`.

@@ -24,6 +24,8 @@ pub struct Gfp(bindings::gfp_t);
 const DIRECT_RECLAIM: bindings::gfp_t = 1 << bindings::___GFP_DIRECT_RECLAIM_BIT;
 /// `__GFP_NOMEMALLOC`: never the memory reserves.
 const NOMEMALLOC: bindings::gfp_t = 1 << bindings::___GFP_NOMEMALLOC_BIT;
+/// `__GFP_THISNODE`: no fallback to another memory node.
+const THISNODE: bindings::gfp_t = 1 << bindings::___GFP_THISNODE_BIT;
 /// `__GFP_ACCOUNT`: charge the allocation to the current task's memory cgroup.
 const ACCOUNT: bindings::gfp_t = 1 << bindings::___GFP_ACCOUNT_BIT;
 
@@ -57,6 +59,11 @@ impl Gfp {
     /// Whether the object must come back zeroed (`__GFP_ZERO`).
     pub const fn wants_zero(self) -> bool {
         self.0 & bindings::__GFP_ZERO != 0
+    }
+
+    /// These flags with `__GFP_THISNODE`: only the node asked for.
+    pub const fn this_node(self) -> Self {
+        Self(self.0 | THISNODE)
     }
 
     /// Whether the allocation is charged to the current task's memory cgroup

@@ -199,6 +199,11 @@ bool pcpu_array_may_use_reserves(gfp_t gfp)
 	return (gfp & __GFP_MEMALLOC) || (current->flags & PF_MEMALLOC);
 }
 
+int pcpu_array_numa_mem_id(void)
+{
+	return numa_mem_id();
+}
+
 int pcpu_array_cpu_to_mem(unsigned int cpu)
 {
 	return cpu_to_mem(cpu);

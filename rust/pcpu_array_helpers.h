@@ -32,6 +32,7 @@ bool pcpu_array_is_kfence_address(const void *addr);
 int pcpu_array_obj_node(const void *obj);
 bool pcpu_array_obj_pfmemalloc(const void *obj);
 bool pcpu_array_may_use_reserves(gfp_t gfp);
+int pcpu_array_numa_mem_id(void);
 int pcpu_array_cpu_to_mem(unsigned int cpu);
 unsigned int pcpu_array_nr_node_ids(void);
 void pcpu_array_might_alloc(gfp_t gfp);

@@ -8,9 +8,13 @@
 //! runs on every object. The arrays follow the same rules:
 //!
 //! - **NUMA.** An array holds only objects of its CPU's memory node (`cpu_to_mem()`). A free of
-//!   an object of another node goes to the backing cache (counted as `free_remote_node`), and a
-//!   refill keeps only local objects. `alloc_node()` for the node of the current CPU may use the
-//!   array. On a kernel with one node (`nr_node_ids == 1`) none of this costs anything.
+//!   an object of another node goes to the backing cache (counted as `free_remote_node`). A
+//!   refill asks for each object on the CPU's node (`__GFP_THISNODE`): `kmem_cache_alloc_bulk()`
+//!   takes no node and, when the local node has no partial slab, fills from another node's, which
+//!   an array would refuse refill after refill. What still arrives from another node (the task
+//!   moved during the refill) goes back (`refill_remote_node`). `alloc_node()` for the node of
+//!   the current CPU may use the array. On a kernel with one node (`nr_node_ids == 1`) none of
+//!   this costs anything.
 //! - **Reserves.** No object of a pfmemalloc slab (one allocated from the memory reserves) is
 //!   ever parked: refills never use the reserves (`__GFP_NOMEMALLOC`), and an object handed out
 //!   from the backing cache to a caller that may use them is checked; while any such object is
@@ -33,13 +37,13 @@ use crate::{
     stats::Stat, //
 };
 use core::ptr::NonNull;
+use core::sync::atomic::{
+    AtomicI64,
+    Ordering::Relaxed, //
+};
 use kernel::{
     bindings,
-    ffi::c_void,
-    sync::atomic::{
-        Atomic,
-        Relaxed, //
-    },
+    ffi::c_void, //
 };
 
 /// Whether `flags` has `SLAB_ACCOUNT`: every object of the cache is charged to its allocator's
@@ -95,6 +99,13 @@ unsafe fn obj_pfmemalloc(obj: NonNull<c_void>) -> bool {
     unsafe { ffi::pcpu_array_obj_pfmemalloc(obj.as_ptr()) }
 }
 
+/// The memory node of the CPU the task is on now (`numa_mem_id()`), which may change at once
+/// unless pinned.
+pub(crate) fn this_node() -> i32 {
+    // SAFETY: Reads a per-CPU variable of the current CPU.
+    unsafe { ffi::pcpu_array_numa_mem_id() }
+}
+
 /// The memory node whose objects `cpu`'s array holds.
 pub(crate) fn cpu_node(cpu: u32) -> i32 {
     // SAFETY: `cpu_to_mem()` reads a per-CPU variable of a possible CPU.
@@ -112,23 +123,27 @@ pub(crate) enum FreeTo {
     Backing(Stat),
 }
 
-/// No object of the cache is charged.
-const NOT_ACCOUNTED: i32 = 0;
-/// A `SLAB_ACCOUNT` cache: every object it allocates is charged, refills included.
-const SLAB_ACCOUNTED: i32 = 1;
-/// Objects allocated with `__GFP_ACCOUNT` are charged; refills (without it) are not.
-const GFP_ACCOUNTED: i32 = 2;
+/// [`Placement::checks`]: the kernel has several memory nodes.
+const NUMA: i64 = 1 << 62;
+/// [`Placement::checks`]: a `SLAB_ACCOUNT` cache, every object of which is charged, refills
+/// included.
+const SLAB_ACCOUNTED: i64 = 1 << 61;
+/// [`Placement::checks`]: an allocation with `__GFP_ACCOUNT` has been served; such objects are
+/// charged, refills (without it) are not.
+const GFP_ACCOUNTED: i64 = 1 << 60;
+/// [`Placement::checks`]: the number of objects of pfmemalloc slabs handed out and not yet freed.
+const RESERVE_OBJECTS: i64 = GFP_ACCOUNTED - 1;
 
 /// The placement rules of one cache.
 pub(crate) struct Placement {
-    /// Whether the kernel has more than one memory node (`nr_node_ids > 1`), fixed at boot.
-    numa: bool,
-    /// Whether the cache's objects may be charged to a memory cgroup: [`NOT_ACCOUNTED`],
-    /// [`SLAB_ACCOUNTED`] (from creation), or [`GFP_ACCOUNTED`] once an allocation with
-    /// `__GFP_ACCOUNT` has been served. Never goes back to [`NOT_ACCOUNTED`].
-    accounted: Atomic<i32>,
-    /// Objects of pfmemalloc slabs handed out and not yet freed.
-    reserve_objects: Atomic<i64>,
+    /// Every reason a free may have to check its object, in one word so that the common free
+    /// tests it with one load: [`NUMA`] (fixed at creation), [`SLAB_ACCOUNTED`] (fixed),
+    /// [`GFP_ACCOUNTED`] (set once, never cleared) and the count of [`RESERVE_OBJECTS`] out.
+    ///
+    /// A `core` atomic: its relaxed load is one `mov`, what `READ_ONCE()` compiles to, where the
+    /// kernel crate's `Atomic<T>` calls a C helper from a module. Written rarely, with
+    /// `lock`-prefixed read-modify-writes, and orders nothing.
+    checks: AtomicI64,
 }
 
 impl Placement {
@@ -136,28 +151,22 @@ impl Placement {
     pub(crate) fn new(flags: bindings::slab_flags_t) -> Self {
         // SAFETY: Reads `nr_node_ids`, set at boot.
         let nodes = unsafe { ffi::pcpu_array_nr_node_ids() };
+        let mut checks = 0;
+        if nodes > 1 {
+            checks |= NUMA;
+        }
+        if slab_account(flags) {
+            checks |= SLAB_ACCOUNTED;
+        }
         Self {
-            numa: nodes > 1,
-            accounted: Atomic::new(if slab_account(flags) {
-                SLAB_ACCOUNTED
-            } else {
-                NOT_ACCOUNTED
-            }),
-            reserve_objects: Atomic::new(0),
+            checks: AtomicI64::new(checks),
         }
     }
 
     /// Whether objects must be placed by node at all.
     #[inline(always)]
     pub(crate) fn numa(&self) -> bool {
-        self.numa
-    }
-
-    /// Whether this cache's allocations and frees must stay off the arrays because they may be
-    /// charged to a memory cgroup.
-    #[inline(always)]
-    fn memcg_bypass(&self) -> bool {
-        self.accounted.load(Relaxed) != NOT_ACCOUNTED && memcg_kmem_online()
+        self.checks.load(Relaxed) & NUMA != 0
     }
 
     /// Whether an allocation with `gfp` may be served from an array; `false` means the backing
@@ -167,7 +176,7 @@ impl Placement {
     /// before its object is handed out, so that the object's free, on whichever CPU, sees it.
     #[inline(always)]
     pub(crate) fn alloc_may_use_array(&self, gfp: Gfp) -> bool {
-        if !gfp.accounts() && self.accounted.load(Relaxed) == NOT_ACCOUNTED {
+        if !gfp.accounts() && self.checks.load(Relaxed) & SLAB_ACCOUNTED == 0 {
             return true;
         }
         self.alloc_may_use_array_accounted(gfp)
@@ -179,67 +188,65 @@ impl Placement {
             return true;
         }
         if gfp.accounts() {
-            if self.accounted.load(Relaxed) == NOT_ACCOUNTED {
-                self.accounted.store(GFP_ACCOUNTED, Relaxed);
+            if self.checks.load(Relaxed) & GFP_ACCOUNTED == 0 {
+                self.checks.fetch_or(GFP_ACCOUNTED, Relaxed);
             }
             return false;
         }
         // A plain allocation from a cache that `__GFP_ACCOUNT` calls made accounted: refills
         // are uncharged there, and so is everything the arrays hold.
-        self.accounted.load(Relaxed) != SLAB_ACCOUNTED
+        self.checks.load(Relaxed) & SLAB_ACCOUNTED == 0
     }
 
-    /// Where `obj`, being freed on the current CPU, may go: [`FreeTo::AnyArray`] in the common
-    /// case, decided with a few loads.
+    /// Whether a free must ask [`Placement::free_to`] where its object may go; when it need
+    /// not, the object may go into any array. One load.
+    #[inline(always)]
+    pub(crate) fn free_needs_check(&self) -> bool {
+        self.checks.load(Relaxed) != 0
+    }
+
+    /// Where `obj`, being freed on the current CPU, may go.
     ///
     /// # Safety
     ///
     /// `obj` must be a live object of the cache these rules belong to.
-    #[inline(always)]
     pub(crate) unsafe fn free_to(&self, obj: NonNull<c_void>) -> FreeTo {
-        if !self.numa && self.reserve_objects.load(Relaxed) == 0 && !self.memcg_bypass() {
-            return FreeTo::AnyArray;
-        }
-        // SAFETY: Guaranteed by the caller.
-        unsafe { self.free_to_checked(obj) }
-    }
-
-    /// [`Placement::free_to`] once a rule applies.
-    ///
-    /// # Safety
-    ///
-    /// As [`Placement::free_to`].
-    #[cold]
-    unsafe fn free_to_checked(&self, obj: NonNull<c_void>) -> FreeTo {
-        if self.memcg_bypass() {
+        let checks = self.checks.load(Relaxed);
+        if checks & (SLAB_ACCOUNTED | GFP_ACCOUNTED) != 0 && memcg_kmem_online() {
             return FreeTo::Backing(Stat::FreeBypassMemcg);
         }
         // SAFETY: `obj` is a live slab object (caller).
-        if self.reserve_objects.load(Relaxed) != 0 && unsafe { obj_pfmemalloc(obj) } {
-            self.reserve_objects.add(-1, Relaxed);
+        if checks & RESERVE_OBJECTS != 0 && unsafe { obj_pfmemalloc(obj) } {
+            self.checks.fetch_sub(1, Relaxed);
             return FreeTo::Backing(Stat::FreeBypassPfmemalloc);
         }
-        if self.numa {
+        if checks & NUMA != 0 {
             // SAFETY: As above.
             return FreeTo::NodeArray(unsafe { obj_node(obj) });
         }
         FreeTo::AnyArray
     }
 
-    /// Notes `obj`, allocated from the backing cache with `gfp` and about to be handed out:
-    /// when it comes from the reserves, frees check their slabs until it is back.
+    /// Notes `objs`, allocated from the backing cache with `gfp` and about to be handed out:
+    /// those from the reserves make frees check their slabs until they are back.
     ///
     /// # Safety
     ///
-    /// `obj` must be a live object of the cache these rules belong to.
-    pub(crate) unsafe fn handing_out_from_backing(&self, obj: NonNull<c_void>, gfp: Gfp) {
+    /// Every non-null pointer of `objs` must be a live object of the cache these rules belong
+    /// to.
+    pub(crate) unsafe fn handing_out_from_backing(&self, objs: &[*mut c_void], gfp: Gfp) {
         // SAFETY: Reads the current task's flags.
         if !unsafe { ffi::pcpu_array_may_use_reserves(gfp.as_raw()) } {
             return;
         }
-        // SAFETY: `obj` is a live slab object (caller).
-        if unsafe { obj_pfmemalloc(obj) } {
-            self.reserve_objects.add(1, Relaxed);
+        for &obj in objs {
+            let Some(obj) = NonNull::new(obj) else {
+                continue;
+            };
+            // SAFETY: `obj` is a live slab object (caller).
+            if unsafe { obj_pfmemalloc(obj) } {
+                self.checks.fetch_add(1, Relaxed);
+            }
         }
     }
 
@@ -250,6 +257,6 @@ impl Placement {
     /// `obj` must be a live object of the cache these rules belong to.
     pub(crate) unsafe fn belongs_on(&self, obj: NonNull<c_void>, node: i32) -> bool {
         // SAFETY: Guaranteed by the caller.
-        !self.numa || unsafe { obj_node(obj) } == node
+        !self.numa() || unsafe { obj_node(obj) } == node
     }
 }
