@@ -36,7 +36,7 @@ fn per_iteration(iters: u32, mut f: impl FnMut()) -> u64 {
 
 /// Times both locks and prints the result.
 pub(crate) fn run(iters: u32) -> Result {
-    let local = PerCpuTryLock::new(|_| 0u64)?;
+    let local = PerCpuTryLock::new(|_| Ok(0u64))?;
     let spin = PerCpu::new(|_| new_spinlock!(0u64, "pcpu_array_lock_bench"))?;
 
     // Warm both up once, so that neither pays for first-touch misses.

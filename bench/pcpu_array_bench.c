@@ -41,6 +41,11 @@
  *                  prefill leaves them in the array). 2K because the maple
  *                  tree's worst case (a split at every level) exceeds what a
  *                  write uses, so the give-back path is part of the cost.
+ *   handoff512     allocate 512 on cpu=, move to the next online CPU, free them
+ *                  there, move back: one CPU allocates, another frees, as a
+ *                  producer and a consumer do in bursts. Under icount the
+ *                  clock counts the instructions of both CPUs, and the two
+ *                  migrations of each round (the same for every backend).
  * Multi-CPU scenarios (mode=multi), timed as wall time from the first worker's
  * start to the last one's end:
  *   cross_cpu          the first online CPU allocates, the second frees,
@@ -307,6 +312,45 @@ static int run_maple(struct backend *b, struct scratch *sc, unsigned long n,
 
 enum kind { SINGLE, CROSS, ALL_CPUS, ONE_CPU };
 
+/* The first online CPU other than @home, or nr_cpu_ids when there is none. */
+static unsigned int other_online_cpu(unsigned int home)
+{
+	unsigned int c;
+
+	for_each_online_cpu(c) {
+		if (c != home)
+			return c;
+	}
+	return nr_cpu_ids;
+}
+
+static int run_handoff(struct backend *b, struct scratch *sc, unsigned long n,
+		       unsigned int arg)
+{
+	unsigned int home = raw_smp_processor_id();
+	unsigned int other = other_online_cpu(home);
+	unsigned long done, i, got;
+	int ret = 0;
+
+	if (other >= nr_cpu_ids)
+		return -ENODEV;
+	for (done = 0; done < n && !ret; done += arg) {
+		for (got = 0; got < arg; got++) {
+			sc->obj[got] = b_alloc(b, GFP_KERNEL);
+			if (!sc->obj[got]) {
+				ret = -ENOMEM;
+				break;
+			}
+		}
+		ret = ret ?: set_cpus_allowed_ptr(current, cpumask_of(other));
+		for (i = 0; i < got; i++)
+			b_free(b, sc->obj[i]);
+		if (set_cpus_allowed_ptr(current, cpumask_of(home)) && !ret)
+			ret = -EIO;
+	}
+	return ret;
+}
+
 struct scenario {
 	const char *name;
 	enum kind kind;
@@ -331,6 +375,7 @@ static const struct scenario scenarios[] = {
 	{ "bulk32", SINGLE, run_bulk, 32 },
 	{ "maple4", SINGLE, run_maple, 4, true },
 	{ "maple16", SINGLE, run_maple, 16, true },
+	{ "handoff512", SINGLE, run_handoff, 512 },
 	{ "cross_cpu", CROSS, NULL, 1 },
 	{ "all_cpus_hot_pair", ALL_CPUS, run_hot_pair_arg, 1 },
 	{ "all_cpus_batch64", ALL_CPUS, run_batch, 64 },

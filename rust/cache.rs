@@ -1,20 +1,35 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The cache: the allocation policy of the per-CPU arrays in front of the backing `kmem_cache`.
+//! The cache: the allocation policy of the per-CPU magazines in front of the backing
+//! `kmem_cache`.
+//!
+//! # Layers
+//!
+//! 1. Each possible CPU has two magazines ([`CpuMagazines`]: a loaded one and a previous one)
+//!    behind its own `local_trylock_t`. An allocation pops from the loaded one and a free pushes
+//!    onto it; when it is empty (allocation) or full (free) and the previous one is not, the two
+//!    swap.
+//! 2. When both are exhausted, the CPU goes to its memory node's depot (`crate::shared`): an
+//!    allocation swaps its empty loaded magazine for a full one, a free swaps its full loaded
+//!    magazine for an empty one, with no bulk call.
+//! 3. Only when the depot has nothing to give (allocation) or no room to take (free), or the
+//!    context may not use it, does the CPU use the backing cache's bulk API: a refill by half,
+//!    a flush by half.
 //!
 //! # Locking and context
 //!
-//! Each possible CPU has a [`CpuArray`] behind its own `local_trylock_t`, reached only through
-//! [`Shared::with_this_cpu`]: it pins the task and *tries* the lock of the pinned CPU; when the
-//! attempt fails (an interrupt arrived while this CPU's lock was held, or on PREEMPT_RT another
-//! task on this CPU holds it) the operation goes to the backing cache instead. Nothing ever
-//! spins on a per-CPU lock and no object is lost on any path.
+//! A CPU's magazines are reached only through [`Shared::with_this_cpu`]: it pins the task and
+//! *tries* the lock of the pinned CPU; when the attempt fails (an interrupt arrived while this
+//! CPU's lock was held, or on PREEMPT_RT another task on this CPU holds it) the operation goes
+//! to the backing cache instead. Nothing ever spins on a per-CPU lock and no object is lost on
+//! any path.
 //!
-//! Lock order: the per-CPU lock is innermost. The backing cache's bulk calls are never made
-//! with it held, nor while pinned: pointers move through an on-stack [`Batch`] of at most
-//! [`BATCH_MAX`] entries, the lock is dropped, the bulk call is made, and when the batch must
-//! go into an array the task pins and locks again, re-checks (it may now be on another CPU, and
-//! the array may have changed) and frees whatever no longer fits.
+//! Lock order: the per-CPU lock is innermost, and never held together with a depot's lock. The
+//! backing cache's bulk calls and the allocation of a magazine are never made with either held,
+//! nor while pinned: pointers move through an on-stack [`Batch`] of at most [`BATCH_MAX`]
+//! entries, and magazines are taken from or given to the depot with the per-CPU lock dropped;
+//! then the task pins and locks again, re-checks (it may now be on another CPU, and the
+//! magazines may have changed) and gives back whatever no longer fits.
 //!
 //! Contexts:
 //! - `alloc` and `free` may be called from any context the gfp flags allow, interrupts
@@ -25,7 +40,6 @@
 //!   `kmem_cache_alloc_bulk()`.
 //! - Dropping the cache may sleep.
 //!
-//! [`CpuArray`]: crate::cpu_array::CpuArray
 
 use crate::{
     backing::{
@@ -33,9 +47,8 @@ use crate::{
         Sheaves, //
     },
     cpu_array::{
-        batch_for,
         Batch,
-        CpuArray,
+        CpuMagazines,
         BATCH_MAX,
         MAX_CAPACITY, //
     },
@@ -51,7 +64,10 @@ use crate::{
         FreeTo,
         Placement, //
     },
-    shared::Shared,
+    shared::{
+        depot_allowed,
+        Shared, //
+    },
     shrink::Shrinker,
     stats::{
         Stat,
@@ -122,6 +138,18 @@ impl Config {
     }
 }
 
+/// Where a free went, as decided under the CPU's lock.
+#[derive(Clone, Copy)]
+enum Freed {
+    /// Into this CPU's magazines.
+    Cached,
+    /// Nowhere yet: both magazines of this CPU are full, and the bulk API may be used
+    /// ([`Cache::free_overflow`]).
+    Full,
+    /// To the backing cache.
+    Backing,
+}
+
 /// A cache: a per-CPU array of free objects for every possible CPU in front of a backing
 /// `kmem_cache`, with its shrinker, its CPU hotplug instance and its debugfs directory.
 ///
@@ -173,7 +201,6 @@ impl Cache {
             backing,
             Placement::new(config.flags),
             capacity,
-            batch_for(capacity),
             config.flags & SLAB_TYPESAFE_BY_RCU != 0,
         )?;
         let shared = Arc::new(shared, GFP_KERNEL)?;
@@ -189,14 +216,15 @@ impl Cache {
         })
     }
 
-    /// Objects each CPU's array holds at most.
+    /// Objects each magazine holds at most (a CPU holds two); the debugfs `capacity` file
+    /// changes it.
     pub fn capacity(&self) -> usize {
-        self.shared.capacity
+        self.shared.capacity()
     }
 
     /// Objects a refill brings and a flush takes away: half the capacity.
     pub fn batch(&self) -> usize {
-        self.shared.batch
+        self.shared.batch()
     }
 
     /// The backing `kmem_cache`.
@@ -282,15 +310,16 @@ impl Cache {
         if !self.shared.placement.alloc_may_use_array(gfp) {
             return self.alloc_off_array(gfp, Stat::AllocBypassMemcg);
         }
-        let popped = self
-            .shared
-            .with_this_cpu(Some(Stat::AllocBypassTrylock), |array, stats| {
-                let obj = array.pop();
-                if obj.is_some() {
-                    stats.inc(Stat::AllocArray);
-                }
-                obj
-            });
+        let popped =
+            self.shared
+                .with_this_cpu_raw(Some(Stat::AllocBypassTrylock), |mags, stats| {
+                    let obj = mags.pop();
+                    if obj.is_some() {
+                        stats.inc(Stat::AllocArray);
+                        stats.dec(Stat::ObjectsCached);
+                    }
+                    obj
+                });
         match popped {
             Some(Some(obj)) => {
                 self.zero_if_asked(obj, gfp);
@@ -301,8 +330,8 @@ impl Cache {
         }
     }
 
-    /// An allocation that this CPU's array could not serve: its lock was held (`locked`), or
-    /// it was empty.
+    /// An allocation that this CPU's magazines could not serve: its lock was held (`locked`),
+    /// or both were empty.
     #[cold]
     #[inline(never)]
     fn alloc_miss(&self, gfp: Gfp, locked: bool) -> Option<NonNull<c_void>> {
@@ -313,12 +342,55 @@ impl Cache {
             self.shared.count(Stat::AllocBypassNoBlock, 1);
             return self.alloc_backing(gfp);
         }
+        if depot_allowed() {
+            if let Some(obj) = self.load_from_depot(crate::placement::this_node()) {
+                self.zero_if_asked(obj, gfp);
+                return Some(obj);
+            }
+        }
         let Some(obj) = self.refill_and_pop(gfp) else {
             self.shared.count(Stat::AllocBypassRefillFailed, 1);
             return self.alloc_backing(gfp);
         };
         self.zero_if_asked(obj, gfp);
         Some(obj)
+    }
+
+    /// Serves an allocation whose magazines were both empty from a full magazine of the depot
+    /// of `node`: it becomes this CPU's loaded magazine, and the empty one goes to the depot.
+    /// `None` when the depot has no full magazine, or when the task is on another node's CPU or
+    /// the CPU's lock is held by the time it comes back (the magazine goes back to the depot).
+    fn load_from_depot(&self, node: i32) -> Option<NonNull<c_void>> {
+        let mut full = Some(self.shared.get_full(node)?);
+        let mut empty = None;
+        let obj = self
+            .shared
+            .with_this_cpu(None, |mags, stats| {
+                if mags.node() != node {
+                    return None;
+                }
+                if mags.is_empty() {
+                    // SAFETY: The magazine comes from this cache's depot of `node`, this CPU's
+                    // node.
+                    empty = full.take().map(|m| unsafe { mags.replace_loaded(m) });
+                    stats.inc(Stat::DepotGet);
+                }
+                // Filled meanwhile (an interrupt freed on this CPU): the full magazine goes back.
+                let obj = mags.pop();
+                if obj.is_some() {
+                    stats.inc(Stat::AllocArray);
+                }
+                obj
+            })
+            .flatten();
+        // Unlocked: what this CPU did not keep goes back.
+        if let Some(full) = full {
+            self.shared.put_full(node, full);
+        }
+        if let Some(empty) = empty {
+            self.shared.recycle(node, empty);
+        }
+        obj
     }
 
     /// Allocates `n` objects (at most [`BATCH_MAX`]) from the backing cache into `batch`, with
@@ -337,30 +409,31 @@ impl Cache {
         })
     }
 
-    /// Moves what fits of `batch` into the array of the CPU the task is on now (a refill), then
-    /// runs `then` on that array while it is still locked. `None`, with `batch` untouched, when
-    /// the CPU's lock is held.
+    /// Moves what fits of `batch` into the loaded magazine of the CPU the task is on now (a
+    /// refill), then runs `then` on that CPU's magazines while they are still locked. `None`,
+    /// with `batch` untouched, when the CPU's lock is held.
     fn refill_this_cpu<R>(
         &self,
         batch: &mut Batch,
         bypass: Option<Stat>,
-        then: impl FnOnce(&mut CpuArray, ThisCpuStats<'_>) -> R,
+        then: impl FnOnce(&mut CpuMagazines, ThisCpuStats<'_>) -> R,
     ) -> Option<R> {
         let placement = &self.shared.placement;
         let mut remote = Batch::new();
-        let r = self.shared.with_this_cpu(bypass, |array, stats| {
+        let r = self.shared.with_this_cpu(bypass, |mags, stats| {
             if placement.numa() {
-                let node = array.node();
+                let node = mags.node();
                 // SAFETY: A batch's objects are live objects of the backing cache.
                 let n = batch.move_where(&mut remote, |obj| unsafe {
                     !placement.belongs_on(obj, node)
                 });
                 stats.add(Stat::RefillRemoteNode, n as u64);
             }
-            // SAFETY: A batch's objects are live objects of the backing cache that we own.
-            unsafe { array.fill_from(batch) };
+            // SAFETY: A batch's objects are live objects of the backing cache that we own, of
+            // this CPU's node when the cache keeps nodes apart (the others were moved out above).
+            unsafe { mags.loaded_mut().fill_from(batch) };
             stats.inc(Stat::ArrayRefill);
-            then(array, stats)
+            then(mags, stats)
         });
         self.shared.free_batch(&mut remote);
         r
@@ -373,12 +446,12 @@ impl Cache {
     /// to the backing cache.
     fn refill_and_pop(&self, gfp: Gfp) -> Option<NonNull<c_void>> {
         let mut batch = Batch::new();
-        if !self.bulk_into(gfp, self.shared.batch, &mut batch) {
+        if !self.bulk_into(gfp, self.shared.batch(), &mut batch) {
             return None;
         }
         let obj = self
-            .refill_this_cpu(&mut batch, None, |array, stats| {
-                let obj = array.pop();
+            .refill_this_cpu(&mut batch, None, |mags, stats| {
+                let obj = mags.pop();
                 if obj.is_some() {
                     stats.inc(Stat::AllocArray);
                 }
@@ -397,9 +470,9 @@ impl Cache {
         obj
     }
 
-    /// Frees `obj` into this CPU's array. A full array is first flushed by half with one bulk
-    /// call (when interrupts are on); when the array cannot be used at all, `obj` goes to the
-    /// backing cache.
+    /// Frees `obj` into this CPU's magazines. When both are full, the loaded one is traded for
+    /// an empty one at the depot, or else flushed by half with one bulk call (when interrupts
+    /// are on); when the magazines cannot be used at all, `obj` goes to the backing cache.
     ///
     /// # Safety
     ///
@@ -409,8 +482,8 @@ impl Cache {
     pub unsafe fn free(&self, obj: NonNull<c_void>) {
         // SAFETY: The caller passes an object of this cache.
         if !unsafe { crate::kasan::check(obj) } {
-            // Poisoned: the object is parked in an array already. KASAN has reported this double
-            // free; pushing it again would hand it out twice.
+            // Poisoned: the object is parked in a magazine already. KASAN has reported this
+            // double free; pushing it again would hand it out twice.
             return;
         }
         if self.shared.placement.free_needs_check() {
@@ -449,67 +522,115 @@ impl Cache {
         if hardening::init_on_free() {
             self.zero(obj);
         }
-        // Only a flush needs the batch; `None` keeps the common path from initialising it.
-        let mut batch: Option<Batch> = None;
-        let batch_size = self.shared.batch;
-        let cached = self
+        let freed = self
             .shared
-            .with_this_cpu(
-                Some(Stat::FreeBypassTrylock),
-                // The hit path: inlined whatever the closure's size.
-                #[inline(always)]
-                |array, stats| {
-                    // SAFETY: The caller hands us `obj`, a live object of the backing cache.
-                    unsafe { Self::park(array, stats, obj, to, batch_size, &mut batch) }
-                },
-            )
-            .unwrap_or(false);
-        // Unlocked and unpinned: the bulk free of the flushed half, then the fallback.
-        if let Some(batch) = batch.as_mut() {
-            self.shared.free_batch(batch);
-        }
-        if !cached {
+            .with_this_cpu_raw(Some(Stat::FreeBypassTrylock), |mags, stats| {
+                if let FreeTo::NodeArray(node) = to {
+                    if node != mags.node() {
+                        stats.inc(Stat::FreeRemoteNode);
+                        return Freed::Backing;
+                    }
+                }
+                // SAFETY: The caller hands us `obj`, a live object of the backing cache, of this
+                // CPU's node when the cache keeps nodes apart (checked above).
+                match unsafe { mags.push(obj) } {
+                    Ok(()) => {
+                        stats.inc(Stat::FreeArray);
+                        stats.inc(Stat::ObjectsCached);
+                        Freed::Cached
+                    }
+                    Err(_) if bulk_allowed() => Freed::Full,
+                    Err(_) => {
+                        stats.inc(Stat::FreeBypassFull);
+                        Freed::Backing
+                    }
+                }
+            })
+            .unwrap_or(Freed::Backing);
+        match freed {
+            Freed::Cached => {}
             // SAFETY: The caller gave us `obj`, a live object of the backing cache.
-            unsafe { self.free_backing(&mut [obj.as_ptr()]) };
+            Freed::Full => unsafe { self.free_overflow(obj, to) },
+            // SAFETY: As above.
+            Freed::Backing => unsafe { self.free_backing(&mut [obj.as_ptr()]) },
         }
     }
 
-    /// Pushes `obj` onto this CPU's `array` (locked), flushing `batch_size` objects into `batch`
-    /// first when it is full and the context allows; false when `obj` did not go in (another
-    /// node's object, or a full array that could not flush).
+    /// A free that found both magazines of its CPU full, where the bulk API may be used: with
+    /// the CPU's lock dropped, gets an empty magazine from the depot of this CPU's node (when
+    /// the context allows and the depot has room for a full one); then, locked again, trades
+    /// the full loaded magazine for it, or else flushes half of the loaded magazine, and pushes
+    /// `obj`. The full magazine goes to the depot and the flushed half to the backing cache with
+    /// the lock dropped.
     ///
     /// # Safety
     ///
-    /// `obj` must be a live object of the backing cache that the caller hands over.
-    #[inline(always)]
-    unsafe fn park(
-        array: &mut CpuArray,
-        stats: ThisCpuStats<'_>,
-        obj: NonNull<c_void>,
-        to: FreeTo,
-        batch_size: usize,
-        batch: &mut Option<Batch>,
-    ) -> bool {
-        if let FreeTo::NodeArray(node) = to {
-            if node != array.node() {
-                stats.inc(Stat::FreeRemoteNode);
-                return false;
-            }
+    /// As [`Cache::free`], for an object going to `to` (not the backing cache).
+    #[cold]
+    #[inline(never)]
+    unsafe fn free_overflow(&self, obj: NonNull<c_void>, to: FreeTo) {
+        let node = crate::placement::this_node();
+        let mut empty = if depot_allowed() {
+            self.shared.get_empty_for_full(node)
+        } else {
+            None
+        };
+        let mut full = None;
+        let mut batch = Batch::new();
+        let batch_size = self.shared.batch();
+        let cached = self
+            .shared
+            .with_this_cpu(Some(Stat::FreeBypassTrylock), |mags, stats| {
+                if let FreeTo::NodeArray(obj_node) = to {
+                    if obj_node != mags.node() {
+                        stats.inc(Stat::FreeRemoteNode);
+                        return false;
+                    }
+                }
+                if mags.is_full() {
+                    match empty.take() {
+                        Some(e) => {
+                            // SAFETY: An empty magazine of this cache (of any node, as it holds
+                            // no object).
+                            full = Some((unsafe { mags.replace_loaded(e) }, mags.node()));
+                        }
+                        None => {
+                            mags.loaded_mut().take_into(batch_size, &mut batch);
+                            stats.inc(Stat::ArrayFlush);
+                        }
+                    }
+                }
+                // SAFETY: The caller hands us `obj`, a live object of the backing cache, of this
+                // CPU's node when the cache keeps nodes apart (checked above).
+                match unsafe { mags.push(obj) } {
+                    Ok(()) => {
+                        stats.inc(Stat::FreeArray);
+                        true
+                    }
+                    Err(_) => {
+                        stats.inc(Stat::FreeBypassFull);
+                        false
+                    }
+                }
+            })
+            .unwrap_or(false);
+        // Unlocked and unpinned: the full magazine to the depot, the empty one back, the bulk
+        // free of the flushed half, then the fallback.
+        if let Some((full, full_node)) = full {
+            let stat = if self.shared.put_full(full_node, full) {
+                Stat::DepotPut
+            } else {
+                Stat::DepotMiss
+            };
+            self.shared.count(stat, 1);
         }
-        if array.is_full() && bulk_allowed() {
-            array.take_into(batch_size, batch.insert(Batch::new()));
-            stats.inc(Stat::ArrayFlush);
+        if let Some(empty) = empty {
+            self.shared.recycle(node, empty);
         }
-        // SAFETY: Guaranteed by the caller.
-        match unsafe { array.push(obj) } {
-            Ok(()) => {
-                stats.inc(Stat::FreeArray);
-                true
-            }
-            Err(_) => {
-                stats.inc(Stat::FreeBypassFull);
-                false
-            }
+        self.shared.free_batch(&mut batch);
+        if !cached {
+            // SAFETY: The caller gave us `obj`, a live object of the backing cache.
+            unsafe { self.free_backing(&mut [obj.as_ptr()]) };
         }
     }
 
@@ -539,11 +660,11 @@ impl Cache {
         } else {
             let popped = self
                 .shared
-                .with_this_cpu(Some(Stat::AllocBypassTrylock), |array, stats| {
-                    if array.node() != node {
+                .with_this_cpu(Some(Stat::AllocBypassTrylock), |mags, stats| {
+                    if mags.node() != node {
                         return None;
                     }
-                    let obj = array.pop();
+                    let obj = mags.pop();
                     if obj.is_some() {
                         stats.inc(Stat::AllocArray);
                     }
@@ -577,10 +698,10 @@ impl Cache {
         might_alloc(gfp);
         let from_array = if self.shared.placement.alloc_may_use_array(gfp) {
             self.shared
-                .with_this_cpu(Some(Stat::AllocBypassTrylock), |array, stats| {
+                .with_this_cpu(Some(Stat::AllocBypassTrylock), |mags, stats| {
                     let mut n = 0;
                     while n < out.len() {
-                        let Some(obj) = array.pop() else { break };
+                        let Some(obj) = mags.pop() else { break };
                         out[n] = obj.as_ptr();
                         n += 1;
                     }
@@ -666,8 +787,8 @@ impl Cache {
         // another node's object) is compacted to the front of `objs`.
         let left = self
             .shared
-            .with_this_cpu(Some(Stat::FreeBypassTrylock), |array, stats| {
-                let node = array.node();
+            .with_this_cpu(Some(Stat::FreeBypassTrylock), |mags, stats| {
+                let node = mags.node();
                 let mut left = 0;
                 let mut pushed = 0;
                 for i in 0..objs.len() {
@@ -679,13 +800,13 @@ impl Cache {
                     if !local {
                         stats.inc(Stat::FreeRemoteNode);
                     }
-                    if local && !array.is_full() {
+                    if local && !mags.is_full() {
                         if hardening::init_on_free() {
                             self.zero(obj);
                         }
                         // SAFETY: The caller gave us `obj`, a live object of this cache, ours
                         // now.
-                        if unsafe { array.push(obj) }.is_ok() {
+                        if unsafe { mags.push(obj) }.is_ok() {
                             pushed += 1;
                             continue;
                         }
@@ -752,7 +873,7 @@ impl Cache {
     /// `EINVAL` when `count` exceeds the capacity or interrupts are off, `ENOMEM` when the bulk
     /// allocation fails, `EAGAIN` when the array kept changing under us.
     pub fn prefill(&self, count: usize, gfp: Gfp) -> Result {
-        if count > self.shared.capacity || !bulk_allowed() {
+        if count > self.shared.capacity() || !bulk_allowed() {
             return Err(EINVAL);
         }
         if !self.shared.placement.alloc_may_use_array(gfp) {
@@ -762,7 +883,7 @@ impl Cache {
         for _ in 0..4 {
             let missing = self
                 .shared
-                .with_this_cpu(None, |array, _| count.saturating_sub(array.len()))
+                .with_this_cpu(None, |mags, _| count.saturating_sub(mags.len()))
                 .ok_or(EAGAIN)?;
             if missing == 0 {
                 return Ok(());
@@ -928,28 +1049,227 @@ mod tests {
     }
 
     #[test]
-    fn refill_and_flush_by_half() -> Result {
+    fn refill_by_half_and_swap_magazines() -> Result {
         let c = cache(c"pcpu_array_test_half", 8)?;
         assert_eq!(c.batch(), 4);
         let before = c.stats();
         let (mid, after) = on_cpu(first_cpu()?, || {
-            // Nine allocations from an empty array: refills before the 1st, 5th and 9th.
+            // Nine allocations from empty magazines and an empty depot: refills before the 1st,
+            // 5th and 9th.
             let objs = alloc_n(&c, 9, Gfp::KERNEL)?;
             let mid = c.stats();
-            // Nine frees: the array reaches 8 after five, the sixth flushes 4 then pushes.
+            // Nine frees: the loaded magazine reaches 8 after five; the sixth swaps in the empty
+            // previous magazine, which takes the other four. No flush.
             free_all(&c, objs);
             Some((mid, c.stats()))
         })
         .flatten()
         .ok_or(ENOMEM)?;
         assert_eq!(mid.since(&before, Stat::ArrayRefill), 3);
+        assert_eq!(mid.since(&before, Stat::DepotMiss), 3);
         assert_eq!(mid.since(&before, Stat::AllocArray), 9);
         assert_eq!(mid.since(&before, Stat::AllocBacking), 0);
         assert_eq!(mid.get(Stat::ObjectsCached), 3);
         assert_eq!(after.since(&mid, Stat::FreeArray), 9);
-        assert_eq!(after.since(&mid, Stat::ArrayFlush), 1);
+        assert_eq!(after.since(&mid, Stat::ArrayFlush), 0);
+        assert_eq!(after.since(&mid, Stat::DepotPut), 0);
         assert_eq!(after.since(&mid, Stat::FreeBacking), 0);
-        assert_eq!(after.get(Stat::ObjectsCached), 8);
+        assert_eq!(after.get(Stat::ObjectsCached), 12);
+        assert_eq!(after.in_use(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn depot_serves_a_miss_and_absorbs_an_overflow() -> Result {
+        let c = cache(c"pcpu_array_test_depot", 8)?;
+        let r = on_cpu(first_cpu()?, || {
+            // 24 allocations leave both magazines empty.
+            let objs = alloc_n(&c, 24, Gfp::KERNEL)?;
+            let before = c.stats();
+            // 24 frees: 8 fill the loaded magazine, 8 the previous one; the 17th finds both
+            // full and trades the loaded one for an empty (new) one: the full one goes to the
+            // depot whole, with no bulk free.
+            free_all(&c, objs);
+            let freed = c.stats();
+            let depot_after_free = c.shared.depot_objects();
+            // 16 allocations empty both magazines; the 17th trades the empty loaded magazine for
+            // the depot's full one, with no bulk allocation.
+            let objs = alloc_n(&c, 17, Gfp::KERNEL)?;
+            let mid = c.stats();
+            let depot_after_alloc = c.shared.depot_magazines();
+            free_all(&c, objs);
+            Some((before, freed, mid, depot_after_free, depot_after_alloc))
+        })
+        .flatten();
+        let (before, freed, mid, depot_after_free, (full, empty)) = r.ok_or(ENOMEM)?;
+        assert_eq!(freed.since(&before, Stat::FreeArray), 24);
+        assert_eq!(freed.since(&before, Stat::DepotPut), 1);
+        assert_eq!(freed.since(&before, Stat::ArrayFlush), 0);
+        assert_eq!(freed.since(&before, Stat::FreeBacking), 0);
+        assert_eq!(freed.get(Stat::ObjectsCached), 16);
+        assert_eq!(depot_after_free, 8);
+        assert_eq!(mid.since(&freed, Stat::AllocArray), 17);
+        assert_eq!(mid.since(&freed, Stat::DepotGet), 1);
+        assert_eq!(mid.since(&freed, Stat::ArrayRefill), 0);
+        assert_eq!(mid.since(&freed, Stat::AllocBacking), 0);
+        assert_eq!(mid.get(Stat::ObjectsCached), 7);
+        // The full magazine left the depot; the empty one it was traded for is there now.
+        assert_eq!((full, empty), (0, 1));
+        let after = c.stats();
+        assert_eq!(after.in_use(), 0);
+        // Shrink empties the depot too; destroy (`c` dropped) finds nothing left, and
+        // `kmem_cache_destroy()` would report any object left behind.
+        let cached = after.get(Stat::ObjectsCached) as usize + c.shared.depot_objects();
+        assert_eq!(c.shrink(), cached);
+        assert_eq!(c.shared.depot_objects(), 0);
+        assert_eq!(c.stats().get(Stat::ObjectsCached), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn capacity_changes_at_run_time() -> Result {
+        let c = cache(c"pcpu_array_test_resize", 8)?;
+        let cpu = first_cpu()?;
+        // Both magazines of this CPU full, and one full magazine in the depot.
+        on_cpu(cpu, || {
+            free_all(&c, alloc_n(&c, 24, Gfp::KERNEL)?);
+            Some(())
+        })
+        .flatten()
+        .ok_or(ENOMEM)?;
+        let before = c.stats();
+        assert_eq!(before.get(Stat::ObjectsCached), 16);
+        assert_eq!(c.shared.depot_objects(), 8);
+        assert_eq!(c.shared.set_capacity(0), Err(EINVAL));
+        assert_eq!(c.shared.set_capacity(MAX_CAPACITY + 1), Err(EINVAL));
+        c.shared.set_capacity(3)?;
+        let after = c.stats();
+        assert_eq!((c.capacity(), c.batch()), (3, 1));
+        assert_eq!(after.since(&before, Stat::CapacityResize), 1);
+        // Nothing is parked beyond the new capacity, and nothing was lost.
+        assert_eq!(c.shared.depot_objects(), 0);
+        assert!(after.get(Stat::ObjectsCached) <= 6);
+        assert_eq!(after.in_use(), 0);
+        // The magazines hold three now: nine frees fill both and send one to the depot.
+        let r = on_cpu(cpu, || {
+            let objs = alloc_n(&c, 9, Gfp::KERNEL)?;
+            let mid = c.stats();
+            free_all(&c, objs);
+            Some((mid, c.stats(), c.shared.depot_objects()))
+        })
+        .flatten();
+        let (mid, end, depot) = r.ok_or(ENOMEM)?;
+        assert_eq!(end.since(&mid, Stat::DepotPut), 1);
+        assert_eq!(depot, 3);
+        assert_eq!(end.get(Stat::ObjectsCached), 6);
+        assert_eq!(end.in_use(), 0);
+        Ok(())
+    }
+
+    /// The first two online CPUs, when they share a memory node (so that objects freed on one
+    /// may be parked for the other).
+    fn two_cpus_of_one_node() -> Option<(u32, u32)> {
+        let mut cpus = online_cpus();
+        let (a, b) = (cpus.next()?, cpus.next()?);
+        let node = crate::placement::cpu_node;
+        (node(a) == node(b)).then_some((a, b))
+    }
+
+    #[test]
+    fn hand_off_through_the_depot() -> Result {
+        const ROUNDS: u64 = 12;
+        const N: usize = 40;
+        let Some((a, b)) = two_cpus_of_one_node() else {
+            crate::testing::skip(c"needs two online CPUs of one memory node");
+            return Ok(());
+        };
+        let c = cache(c"pcpu_array_test_handoff", 8)?;
+        let before = c.stats();
+        // One CPU allocates, the other frees: after the first rounds, whole magazines go
+        // from the freeing CPU to the depot and from the depot to the allocating CPU.
+        for _ in 0..ROUNDS {
+            let objs = on_cpu(a, || alloc_n(&c, N, Gfp::KERNEL))
+                .flatten()
+                .ok_or(ENOMEM)?;
+            on_cpu(b, || free_all(&c, objs)).ok_or(EIO)?;
+        }
+        let after = c.stats();
+        let per_round = (N / 8) as u64;
+        assert!(after.since(&before, Stat::DepotGet) >= per_round * (ROUNDS - 2));
+        assert!(after.since(&before, Stat::DepotPut) >= per_round * (ROUNDS - 1));
+        // Refills only in the first two rounds; no flush, nothing to the backing cache.
+        assert!(after.since(&before, Stat::ArrayRefill) <= 2 * N as u64 / 4);
+        assert_eq!(after.since(&before, Stat::ArrayFlush), 0);
+        assert_eq!(after.since(&before, Stat::FreeBacking), 0);
+        assert_eq!(after.in_use(), 0);
+        let parked = after.get(Stat::ObjectsCached) as usize + c.shared.depot_objects();
+        assert_eq!(c.shrink(), parked);
+        assert_eq!(c.shared.depot_objects(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn depot_under_concurrent_traffic_and_shrink() -> Result {
+        const ROUNDS: usize = 15;
+        // On one node the two CPUs share a depot; on two, each its own, and the shrink still
+        // races with both.
+        let mut cpus = online_cpus();
+        let (Some(a), Some(b)) = (cpus.next(), cpus.next()) else {
+            crate::testing::skip(c"needs two online CPUs");
+            return Ok(());
+        };
+        let c = cache(c"pcpu_array_test_depot_race", 4)?;
+        let c: &Cache = &c;
+        // Both CPUs trade with their depots while one of them also shrinks the cache.
+        let work = move |cpu: u32, shrink: bool| -> Option<()> {
+            on_cpu(cpu, || {
+                for _ in 0..ROUNDS {
+                    free_all(c, alloc_n(c, 24, Gfp::KERNEL)?);
+                }
+                Some(())
+            })
+            .flatten()?;
+            if shrink {
+                c.shrink();
+            }
+            Some(())
+        };
+        let (x, y) = crate::testing::in_parallel(
+            move || (0..3).try_for_each(|_| work(a, false)),
+            move || (0..3).try_for_each(|_| work(b, true)),
+        )
+        .ok_or(EIO)?;
+        x.ok_or(ENOMEM)?;
+        y.ok_or(ENOMEM)?;
+        let s = c.stats();
+        assert_eq!(s.in_use(), 0);
+        assert!(s.get(Stat::DepotPut) > 0);
+        c.shrink();
+        assert_eq!(c.shared.depot_objects(), 0);
+        assert_eq!(c.stats().get(Stat::ObjectsCached), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn depot_limit_falls_back_to_a_flush() -> Result {
+        let c = cache(c"pcpu_array_test_depot_limit", 1)?;
+        let limit = c.shared.depot_limit();
+        let r = on_cpu(first_cpu()?, || {
+            // Capacity 1: after two frees both magazines are full, and every further free
+            // gives one full magazine to the depot, until it holds `limit` of them; the next
+            // one is flushed by half with one bulk free.
+            let n = 2 + limit + 1;
+            let objs = alloc_n(&c, n, Gfp::KERNEL)?;
+            let before = c.stats();
+            free_all(&c, objs);
+            Some((before, c.stats(), c.shared.depot_objects()))
+        })
+        .flatten();
+        let (before, after, depot) = r.ok_or(ENOMEM)?;
+        assert_eq!(after.since(&before, Stat::DepotPut), limit as u64);
+        assert_eq!(after.since(&before, Stat::DepotMiss), 1);
+        assert_eq!(after.since(&before, Stat::ArrayFlush), 1);
+        assert_eq!(depot, limit);
         assert_eq!(after.in_use(), 0);
         Ok(())
     }
@@ -984,37 +1304,39 @@ mod tests {
     }
 
     #[test]
-    fn full_array_with_irqs_off_frees_to_backing() -> Result {
+    fn full_magazines_with_irqs_off_free_to_backing() -> Result {
         let c = cache(c"pcpu_array_test_full", 4)?;
         let r = on_cpu(first_cpu()?, || {
-            // Five allocations leave one object in the array (refills of 2 before the 1st, 3rd
-            // and 5th); three frees make it full.
-            let mut objs = alloc_n(&c, 5, Gfp::KERNEL)?.into_iter();
-            for _ in 0..3 {
+            // Nine allocations leave one object in the loaded magazine (refills of 2 before the
+            // 1st, 3rd, 5th, 7th and 9th); seven frees make both magazines full.
+            let mut objs = alloc_n(&c, 9, Gfp::KERNEL)?.into_iter();
+            for _ in 0..7 {
                 // SAFETY: Allocated from `c` above, unused.
                 unsafe { c.free(objs.next()?) };
             }
             let before = c.stats();
-            let fourth = objs.next()?;
-            // A flush needs interrupts on: the object must go to the backing cache, neither
-            // lost nor overflowing the array.
+            let eighth = objs.next()?;
+            // Neither a depot trade nor a flush may happen with interrupts off: the object must
+            // go to the backing cache, neither lost nor overflowing a magazine.
             // SAFETY: Allocated from `c` above, unused.
-            irqs_off(|| unsafe { c.free(fourth) });
+            irqs_off(|| unsafe { c.free(eighth) });
             let mid = c.stats();
-            // With interrupts on, the full array is flushed by half first.
+            // With interrupts on, the full loaded magazine goes to the depot for an empty one.
             // SAFETY: As above.
             unsafe { c.free(objs.next()?) };
-            Some((before, mid, c.stats()))
+            Some((before, mid, c.stats(), c.shared.depot_objects()))
         })
         .flatten();
-        let (before, mid, after) = r.ok_or(ENOMEM)?;
-        assert_eq!(before.get(Stat::ObjectsCached), 4);
+        let (before, mid, after, depot) = r.ok_or(ENOMEM)?;
+        assert_eq!(before.get(Stat::ObjectsCached), 8);
         assert_eq!(mid.since(&before, Stat::FreeBypassFull), 1);
         assert_eq!(mid.since(&before, Stat::FreeBacking), 1);
-        assert_eq!(mid.since(&before, Stat::ArrayFlush), 0);
-        assert_eq!(mid.get(Stat::ObjectsCached), 4);
-        assert_eq!(after.since(&mid, Stat::ArrayFlush), 1);
-        assert_eq!(after.get(Stat::ObjectsCached), 3);
+        assert_eq!(mid.since(&before, Stat::DepotPut), 0);
+        assert_eq!(mid.get(Stat::ObjectsCached), 8);
+        assert_eq!(after.since(&mid, Stat::DepotPut), 1);
+        assert_eq!(after.since(&mid, Stat::ArrayFlush), 0);
+        assert_eq!(after.get(Stat::ObjectsCached), 5);
+        assert_eq!(depot, 4);
         assert_eq!(after.in_use(), 0);
         Ok(())
     }
@@ -1222,8 +1544,9 @@ mod tests {
         assert!(all_set);
         assert_eq!(mid.since(&before, Stat::AllocArray), 8);
         assert_eq!(mid.since(&before, Stat::AllocBacking), 12);
-        assert_eq!(after.since(&mid, Stat::FreeArray), 8);
-        assert_eq!(after.since(&mid, Stat::FreeBacking), 12);
+        // Both magazines take 8 each; the rest goes to the backing cache.
+        assert_eq!(after.since(&mid, Stat::FreeArray), 16);
+        assert_eq!(after.since(&mid, Stat::FreeBacking), 4);
         assert_eq!(after.in_use(), 0);
         assert!(!c.alloc_bulk(Gfp::KERNEL, &mut []));
         Ok(())

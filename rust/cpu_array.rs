@@ -1,13 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The array of cached objects one CPU holds, and the on-stack batch that carries objects
-//! between it and the backing cache.
+//! The magazines of cached objects one CPU holds, and the on-stack batch that carries objects
+//! between them and the backing cache.
 //!
-//! Plain data: the locking around a [`CpuArray`] is the job of [`crate::local_trylock`], and
-//! the pointers it stores are never dereferenced here. The only memory an array touches through
+//! A [`CpuArray`] is one magazine: a stack of free objects. It lives on the heap ([`Magazine`])
+//! so that it moves between a CPU and its node's depot (`crate::shared`) as one pointer. Each CPU
+//! holds two ([`CpuMagazines`]): the loaded one, which allocations pop and frees push, and the
+//! previous one, swapped in when the loaded one is empty (allocation) or full (free).
+//!
+//! Plain data: the locking around a CPU's magazines is the job of [`crate::local_trylock`], and
+//! the pointers they store are never dereferenced here. The only memory an array touches through
 //! them is KASAN's shadow, when it was made by [`CpuArray::poisoning`]; that is why putting an
 //! object in is `unsafe`.
 
+use crate::depot_policy::{
+    MagazinePair,
+    Stack, //
+};
 use core::{
     mem::MaybeUninit,
     ptr::{
@@ -16,7 +25,6 @@ use core::{
     },
 };
 use kernel::{
-    bindings,
     ffi::c_void,
     prelude::*, //
 };
@@ -27,6 +35,9 @@ pub(crate) use crate::abi_types::MAX_CAPACITY;
 // Half the largest capacity, the refill and flush size, fits the on-stack [`Batch`], so that a
 // refill or a flush is one bulk call and its pointers never need a heap buffer.
 const _: () = assert!(MAX_CAPACITY == 2 * BATCH_MAX);
+
+// A magazine of the policy (`crate::depot_policy`) and an array hold as many objects at most.
+const _: () = assert!(MAX_CAPACITY == crate::depot_policy::MAGAZINE_MAX);
 
 /// How many pointers a [`Batch`] holds: 32, as the 2023 design moved at most 32 pointers
 /// through the stack (256 bytes on 64-bit).
@@ -56,13 +67,16 @@ pub(crate) struct CpuArray {
     len: usize,
     capacity: usize,
     kasan_size: usize,
-    node: i32,
     objs: [*mut c_void; MAX_CAPACITY],
 }
 
 // SAFETY: The pointers are addresses of free objects owned by whoever owns the array; nothing
 // ties them to a thread.
 unsafe impl Send for CpuArray {}
+
+// SAFETY: Through `&CpuArray` only the lengths and the capacity can be read: the pointers are
+// neither handed out nor dereferenced without `&mut`.
+unsafe impl Sync for CpuArray {}
 
 impl CpuArray {
     /// An empty array holding at most `capacity` objects (clamped to [`MAX_CAPACITY`]), that
@@ -73,7 +87,6 @@ impl CpuArray {
             len: 0,
             capacity: capacity.min(MAX_CAPACITY),
             kasan_size: 0,
-            node: bindings::NUMA_NO_NODE,
             objs: [null_mut(); MAX_CAPACITY],
         }
     }
@@ -88,21 +101,33 @@ impl CpuArray {
         }
     }
 
-    /// The array, for objects of memory node `node` (see `crate::placement`).
-    pub(crate) fn on_node(self, node: i32) -> Self {
-        Self { node, ..self }
+    /// An empty array of the same capacity and poisoning as `self`.
+    pub(crate) fn empty_like(&self) -> Self {
+        // INVARIANT: Empty; the capacity and the poisoning are those of a valid array.
+        Self {
+            len: 0,
+            capacity: self.capacity,
+            kasan_size: self.kasan_size,
+            objs: [null_mut(); MAX_CAPACITY],
+        }
     }
 
-    /// The memory node whose objects the array holds (`NUMA_NO_NODE` when it was not given).
-    #[inline(always)]
-    pub(crate) fn node(&self) -> i32 {
-        self.node
-    }
-
-    /// How many objects the array holds.
+    /// Whether the array holds no object.
     #[inline]
-    pub(crate) fn len(&self) -> usize {
-        self.len
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Sets the capacity to `capacity`, clamped to `1..=MAX_CAPACITY`. Fails, changing nothing,
+    /// when the array holds more objects than that.
+    pub(crate) fn set_capacity(&mut self, capacity: usize) -> bool {
+        let capacity = capacity.clamp(1, MAX_CAPACITY);
+        if self.len > capacity {
+            return false;
+        }
+        // INVARIANT: `len <= capacity <= MAX_CAPACITY`.
+        self.capacity = capacity;
+        true
     }
 
     /// Whether the array holds `capacity` objects.
@@ -257,6 +282,161 @@ impl CpuArray {
         batch.len = from;
         self.len += n;
         n
+    }
+}
+
+impl Stack for CpuArray {
+    #[inline]
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline]
+    fn capacity(&self) -> usize {
+        self.capacity
+    }
+}
+
+/// One magazine on the heap: what moves between a CPU and its node's depot, as one pointer.
+///
+/// A magazine that holds objects must be emptied (into a [`Batch`] and a bulk free) before it is
+/// dropped; dropping it would leak them. `crate::shared` drops magazines only through
+/// `Shared::discard`, which does that.
+pub(crate) type Magazine = KBox<CpuArray>;
+
+/// The two magazines of one CPU, and the memory node of its objects.
+///
+/// Allocations pop from the loaded magazine; when it is empty and the previous one is not, the
+/// two swap. Frees push onto the loaded magazine; when it is full and the previous one is not,
+/// the two swap. Only when both are exhausted does the CPU need its depot or the backing cache
+/// ([`crate::depot_policy::alloc_step`], [`crate::depot_policy::free_step`]).
+///
+/// # Invariants
+///
+/// Both magazines hold only objects of memory node `node` (when `crate::placement` keeps
+/// objects apart by node), and both come from the same cache's [`Shared::new_magazine`], so they
+/// have its capacity and poisoning.
+///
+/// [`Shared::new_magazine`]: crate::shared::Shared::new_magazine
+pub(crate) struct CpuMagazines {
+    pair: MagazinePair<Magazine>,
+    node: i32,
+}
+
+impl CpuMagazines {
+    /// The magazines of a CPU of memory node `node`: `loaded` and `previous`, both empty.
+    pub(crate) fn new(loaded: Magazine, previous: Magazine, node: i32) -> Self {
+        // INVARIANT: Empty magazines hold no object of any node.
+        Self {
+            pair: MagazinePair::new(loaded, previous),
+            node,
+        }
+    }
+
+    /// The memory node whose objects the magazines hold.
+    #[inline(always)]
+    pub(crate) fn node(&self) -> i32 {
+        self.node
+    }
+
+    /// How many objects the two magazines hold.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.pair.len()
+    }
+
+    /// Whether neither magazine holds an object.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.pair.loaded().is_empty() && self.pair.previous().is_empty()
+    }
+
+    /// Whether both magazines are full: a free needs the depot or the backing cache.
+    #[inline]
+    pub(crate) fn is_full(&self) -> bool {
+        self.pair.loaded().is_full() && self.pair.previous().is_full()
+    }
+
+    /// Takes the most recently pushed object of the loaded magazine, swapping in the previous
+    /// one first when the loaded one is empty. `None` when both are empty.
+    #[inline(always)]
+    pub(crate) fn pop(&mut self) -> Option<NonNull<c_void>> {
+        // Inline, swap included: a call here would cost the hit path the registers it saves.
+        if self.pair.loaded().is_empty() {
+            if self.pair.previous().is_empty() {
+                return None;
+            }
+            self.pair.swap();
+        }
+        self.pair.loaded_mut().pop()
+    }
+
+    /// Pushes `obj` onto the loaded magazine, swapping in the previous one first when the loaded
+    /// one is full. Gives `obj` back when both are full.
+    ///
+    /// # Safety
+    ///
+    /// As [`CpuArray::push`]; `obj` must also be of memory node [`CpuMagazines::node`] when the
+    /// cache keeps objects apart by node.
+    #[inline(always)]
+    pub(crate) unsafe fn push(&mut self, obj: NonNull<c_void>) -> Result<(), NonNull<c_void>> {
+        // Inline, swap included, as in `pop`.
+        if self.pair.loaded().is_full() {
+            if self.pair.previous().is_full() {
+                return Err(obj);
+            }
+            self.pair.swap();
+        }
+        // SAFETY: Guaranteed by the caller.
+        unsafe { self.pair.loaded_mut().push(obj) }
+    }
+
+    /// The loaded magazine, for a refill.
+    pub(crate) fn loaded_mut(&mut self) -> &mut CpuArray {
+        self.pair.loaded_mut()
+    }
+
+    /// Makes `magazine` the loaded one and returns the one it replaces.
+    ///
+    /// # Safety
+    ///
+    /// `magazine` must come from the same cache's `Shared::new_magazine`, and hold only objects
+    /// of memory node [`CpuMagazines::node`] when the cache keeps objects apart by node.
+    pub(crate) unsafe fn replace_loaded(&mut self, magazine: Magazine) -> Magazine {
+        // INVARIANT: Guaranteed by the caller.
+        self.pair.replace_loaded(magazine)
+    }
+
+    /// Each magazine in turn, previous first, for a dead CPU whose magazines go to the depot.
+    ///
+    /// # Safety
+    ///
+    /// Whatever `f` leaves in place of a magazine must satisfy what
+    /// [`CpuMagazines::replace_loaded`] requires.
+    pub(crate) unsafe fn for_each_magazine(&mut self, mut f: impl FnMut(&mut Magazine)) {
+        f(self.pair.previous_mut());
+        f(self.pair.loaded_mut());
+    }
+
+    /// Sets the capacity of both magazines to `capacity`. Fails, changing nothing, when either
+    /// holds more objects than that.
+    pub(crate) fn set_capacity(&mut self, capacity: usize) -> bool {
+        if self.pair.loaded().len() > capacity || self.pair.previous().len() > capacity {
+            return false;
+        }
+        self.pair.loaded_mut().set_capacity(capacity)
+            && self.pair.previous_mut().set_capacity(capacity)
+    }
+
+    /// Moves up to `n` of the oldest objects to the end of `batch`: those of the previous
+    /// magazine first, then the bottom of the loaded one. Returns how many moved.
+    pub(crate) fn take_oldest_into(&mut self, n: usize, batch: &mut Batch) -> usize {
+        let from_previous = self.pair.previous_mut().take_oldest_into(n, batch);
+        from_previous
+            + self
+                .pair
+                .loaded_mut()
+                .take_oldest_into(n - from_previous, batch)
     }
 }
 

@@ -12,6 +12,12 @@ mod cpu_array;
 mod cpu_pin;
 mod cpu_work;
 mod debugfs;
+#[allow(
+    dead_code,
+    reason = "the policy's reference pieces (Magazine, the trades, the adaptive capacity) serve \
+              tools/depot-policy and the next steps"
+)]
+mod depot_policy;
 mod ffi;
 mod gfp;
 mod hardening;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `/sys/kernel/debug/<module>/<cache>/`: one file per counter, in slub's format, and a
-//! `stats` file with every counter as `name value` lines.
+//! `/sys/kernel/debug/<module>/<cache>/`: one file per counter, in slub's format, a `stats`
+//! file with every counter as `name value` lines, and `capacity`, the magazine capacity, which
+//! a write changes.
 
 use crate::{
     shared::Shared,
@@ -12,6 +13,7 @@ use kernel::{
     debugfs::{
         Dir,
         File,
+        Reader,
         Writer, //
     },
     prelude::*,
@@ -76,8 +78,13 @@ struct SummaryFile {
 impl Writer for SummaryFile {
     fn write(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.shared.stats();
-        writeln!(f, "capacity {}", self.shared.capacity)?;
-        writeln!(f, "batch {}", self.shared.batch)?;
+        writeln!(f, "capacity {}", self.shared.capacity())?;
+        writeln!(f, "batch {}", self.shared.batch())?;
+        let (full, empty) = self.shared.depot_magazines();
+        writeln!(f, "depot_limit {}", self.shared.depot_limit())?;
+        writeln!(f, "depot_full {full}")?;
+        writeln!(f, "depot_empty {empty}")?;
+        writeln!(f, "depot_objects {}", self.shared.depot_objects())?;
         for &stat in Stat::ALL {
             writeln!(f, "{} {}", stat.name().to_str().unwrap_or("?"), s.get(stat))?;
         }
@@ -85,10 +92,35 @@ impl Writer for SummaryFile {
     }
 }
 
+/// The `capacity` file: the magazine capacity; writing a number from 1 to `MAX_CAPACITY`
+/// changes it ([`Shared::set_capacity`]).
+struct CapacityFile {
+    shared: Arc<Shared>,
+}
+
+impl Writer for CapacityFile {
+    fn write(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}", self.shared.capacity())
+    }
+}
+
+impl Reader for CapacityFile {
+    fn read_from_slice(&self, reader: &mut kernel::uaccess::UserSliceReader) -> Result {
+        let mut buf = [0u8; 16];
+        let len = reader.len();
+        let bytes = buf.get_mut(..len).ok_or(EINVAL)?;
+        reader.read_slice(bytes)?;
+        let text = core::str::from_utf8(bytes).map_err(|_| EINVAL)?;
+        let capacity = text.trim().parse::<usize>().map_err(|_| EINVAL)?;
+        self.shared.set_capacity(capacity)
+    }
+}
+
 /// A cache's debugfs directory; removed on drop.
 pub(crate) struct CacheDir {
     _files: KVec<Pin<KBox<File<StatFile>>>>,
     _summary: Option<Pin<KBox<File<SummaryFile>>>>,
+    _capacity: Option<Pin<KBox<File<CapacityFile>>>>,
     _dir: Dir,
 }
 
@@ -115,9 +147,14 @@ impl CacheDir {
             shared: shared.clone(),
         };
         let summary = KBox::pin_init(dir.read_only_file(c"stats", summary), GFP_KERNEL)?;
+        let capacity = CapacityFile {
+            shared: shared.clone(),
+        };
+        let capacity = KBox::pin_init(dir.read_write_file(c"capacity", capacity), GFP_KERNEL)?;
         Ok(Self {
             _files: files,
             _summary: Some(summary),
+            _capacity: Some(capacity),
             _dir: dir,
         })
     }

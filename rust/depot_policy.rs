@@ -58,6 +58,41 @@ const fn clamp(value: usize, min: usize, max: usize) -> usize {
     }
 }
 
+/// What the policy needs to know of a magazine: how many objects it holds, and how many it can
+/// hold. [`Magazine`] is one; the module's magazine (`crate::cpu_array::CpuArray`, which also
+/// shows its objects to KASAN as freed) is another.
+pub(crate) trait Stack {
+    /// How many objects the magazine holds.
+    fn len(&self) -> usize;
+
+    /// How many objects the magazine holds at most.
+    fn capacity(&self) -> usize;
+
+    /// Whether the magazine holds no object.
+    #[inline]
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether the magazine holds as many objects as it can.
+    #[inline]
+    fn is_full(&self) -> bool {
+        self.len() >= self.capacity()
+    }
+}
+
+impl<H: Copy> Stack for Magazine<H> {
+    #[inline]
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline]
+    fn capacity(&self) -> usize {
+        self.capacity
+    }
+}
+
 /// A stack of up to `capacity` object handles: the unit that moves between a CPU and its depot.
 ///
 /// `H` is the handle of one free object (`NonNull<c_void>` in the kernel). A magazine only
@@ -174,7 +209,7 @@ pub(crate) enum FreeStep {
 }
 
 /// What an allocation does, given a CPU's loaded and previous magazines.
-pub(crate) fn alloc_step<H: Copy>(loaded: &Magazine<H>, previous: &Magazine<H>) -> AllocStep {
+pub(crate) fn alloc_step<S: Stack + ?Sized>(loaded: &S, previous: &S) -> AllocStep {
     if !loaded.is_empty() {
         AllocStep::Pop
     } else if !previous.is_empty() {
@@ -185,7 +220,7 @@ pub(crate) fn alloc_step<H: Copy>(loaded: &Magazine<H>, previous: &Magazine<H>) 
 }
 
 /// What a free does, given a CPU's loaded and previous magazines.
-pub(crate) fn free_step<H: Copy>(loaded: &Magazine<H>, previous: &Magazine<H>) -> FreeStep {
+pub(crate) fn free_step<S: Stack + ?Sized>(loaded: &S, previous: &S) -> FreeStep {
     if !loaded.is_full() {
         FreeStep::Push
     } else if !previous.is_full() {
@@ -206,10 +241,10 @@ pub(crate) struct MagazinePair<M> {
     previous: M,
 }
 
-impl<M, H> MagazinePair<M>
+impl<M, S> MagazinePair<M>
 where
-    M: DerefMut<Target = Magazine<H>>,
-    H: Copy,
+    M: DerefMut<Target = S>,
+    S: Stack + ?Sized,
 {
     /// A pair of `loaded` and `previous`.
     pub(crate) fn new(loaded: M, previous: M) -> Self {
@@ -217,12 +252,14 @@ where
     }
 
     /// The loaded magazine.
-    pub(crate) fn loaded(&self) -> &Magazine<H> {
+    #[inline(always)]
+    pub(crate) fn loaded(&self) -> &S {
         &self.loaded
     }
 
     /// The previous magazine.
-    pub(crate) fn previous(&self) -> &Magazine<H> {
+    #[inline(always)]
+    pub(crate) fn previous(&self) -> &S {
         &self.previous
     }
 
@@ -233,22 +270,30 @@ where
 
     /// What an allocation does now.
     pub(crate) fn alloc_step(&self) -> AllocStep {
-        alloc_step(&self.loaded, &self.previous)
+        alloc_step(&*self.loaded, &*self.previous)
     }
 
     /// What a free does now.
     pub(crate) fn free_step(&self) -> FreeStep {
-        free_step(&self.loaded, &self.previous)
+        free_step(&*self.loaded, &*self.previous)
     }
 
     /// Swaps the loaded and previous magazines.
+    #[inline]
     pub(crate) fn swap(&mut self) {
         core::mem::swap(&mut self.loaded, &mut self.previous);
     }
 
     /// The loaded magazine, for a depot trade ([`Depot::trade_empty`], [`Depot::trade_full`]).
+    #[inline(always)]
     pub(crate) fn loaded_mut(&mut self) -> &mut M {
         &mut self.loaded
+    }
+
+    /// The previous magazine.
+    #[inline(always)]
+    pub(crate) fn previous_mut(&mut self) -> &mut M {
+        &mut self.previous
     }
 
     /// Makes `magazine` the loaded one and returns the one it replaces.
@@ -256,6 +301,22 @@ where
         core::mem::replace(&mut self.loaded, magazine)
     }
 
+    /// Makes `magazine` the previous one and returns the one it replaces.
+    pub(crate) fn replace_previous(&mut self, magazine: M) -> M {
+        core::mem::replace(&mut self.previous, magazine)
+    }
+
+    /// The two magazines, loaded first: what a dead CPU hands to its depot.
+    pub(crate) fn into_parts(self) -> (M, M) {
+        (self.loaded, self.previous)
+    }
+}
+
+impl<M, H> MagazinePair<M>
+where
+    M: DerefMut<Target = Magazine<H>>,
+    H: Copy,
+{
     /// Allocates from the pair: pops, swapping first when [`AllocStep::SwapThenPop`] says so.
     ///
     /// Returns `None` when both magazines are empty ([`AllocStep::TradeEmptyForFull`]).
@@ -282,11 +343,6 @@ where
             }
             FreeStep::TradeFullForEmpty => Err(obj),
         }
-    }
-
-    /// The two magazines, loaded first: what a dead CPU hands to its depot.
-    pub(crate) fn into_parts(self) -> (M, M) {
-        (self.loaded, self.previous)
     }
 }
 
@@ -460,10 +516,10 @@ pub(crate) struct Depot<M> {
     counts: IntervalCounts,
 }
 
-impl<M, H> Depot<M>
+impl<M, S> Depot<M>
 where
-    M: Deref<Target = Magazine<H>>,
-    H: Copy,
+    M: Deref<Target = S>,
+    S: Stack + ?Sized,
 {
     /// An empty depot whose lists hold at most `limit` magazines each, clamped to
     /// `0..=DEPOT_MAX` (a limit of 0 makes a depot that never holds anything).

@@ -34,6 +34,14 @@ extern "C" {
     pub(crate) fn pcpu_array_in_hardirq() -> bool;
     /// `in_nmi()`.
     pub(crate) fn pcpu_array_in_nmi() -> bool;
+    /// Whether a depot's lock may be taken: `!irqs_disabled() && !in_interrupt()`, and on
+    /// PREEMPT_RT `preemptible()` too.
+    pub(crate) fn pcpu_array_depot_allowed() -> bool;
+    /// `cpus_read_lock()`: no CPU comes or goes until `pcpu_array_cpus_read_unlock()`. May
+    /// sleep.
+    pub(crate) fn pcpu_array_cpus_read_lock();
+    /// `cpus_read_unlock()`.
+    pub(crate) fn pcpu_array_cpus_read_unlock();
     /// `irqs_disabled()`, where `crate::this_cpu` does not inline it.
     #[cfg(not(pcpu_array_inline_preempt))]
     pub(crate) fn pcpu_array_irqs_disabled() -> bool;

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! CPU hotplug: a CPU that goes offline gives its array back to the backing cache.
+//! CPU hotplug: a CPU that goes offline gives its magazines to its node's depot.
 //!
 //! The module registers one multi-instance `CPUHP_BP_PREPARE_DYN` state ([`HotplugState`]);
 //! each cache adds an instance ([`HotplugInstance`]). The teardown of a prepare state runs on a
 //! control CPU after the CPU is dead, when nothing can run on it any more, so the dead CPU's
-//! array is flushed without taking its lock. A CPU that comes back starts with an empty array.
+//! magazines are reached without taking its lock: each one that holds objects goes to the depot
+//! whole, replaced by an empty one (what the depot has no room for goes back to the backing
+//! cache). A CPU that comes back starts with empty magazines.
 
 use crate::{
     ffi,
@@ -162,7 +164,7 @@ mod tests {
     };
 
     #[test]
-    fn offline_cpu_gives_its_array_back() -> Result {
+    fn offline_cpu_gives_its_magazines_to_the_depot() -> Result {
         // The last online CPU other than the boot CPU.
         let Some(victim) = online_cpus().filter(|&c| c != 0).last() else {
             skip(c"needs a second online CPU");
@@ -174,21 +176,28 @@ mod tests {
             .flatten()?;
         let before = c.stats();
         assert!(before.get(Stat::ObjectsCached) >= 8);
+        assert_eq!(c.shared().depot_objects(), 0);
 
         // SAFETY: Plain exported call; the CPU is brought back below.
         assert_eq!(unsafe { bindings::remove_cpu(victim) }, 0);
         let offline = c.stats();
+        let in_depot = c.shared().depot_objects();
         // SAFETY: As above.
         assert_eq!(unsafe { bindings::add_cpu(victim) }, 0);
 
-        assert_eq!(offline.since(&before, Stat::CpuDeadFlush), 8);
+        // The loaded magazine went to the depot whole: no object went back to the backing
+        // cache.
+        assert_eq!(offline.since(&before, Stat::DepotPut), 1);
+        assert_eq!(offline.since(&before, Stat::CpuDeadFlush), 0);
+        assert_eq!(in_depot, 8);
         assert_eq!(
             before.get(Stat::ObjectsCached) - offline.get(Stat::ObjectsCached),
             8
         );
         assert_eq!(offline.in_use(), 0);
 
-        // The CPU came back with an empty array, and it works.
+        // The CPU came back with empty magazines; its first allocation is served from the
+        // depot, without a refill.
         let worked = on_cpu(victim, || {
             let obj = c.alloc(Gfp::KERNEL)?;
             // SAFETY: Just allocated from `c`, unused.
@@ -197,7 +206,11 @@ mod tests {
         })
         .flatten();
         assert!(worked.is_some());
-        assert_eq!(c.stats().since(&offline, Stat::ArrayRefill), 1);
+        let after = c.stats();
+        assert_eq!(after.since(&offline, Stat::DepotGet), 1);
+        assert_eq!(after.since(&offline, Stat::ArrayRefill), 0);
+        assert_eq!(c.shared().depot_objects(), 0);
+        assert_eq!(after.in_use(), 0);
         Ok(())
     }
 }

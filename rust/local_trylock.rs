@@ -136,8 +136,9 @@ pub(crate) struct PerCpuTryLock<T> {
 }
 
 impl<T: Send> PerCpuTryLock<T> {
-    /// Creates the per-CPU values, `init(cpu)` for each possible CPU, with their locks.
-    pub(crate) fn new(mut init: impl FnMut(u32) -> T) -> Result<Self> {
+    /// Creates the per-CPU values, `init(cpu)` for each possible CPU, with their locks. Fails
+    /// with the first error `init` returns, after dropping the values already made.
+    pub(crate) fn new(mut init: impl FnMut(u32) -> Result<T>) -> Result<Self> {
         let slots = PerCpu::new(|cpu| {
             let value = init(cpu);
             try_pin_init!(Slot {
@@ -146,7 +147,7 @@ impl<T: Send> PerCpuTryLock<T> {
                     // that will not move.
                     unsafe { ffi::pcpu_array_local_trylock_init(lock.cast()) }
                 }),
-                value: UnsafeCell::new(value),
+                value: UnsafeCell::new(value?),
             }? Error)
         })?;
         // INVARIANT: Every slot's lock was initialised above; nothing has accessed a value.
@@ -252,7 +253,7 @@ mod tests {
 
     #[test]
     fn second_attempt_on_same_cpu_fails() -> Result {
-        let locks = PerCpuTryLock::new(|cpu| cpu)?;
+        let locks = PerCpuTryLock::new(Ok)?;
         let pin = CpuPin::new();
         let mut guard = locks.try_lock(&pin).ok_or(EBUSY)?;
         assert_eq!(*guard, pin.cpu());
@@ -267,7 +268,7 @@ mod tests {
 
     #[test]
     fn for_each_mut_reaches_every_cpu() -> Result {
-        let mut locks = PerCpuTryLock::new(|_| 0u32)?;
+        let mut locks = PerCpuTryLock::new(|_| Ok(0u32))?;
         let mut n = 0u32;
         locks.for_each_mut(|_, v| {
             *v = 5;

@@ -79,6 +79,28 @@ bool pcpu_array_in_nmi(void)
 }
 
 /*
+ * Whether a depot's spinlock_t may be taken here: in task context with
+ * interrupts and softirqs enabled, so that no interrupt ever takes it; on
+ * PREEMPT_RT, where it sleeps, also only where the task may sleep.
+ */
+bool pcpu_array_depot_allowed(void)
+{
+	if (irqs_disabled() || in_interrupt())
+		return false;
+	return !IS_ENABLED(CONFIG_PREEMPT_RT) || preemptible();
+}
+
+void pcpu_array_cpus_read_lock(void)
+{
+	cpus_read_lock();
+}
+
+void pcpu_array_cpus_read_unlock(void)
+{
+	cpus_read_unlock();
+}
+
+/*
  * this_cpu_add() on a u64, where rust/this_cpu.rs does not inline it: one
  * operation that an interrupt on this CPU cannot split.
  */

@@ -2,7 +2,13 @@
 
 //! Giving the parked objects back: `pcpu_array_shrink()` and a shrinker per cache.
 //!
-//! A CPU's array can only be locked on that CPU, so flushing an array means running on its CPU:
+//! The depots come first: they can be trimmed from any CPU, a whole magazine at a time, and
+//! their magazines are the ones no CPU is using. A scan ends the depots' working-set interval
+//! (what a depot did not use since the previous scan is its excess), trims that excess, then
+//! flushes the CPUs' magazines, then trims the rest of the depots, within `nr_to_scan` in all.
+//! `pcpu_array_shrink()` empties the depots and every CPU's magazines.
+//!
+//! A CPU's magazines can only be locked on that CPU, so flushing them means running on its CPU:
 //! the cache's [`CpuWorks`](crate::cpu_work::CpuWorks) runs the flush in a kworker bound to
 //! each CPU that has something to give, as SLUB flushes its sheaves. Only online CPUs whose
 //! `objects_cached` counter is non-zero get a work item; a dead CPU's array is flushed by the
@@ -16,6 +22,7 @@
 
 use crate::{
     cpu_work::IfBusy,
+    depot_policy::TrimScope,
     shared::Shared,
     stats::Stat, //
 };
@@ -89,7 +96,24 @@ fn flush(shared: &Shared, budget: usize, if_busy: IfBusy) -> Option<usize> {
 /// waits for a concurrent flush of the same cache. Returns how many objects went back to the
 /// backing cache.
 pub(crate) fn flush_all(shared: &Shared) -> usize {
-    flush(shared, usize::MAX, IfBusy::Wait).unwrap_or(0)
+    shared.trim_depots(usize::MAX, TrimScope::All)
+        + flush(shared, usize::MAX, IfBusy::Wait).unwrap_or(0)
+}
+
+/// What a scan of the shrinker gives back, at most `budget` objects: the depots' excess over
+/// their working set, then the CPUs' magazines, then the rest of the depots. Returns how many
+/// objects went back.
+fn reclaim(shared: &Shared, budget: usize) -> usize {
+    shared.end_depot_intervals();
+    let mut freed = shared.trim_depots(budget, TrimScope::Excess);
+    if freed < budget {
+        // Another reclaimer (or `pcpu_array_shrink()`) is flushing the CPUs: leave them to it.
+        freed += flush(shared, budget - freed, IfBusy::GiveUp).unwrap_or(0);
+    }
+    if freed < budget {
+        freed += shared.trim_depots(budget - freed, TrimScope::All);
+    }
+    freed
 }
 
 /// A registered shrinker that flushes a cache's arrays under memory pressure.
@@ -175,9 +199,10 @@ unsafe extern "C" fn count_objects(
 ) -> c_ulong {
     // SAFETY: Guaranteed by the caller.
     let shared = unsafe { shared_of(s) };
-    // What a scan can free: the objects parked in the arrays of the online CPUs (a dead
-    // CPU's array goes back through the hotplug teardown).
-    let n = cached_on_online_cpus(&shared).fold(0usize, |sum, (_, n)| sum.saturating_add(n));
+    // What a scan can free: the objects of the depots and those parked in the magazines of the
+    // online CPUs (a dead CPU's magazines went to the depot in the hotplug teardown).
+    let n = cached_on_online_cpus(&shared)
+        .fold(shared.depot_objects(), |sum, (_, n)| sum.saturating_add(n));
     match n {
         0 => SHRINK_EMPTY,
         n => n.min(SHRINK_EMPTY - 1),
@@ -197,8 +222,7 @@ unsafe extern "C" fn scan_objects(
     let shared = unsafe { shared_of(s) };
     // SAFETY: Reclaim passes a valid control block.
     let nr_to_scan = unsafe { (*sc).nr_to_scan };
-    // Another reclaimer (or `pcpu_array_shrink()`) is flushing this cache: leave it to them.
-    let freed = flush(&shared, nr_to_scan, IfBusy::GiveUp).unwrap_or(0);
+    let freed = reclaim(&shared, nr_to_scan);
     // SAFETY: As above.
     unsafe { (*sc).nr_scanned = freed };
     if freed == 0 {
@@ -448,6 +472,76 @@ mod tests {
         assert_eq!(after.get(Stat::ObjectsCached), 0);
         assert_eq!(after.in_use(), 0);
         assert_eq!(scan(&c, 128), (SHRINK_STOP, 0));
+        Ok(())
+    }
+
+    /// Allocates three magazines' worth of objects of `c` on `cpu` and frees them there: both of
+    /// the CPU's magazines end up full, and one full magazine is in the depot.
+    fn overflow_into_depot(c: &Cache, cpu: u32) -> Result {
+        on_cpu(cpu, || {
+            let n = 3 * c.capacity();
+            let mut objs = KVec::with_capacity(n, GFP_KERNEL)?;
+            let mut res = Ok(());
+            for _ in 0..n {
+                match c.alloc(Gfp::KERNEL) {
+                    Some(obj) => objs.push(obj, GFP_KERNEL)?,
+                    None => {
+                        res = Err(ENOMEM);
+                        break;
+                    }
+                }
+            }
+            for obj in objs {
+                // SAFETY: Allocated from `c` above, unused.
+                unsafe { c.free(obj) };
+            }
+            res
+        })
+        .ok_or(EIO)
+        .flatten()
+    }
+
+    #[test]
+    fn scan_trims_the_depot_excess_first() -> Result {
+        let c = cache(c"pcpu_array_test_trim", 8)?;
+        let cpu = online_cpus().next().ok_or(ENODEV)?;
+        overflow_into_depot(&c, cpu)?;
+        let depot = || c.shared().depot_objects();
+        let before = c.stats();
+        assert_eq!(before.get(Stat::ObjectsCached), 16);
+        assert_eq!(depot(), 8);
+        // The depot's objects count as freeable.
+        assert_eq!(count(&c), 24);
+        // The first scan has no interval behind it: nothing of the depot is known to be
+        // unused, so the CPU's magazines give their oldest objects.
+        assert_eq!(scan(&c, 8), (8, 8));
+        let first = c.stats();
+        assert_eq!(first.since(&before, Stat::ShrinkFlush), 8);
+        assert_eq!(first.since(&before, Stat::DepotTrim), 0);
+        assert_eq!(depot(), 8);
+        // The depot's full magazine went unused for a whole interval: the next scan trims it
+        // first, whole, and no CPU is woken.
+        assert_eq!(scan(&c, 8), (8, 8));
+        let second = c.stats();
+        assert_eq!(second.since(&first, Stat::DepotTrim), 8);
+        assert_eq!(second.since(&first, Stat::ShrinkFlush), 0);
+        assert_eq!(second.since(&first, Stat::ShrinkWork), 0);
+        assert_eq!(depot(), 0);
+        assert_eq!(second.get(Stat::ObjectsCached), 8);
+        // Less than a magazine: never a partial magazine, the CPU gives what is asked.
+        overflow_into_depot(&c, cpu)?;
+        let third = c.stats();
+        let cached = third.get(Stat::ObjectsCached) as usize + depot();
+        assert_eq!(scan(&c, 5), (5, 5));
+        assert_eq!(c.stats().since(&third, Stat::DepotTrim), 0);
+        // A large scan takes everything, the rest of the depot included.
+        let rest = cached as c_ulong - 5;
+        assert_eq!(scan(&c, 1024), (rest, rest));
+        let after = c.stats();
+        assert_eq!(depot(), 0);
+        assert_eq!(after.get(Stat::ObjectsCached), 0);
+        assert_eq!(after.in_use(), 0);
+        assert_eq!(count(&c), SHRINK_EMPTY);
         Ok(())
     }
 

@@ -90,7 +90,21 @@ stats! {
     /// Frees of an object from the memory reserves (a pfmemalloc slab), which went to the
     /// backing cache.
     FreeBypassPfmemalloc => c"free_bypass_pfmemalloc",
-    /// Objects a CPU's array holds now (a level, not an event count).
+    /// Full magazines an allocation took from its node's depot, instead of a bulk refill.
+    DepotGet => c"depot_get",
+    /// Full magazines a free (or a dead CPU) gave to its node's depot, instead of a bulk flush.
+    DepotPut => c"depot_put",
+    /// Depot requests that went to the bulk API: an allocation that found no full magazine, a
+    /// free that found the depot's full list at its limit or could get no empty magazine.
+    DepotMiss => c"depot_miss",
+    /// Depot lock acquisitions that found the lock held and had to wait.
+    DepotContended => c"depot_contended",
+    /// Objects given back to the backing cache from a depot, by the shrinker or
+    /// `pcpu_array_shrink()`.
+    DepotTrim => c"depot_trim",
+    /// Changes of the magazine capacity (the debugfs `capacity` file).
+    CapacityResize => c"capacity_resize",
+    /// Objects a CPU's two magazines hold now (a level, not an event count).
     ObjectsCached => c"objects_cached",
 }
 
@@ -231,6 +245,12 @@ impl ThisCpuStats<'_> {
     #[inline(always)]
     pub(crate) fn inc(&self, stat: Stat) {
         self.add(stat, 1);
+    }
+
+    /// Subtracts one from `stat` (a level counter).
+    #[inline(always)]
+    pub(crate) fn dec(&self, stat: Stat) {
+        self.add(stat, u64::MAX);
     }
 
     /// Sets a level counter.
