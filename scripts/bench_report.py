@@ -32,7 +32,7 @@ KNOWN_BACKENDS = ["sheaves", "nosheaves", "pcpu_array", "pcpu_array_sheaves",
                   "pcpu_array_reserve", "bulk_prealloc", "sheaves_account",
                   "pcpu_array_account"]
 KNOWN_SCENARIOS = ["hot_pair", "batch16", "batch64", "batch256", "batch1024",
-                   "maple4", "maple16", "cross_cpu", "one_cpu_hot_pair",
+                   "maple4", "maple16", "handoff512", "cross_cpu", "one_cpu_hot_pair",
                    "all_cpus_hot_pair", "one_cpu_batch64", "all_cpus_batch64"]
 BASELINE = "sheaves"
 RESULT_RE = re.compile(r"^(?:\[[ 0-9.]+\] )?([A-Za-z0-9_]+): (scenario=\S+ backend=\S+ .*)$")
