@@ -190,13 +190,15 @@ impl Cache {
             return Err(EINVAL);
         }
         let module = ModuleRef::get()?;
-        let backing = BackingCache::new(
-            name,
-            config.size,
-            config.align,
-            config.flags,
-            config.sheaves,
-        )?;
+        // The allocations of a `SLAB_ACCOUNT` cache go to the backing cache while accounting is
+        // online (`crate::placement`): it keeps SLUB's sheaves, so that they cost what they cost
+        // without this module.
+        let sheaves = if crate::placement::slab_account(config.flags) {
+            Sheaves::On
+        } else {
+            config.sheaves
+        };
+        let backing = BackingCache::new(name, config.size, config.align, config.flags, sheaves)?;
         let shared = Shared::new(
             backing,
             Placement::new(config.flags),
@@ -845,7 +847,8 @@ impl Cache {
             return;
         }
         self.shared.count(Stat::FreeBacking, objs.len() as u64);
-        if bulk_allowed() {
+        // One object: `kmem_cache_free()`, which is cheaper than a bulk free of one.
+        if objs.len() > 1 && bulk_allowed() {
             // SAFETY: Guaranteed by the caller.
             unsafe { self.shared.backing.free_bulk(objs) };
             return;

@@ -27,7 +27,9 @@
 //!   therefore never touch the arrays while kernel memory accounting is online
 //!   (`memcg_kmem_online()`): on a `SLAB_ACCOUNT` cache, and on any cache once an allocation
 //!   with `__GFP_ACCOUNT` has been made from it, every allocation and free goes to the backing
-//!   cache, which charges and uncharges it (`alloc_bypass_memcg`, `free_bypass_memcg`).
+//!   cache, which charges and uncharges it (`alloc_bypass_memcg`, `free_bypass_memcg`). The
+//!   backing cache of a `SLAB_ACCOUNT` cache keeps SLUB's sheaves, so that these allocations
+//!   cost what they cost without the module.
 //!   Objects already parked were allocated uncharged; they are still served to callers that do
 //!   not ask for accounting.
 
@@ -49,13 +51,13 @@ use kernel::{
 /// Whether `flags` has `SLAB_ACCOUNT`: every object of the cache is charged to its allocator's
 /// memory cgroup.
 #[cfg(CONFIG_MEMCG)]
-const fn slab_account(flags: bindings::slab_flags_t) -> bool {
+pub(crate) const fn slab_account(flags: bindings::slab_flags_t) -> bool {
     flags & (1 << bindings::_slab_flag_bits__SLAB_ACCOUNT) != 0
 }
 
 /// Without memory cgroups `SLAB_ACCOUNT` is no flag.
 #[cfg(not(CONFIG_MEMCG))]
-const fn slab_account(_flags: bindings::slab_flags_t) -> bool {
+pub(crate) const fn slab_account(_flags: bindings::slab_flags_t) -> bool {
     false
 }
 
