@@ -83,27 +83,18 @@ write_ktap() {
 	} >"$ktap"
 }
 
-skip_all() {
+# all_cases OK|FAIL|SKIP MESSAGE: every case of both caches ends so, and the script with them.
+all_cases() {
 	for m in plain pcpu_array; do
 		for c in $cases; do
-			result SKIP "${m}_$c" "$1"
+			result "$1" "${m}_$c" "$2"
 		done
 	done
 	write_ktap
 	exit 0
 }
 
-fail_all() {
-	for m in plain pcpu_array; do
-		for c in $cases; do
-			result FAIL "${m}_$c" "$1"
-		done
-	done
-	write_ktap
-	exit 0
-}
-
-[ -d "$ctl_dir" ] || fail_all "no $ctl_dir"
+[ -d "$ctl_dir" ] || all_cases FAIL "no $ctl_dir"
 
 # cgroup v2, mounted where it is, else on /sys/fs/cgroup.
 cg=""
@@ -112,15 +103,15 @@ while read -r _ dir type _; do
 done </proc/mounts
 if [ -z "$cg" ]; then
 	cg=/sys/fs/cgroup
-	mount -t cgroup2 none "$cg" 2>>"$out/guest.log" || fail_all "cannot mount cgroup2 on $cg"
+	mount -t cgroup2 none "$cg" 2>>"$out/guest.log" || all_cases FAIL "cannot mount cgroup2 on $cg"
 fi
 read -r controllers <"$cg/cgroup.controllers"
 case " $controllers " in
 *" memory "*) ;;
-*) skip_all "no memory controller in this kernel" ;;
+*) all_cases SKIP "no memory controller in this kernel" ;;
 esac
 echo +memory >"$cg/cgroup.subtree_control" 2>>"$out/guest.log" ||
-	fail_all "cannot enable +memory in $cg/cgroup.subtree_control"
+	all_cases FAIL "cannot enable +memory in $cg/cgroup.subtree_control"
 log "cgroup2 on $cg, memory controller on"
 
 # run_in CGROUP COMMAND FILE: a new shell, pinned to CPU 0, joins CGROUP and writes COMMAND
