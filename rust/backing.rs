@@ -199,7 +199,8 @@ impl BackingCache {
     }
 
     /// Fills all of `out` with new objects of memory node `node` and no other
-    /// (`__GFP_THISNODE`), one allocation each, or allocates none of them.
+    /// (`__GFP_THISNODE`), one allocation each, or allocates none of them. Must be called where
+    /// [`crate::cpu_pin::bulk_allowed`] holds, as [`BackingCache::alloc_bulk`].
     ///
     /// `kmem_cache_alloc_bulk()` takes no node, and when the local node has no partial slab it
     /// takes another node's: a refill that needs local objects asks for each one.
@@ -209,12 +210,8 @@ impl BackingCache {
             match self.alloc_node(gfp, node) {
                 Some(obj) => out[i] = obj.as_ptr(),
                 None => {
-                    for &obj in &out[..i] {
-                        if let Some(obj) = NonNull::new(obj) {
-                            // SAFETY: Allocated just above, not handed to anyone.
-                            unsafe { self.free(obj) };
-                        }
-                    }
+                    // SAFETY: `out[..i]` were allocated just above, not handed to anyone.
+                    unsafe { self.free_bulk(&mut out[..i]) };
                     return false;
                 }
             }

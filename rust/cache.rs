@@ -768,8 +768,9 @@ impl Cache {
                 n += 1;
                 continue;
             }
+            // The node is checked under the lock, below.
             // SAFETY: The caller gave us `obj`, a live object of this cache.
-            if let FreeTo::Backing(stat) = unsafe { placement.free_to(obj) } {
+            if let Some(stat) = unsafe { placement.free_to_backing(obj) } {
                 self.shared.count(stat, 1);
                 if let Err(obj) = off.push(obj) {
                     // SAFETY: `off`'s objects are objects of this cache the caller gave us.

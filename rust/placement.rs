@@ -213,20 +213,35 @@ impl Placement {
     ///
     /// `obj` must be a live object of the cache these rules belong to.
     pub(crate) unsafe fn free_to(&self, obj: NonNull<c_void>) -> FreeTo {
+        // SAFETY: Guaranteed by the caller.
+        if let Some(stat) = unsafe { self.free_to_backing(obj) } {
+            return FreeTo::Backing(stat);
+        }
+        if self.numa() {
+            // SAFETY: `obj` is a live slab object (caller).
+            return FreeTo::NodeArray(unsafe { obj_node(obj) });
+        }
+        FreeTo::AnyArray
+    }
+
+    /// Whether `obj`, being freed, must go to the backing cache whatever its node, and why: it
+    /// may be charged to a memory cgroup, or it comes from the reserves. Counts a reserve object
+    /// as back.
+    ///
+    /// # Safety
+    ///
+    /// `obj` must be a live object of the cache these rules belong to.
+    pub(crate) unsafe fn free_to_backing(&self, obj: NonNull<c_void>) -> Option<Stat> {
         let checks = self.checks.load(Relaxed);
         if checks & (SLAB_ACCOUNTED | GFP_ACCOUNTED) != 0 && memcg_kmem_online() {
-            return FreeTo::Backing(Stat::FreeBypassMemcg);
+            return Some(Stat::FreeBypassMemcg);
         }
         // SAFETY: `obj` is a live slab object (caller).
         if checks & RESERVE_OBJECTS != 0 && unsafe { obj_pfmemalloc(obj) } {
             self.checks.fetch_sub(1, Relaxed);
-            return FreeTo::Backing(Stat::FreeBypassPfmemalloc);
+            return Some(Stat::FreeBypassPfmemalloc);
         }
-        if checks & NUMA != 0 {
-            // SAFETY: As above.
-            return FreeTo::NodeArray(unsafe { obj_node(obj) });
-        }
-        FreeTo::AnyArray
+        None
     }
 
     /// Notes `objs`, allocated from the backing cache with `gfp` and about to be handed out:
