@@ -18,6 +18,8 @@
  *   pcpu_array         pcpu_array_create(), capacity 64, backing without sheaves
  *   pcpu_array_sheaves pcpu_array_create_args() with keep_sheaves, capacity 64
  *   pcpu_array_reserve the pcpu_array cache through pcpu_array_reserve() (maple)
+ *   pcpu_array_rsv     the pcpu_array cache through a caller-stored reservation,
+ *                      pcpu_array_rsv_fill() into the scratch space (maple)
  *   bulk_prealloc      the nosheaves cache through kmem_cache_alloc_bulk() into
  *                      a private array, what the maple tree did before sheaves
  *                      (maple)
@@ -105,6 +107,7 @@ enum backend_id {
 	BK_PCPU,
 	BK_PCPU_SHEAVES,
 	BK_PCPU_RESERVE,
+	BK_PCPU_RSV,
 	BK_BULK,
 	BK_SHEAVES_ACCOUNT,
 	BK_PCPU_ACCOUNT,
@@ -117,6 +120,7 @@ static const char * const backend_names[NR_BACKENDS] = {
 	[BK_PCPU] = "pcpu_array",
 	[BK_PCPU_SHEAVES] = "pcpu_array_sheaves",
 	[BK_PCPU_RESERVE] = "pcpu_array_reserve",
+	[BK_PCPU_RSV] = "pcpu_array_rsv",
 	[BK_BULK] = "bulk_prealloc",
 	[BK_SHEAVES_ACCOUNT] = "sheaves_account",
 	[BK_PCPU_ACCOUNT] = "pcpu_array_account",
@@ -125,7 +129,7 @@ static const char * const backend_names[NR_BACKENDS] = {
 /* Only the maple scenarios have a reservation step to compare. */
 static bool backend_maple_only(enum backend_id id)
 {
-	return id == BK_PCPU_RESERVE || id == BK_BULK;
+	return id == BK_PCPU_RESERVE || id == BK_PCPU_RSV || id == BK_BULK;
 }
 
 /* What memcg charging costs is measured on the hot pair and batch64 only. */
@@ -244,6 +248,7 @@ static int run_bulk(struct backend *b, struct scratch *sc, unsigned long n,
 static int maple_write(struct backend *b, struct scratch *sc, unsigned int k)
 {
 	struct pcpu_array_reservation *res = NULL;
+	struct pcpu_array_rsv rsv = PCPU_ARRAY_RSV_INIT(sc->pre);
 	unsigned int worst = 2 * k, i, got = 0;
 	int ret;
 
@@ -260,6 +265,11 @@ static int maple_write(struct backend *b, struct scratch *sc, unsigned int k)
 		if (IS_ERR(res))
 			return PTR_ERR(res);
 		break;
+	case BK_PCPU_RSV:
+		ret = pcpu_array_rsv_fill(b->pa, &rsv, worst, GFP_KERNEL);
+		if (ret)
+			return ret;
+		break;
 	case BK_BULK:
 		if (!kmem_cache_alloc_bulk(b->s, GFP_KERNEL, worst, sc->pre))
 			return -ENOMEM;
@@ -273,6 +283,9 @@ static int maple_write(struct backend *b, struct scratch *sc, unsigned int k)
 		switch (b->id) {
 		case BK_PCPU_RESERVE:
 			sc->obj[i] = pcpu_array_alloc_reserved(res, GFP_NOWAIT);
+			break;
+		case BK_PCPU_RSV:
+			sc->obj[i] = pcpu_array_rsv_alloc(&rsv, GFP_NOWAIT);
 			break;
 		case BK_BULK:
 			sc->obj[i] = sc->pre[i];
@@ -289,6 +302,7 @@ static int maple_write(struct backend *b, struct scratch *sc, unsigned int k)
 
 	if (res)
 		pcpu_array_unreserve(res);
+	pcpu_array_rsv_release(&rsv);
 	if (b->id == BK_BULK)
 		kmem_cache_free_bulk(b->s, worst - got, sc->pre + got);
 	for (i = 0; i < got; i++)
@@ -750,6 +764,7 @@ static int create_backends(void)
 				break;
 			case BK_PCPU:
 			case BK_PCPU_RESERVE:
+			case BK_PCPU_RSV:
 				b->pa = arrays[z][0];
 				break;
 			case BK_PCPU_SHEAVES:

@@ -56,7 +56,10 @@ pub use typed::{
     DEFAULT_CAPACITY, //
 };
 
-use abi_types::PcpuArrayArgs;
+use abi_types::{
+    PcpuArrayArgs,
+    PcpuArrayRsv, //
+};
 use core::{
     marker::PhantomData,
     ptr::NonNull, //
@@ -84,6 +87,14 @@ extern "C" {
     fn pcpu_array_reserve(pa: *mut c_void, count: c_uint, gfp: bindings::gfp_t) -> *mut c_void;
     fn pcpu_array_alloc_reserved(r: *mut c_void, gfp: bindings::gfp_t) -> *mut c_void;
     fn pcpu_array_unreserve(r: *mut c_void);
+    fn pcpu_array_rsv_fill(
+        pa: *mut c_void,
+        rsv: *mut PcpuArrayRsv,
+        count: c_uint,
+        gfp: bindings::gfp_t,
+    ) -> c_int;
+    fn pcpu_array_rsv_alloc(rsv: *mut PcpuArrayRsv, gfp: bindings::gfp_t) -> *mut c_void;
+    fn pcpu_array_rsv_release(rsv: *mut PcpuArrayRsv);
     fn pcpu_array_get_stats(pa: *mut c_void, st: *mut Stats);
     fn pcpu_array_shrink(pa: *mut c_void) -> c_ulong;
 }
@@ -127,6 +138,7 @@ unsafe impl NewRawCache for ExternCache {
             flags: options.flags,
             capacity: options.capacity,
             keep_sheaves: options.keep_sheaves,
+            fixed_capacity: options.fixed_capacity,
         };
         // SAFETY: `name` is a valid C string and `args` a valid `struct pcpu_array_args`, both
         // live across the call (the module copies what it keeps).
@@ -179,6 +191,29 @@ unsafe impl RawCache for ExternCache {
         })
     }
 
+    type StoredReservation<'a, const N: usize> = ExternStoredReservation<'a, N>;
+
+    fn reserve_stored_raw<const N: usize>(
+        &self,
+        count: usize,
+        gfp: Gfp,
+    ) -> Result<ExternStoredReservation<'_, N>> {
+        // INVARIANT: `size` is `N`, the storage `rsv()` points `objs` at before every call; the
+        // reservation is empty.
+        let mut r = ExternStoredReservation {
+            rsv: PcpuArrayRsv {
+                pa: core::ptr::null_mut(),
+                objs: core::ptr::null_mut(),
+                size: u32::try_from(N).map_err(|_| EINVAL)?,
+                count: 0,
+            },
+            slots: [core::ptr::null_mut(); N],
+            cache: self,
+        };
+        r.refill(count, gfp)?;
+        Ok(r)
+    }
+
     fn stats(&self) -> Stats {
         let mut st = Stats::default();
         // SAFETY: `pa` is live and `st` is a valid `struct pcpu_array_stats`.
@@ -221,12 +256,69 @@ impl Drop for ExternReservation<'_> {
     }
 }
 
+/// A `struct pcpu_array_rsv` with its storage for `N` objects: a caller-stored reservation,
+/// which allocates nothing of its own. Given back on drop.
+///
+/// # Invariants
+///
+/// `rsv` was set up for `slots` (its `size` is `N`) and is changed only by the C ABI, called
+/// with `rsv.objs` pointing at `slots`; its objects are objects of `cache`.
+pub struct ExternStoredReservation<'a, const N: usize> {
+    rsv: PcpuArrayRsv,
+    slots: [*mut c_void; N],
+    cache: &'a ExternCache,
+}
+
+impl<const N: usize> ExternStoredReservation<'_, N> {
+    /// The reservation, pointing at its storage where it is now (the value may have moved
+    /// since the last call).
+    fn rsv(&mut self) -> *mut PcpuArrayRsv {
+        self.rsv.objs = self.slots.as_mut_ptr();
+        &mut self.rsv
+    }
+
+    /// Makes the reservation hold at least `count` objects (at most `N`): see
+    /// `pcpu_array_rsv_fill()`. May sleep if `gfp` may.
+    pub fn refill(&mut self, count: usize, gfp: Gfp) -> Result {
+        let count = u32::try_from(count).map_err(|_| EINVAL)?;
+        let pa = self.cache.pa.as_ptr();
+        let rsv = self.rsv();
+        // SAFETY: `pa` is live for `'a`; `rsv` is ours, set up for `slots`, which it points at.
+        let ret = unsafe { pcpu_array_rsv_fill(pa, rsv, count, gfp.as_raw()) };
+        kernel::error::to_result(ret)
+    }
+}
+
+impl<const N: usize> RawReservation for ExternStoredReservation<'_, N> {
+    fn take_raw(&mut self, gfp: Gfp) -> Option<NonNull<c_void>> {
+        let rsv = self.rsv();
+        // SAFETY: `rsv` is ours, pointing at its storage.
+        NonNull::new(unsafe { pcpu_array_rsv_alloc(rsv, gfp.as_raw()) })
+    }
+
+    fn remaining(&self) -> usize {
+        self.rsv.count as usize
+    }
+}
+
+impl<const N: usize> Drop for ExternStoredReservation<'_, N> {
+    fn drop(&mut self) {
+        let rsv = self.rsv();
+        // SAFETY: `rsv` is ours, pointing at its storage, and not used afterwards.
+        unsafe { pcpu_array_rsv_release(rsv) };
+    }
+}
+
 /// A per-CPU array cache of `T`s in `pcpu_array.ko`, whose objects borrow it.
 pub type ArrayCache<T> = typed::ArrayCache<T, ExternCache>;
 /// An object of an [`ArrayCache`], borrowing it.
 pub type ArrayBox<'a, T> = typed::ArrayBox<'a, T, ExternCache>;
 /// A typed reservation of an [`ArrayCache`].
 pub type Reservation<'a, T> = typed::Reservation<'a, T, ExternCache>;
+/// A typed caller-stored reservation of up to `N` objects of an [`ArrayCache`]
+/// ([`ArrayCache::reserve_stored`]).
+pub type StoredReservation<'a, T, const N: usize> =
+    typed::Reservation<'a, T, ExternCache, ExternStoredReservation<'a, N>>;
 /// A handle to a per-CPU array cache of `T`s in `pcpu_array.ko`, whose objects own a reference
 /// to it.
 pub type SharedArrayCache<T> = typed::SharedArrayCache<T, ExternCache>;

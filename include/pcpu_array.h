@@ -7,11 +7,12 @@
  * (modprobe resolves the dependency; with insmod, load pcpu_array.ko first, or the
  * consumer fails with "Unknown symbol pcpu_array_create").
  *
- * Handles: every function taking a struct pcpu_array * or a struct
- * pcpu_array_reservation * refuses NULL and ERR_PTR() values (what a failed
- * create or reserve returns) with a one-time WARN whose backtrace names the
- * caller, and fails as documented below (NULL, false, 0 or -EINVAL);
- * pcpu_array_destroy() and pcpu_array_unreserve() take them as no-ops.
+ * Handles: every function taking a struct pcpu_array *, a struct
+ * pcpu_array_reservation * or a struct pcpu_array_rsv * refuses NULL and
+ * ERR_PTR() values (what a failed create or reserve returns) with a one-time
+ * WARN whose backtrace names the caller, and fails as documented below (NULL,
+ * false, 0 or -EINVAL); pcpu_array_destroy(), pcpu_array_unreserve() and
+ * pcpu_array_rsv_release() take them as no-ops.
  *
  * Each function says in which context it may be called ("Context:"). "Any"
  * includes hard interrupts and interrupts disabled; NMI is stated apart, since
@@ -22,6 +23,7 @@
 #ifndef _PCPU_ARRAY_H
 #define _PCPU_ARRAY_H
 
+#include <linux/array_size.h>
 #include <linux/gfp_types.h>
 #include <linux/slab.h>
 #include <linux/types.h>
@@ -73,8 +75,11 @@ void pcpu_array_destroy(struct pcpu_array *pa);
  * pcpu_array_create() with every option: zero-initialise, set what you need.
  * @keep_sheaves keeps SLUB's own per-CPU sheaves below the arrays (by default
  * the backing cache has none and the arrays are its only per-CPU layer; see
- * Documentation/pcpu_array.rst). Errors as pcpu_array_create(), and
- * ERR_PTR(-EINVAL) for a NULL @args. Context: process, may sleep.
+ * Documentation/pcpu_array.rst). @fixed_capacity keeps @capacity as it is (by
+ * default it grows, up to PCPU_ARRAY_MAX_CAPACITY, while the depot is busy, and
+ * comes back when the cache is quiet; see "Adaptive capacity" there). Errors
+ * as pcpu_array_create(), and ERR_PTR(-EINVAL) for a NULL @args.
+ * Context: process, may sleep.
  */
 struct pcpu_array_args {
 	unsigned int size;
@@ -82,6 +87,7 @@ struct pcpu_array_args {
 	slab_flags_t flags;
 	unsigned int capacity;
 	bool keep_sheaves;
+	bool fixed_capacity;
 };
 
 struct pcpu_array *pcpu_array_create_args(const char *name,
@@ -152,6 +158,60 @@ void *pcpu_array_alloc_reserved(struct pcpu_array_reservation *r, gfp_t gfp);
  * Context: any but NMI.
  */
 void pcpu_array_unreserve(struct pcpu_array_reservation *r);
+/*
+ * A caller-stored reservation: the caller keeps it (on its stack, in its own
+ * structure) with the storage for its objects, so that reserving allocates
+ * nothing, as kmem_cache_prefill_sheaf() hands out a sheaf. Objects come from
+ * this CPU's array, then whole arrays of the node's depot, then one bulk
+ * allocation. Set it up with PCPU_ARRAY_RSV_INIT() and only read it afterwards;
+ * the functions below own @pa and @count:
+ *
+ *	void *slots[8];
+ *	struct pcpu_array_rsv rsv = PCPU_ARRAY_RSV_INIT(slots);
+ *
+ *	if (pcpu_array_rsv_fill(pa, &rsv, 8, GFP_KERNEL))
+ *		return -ENOMEM;
+ *	spin_lock(&lock);
+ *	node = pcpu_array_rsv_alloc(&rsv, GFP_NOWAIT);	(cannot fail: 8 held)
+ *	spin_unlock(&lock);
+ *	pcpu_array_rsv_release(&rsv);
+ */
+struct pcpu_array_rsv {
+	struct pcpu_array *pa;	/* while it holds a reference to the cache */
+	void **objs;		/* the caller's storage of @size entries */
+	unsigned int size;
+	unsigned int count;	/* objects held: objs[0] to objs[count - 1] */
+};
+
+#define PCPU_ARRAY_RSV_INIT(storage) \
+	{ .objs = (storage), .size = ARRAY_SIZE(storage) }
+
+/*
+ * Makes @rsv hold at least @count objects of @pa; one that holds objects
+ * already is topped up (from the same cache only). From the first object on,
+ * until pcpu_array_rsv_release(), it holds a reference to @pa as a
+ * pcpu_array_reserve() reservation does. 0; -EINVAL for a bad @rsv, @count
+ * above @rsv->size or PCPU_ARRAY_MAX_RESERVE, a reservation of another cache,
+ * or where the bulk API may not be used; -ENOMEM when memory runs out (@rsv is
+ * then as it was).
+ * Context: process or softirq with interrupts enabled; may sleep if @gfp may.
+ */
+int pcpu_array_rsv_fill(struct pcpu_array *pa, struct pcpu_array_rsv *rsv,
+			unsigned int count, gfp_t gfp);
+/*
+ * An object of @rsv, zeroed if @gfp has __GFP_ZERO or init_on_alloc is on;
+ * NULL once @rsv is empty. Never sleeps.
+ * Context: any, NMI included; one context at a time per reservation.
+ */
+void *pcpu_array_rsv_alloc(struct pcpu_array_rsv *rsv, gfp_t gfp);
+/*
+ * Gives the objects @rsv still holds back and drops its reference to the
+ * cache (the last one of a destroyed cache hands the destruction to the
+ * module's workqueue, as pcpu_array_unreserve() does); @rsv may be filled
+ * again afterwards. NULL and an empty @rsv are no-ops.
+ * Context: any but NMI.
+ */
+void pcpu_array_rsv_release(struct pcpu_array_rsv *rsv);
 /*
  * The backing cache: the kmem_cache behind the arrays, created by the module.
  * Context: any.

@@ -14,7 +14,10 @@ use core::mem::{
 };
 use kernel::{
     bindings,
-    ffi::c_uint, //
+    ffi::{
+        c_uint,
+        c_void, //
+    },
 };
 
 /// `PCPU_ARRAY_MAX_CAPACITY`: objects each CPU's array may hold at most.
@@ -95,6 +98,24 @@ pub struct PcpuArrayArgs {
     pub capacity: c_uint,
     /// Whether the backing cache keeps SLUB's sheaves.
     pub keep_sheaves: bool,
+    /// Whether the capacity stays as given instead of adapting.
+    pub fixed_capacity: bool,
+}
+
+/// `struct pcpu_array_rsv`: a reservation kept in storage its owner provides (a caller-stored
+/// reservation). Its owner sets `objs` and `size` and only reads the rest: the module owns
+/// `pa` and `count`.
+#[repr(C)]
+#[derive(Debug)]
+pub struct PcpuArrayRsv {
+    /// The cache, while the reservation holds a reference to it; NULL otherwise.
+    pub pa: *mut c_void,
+    /// The owner's storage, `size` entries.
+    pub objs: *mut *mut c_void,
+    /// Entries of `objs`.
+    pub size: c_uint,
+    /// Objects held: `objs[0]` to `objs[count - 1]`.
+    pub count: c_uint,
 }
 
 // The layout `rust/pcpu_array_exports.c` checks on the C side.
@@ -113,6 +134,12 @@ const _: () = {
     assert!(offset_of!(PcpuArrayArgs, flags) == 8);
     assert!(offset_of!(PcpuArrayArgs, capacity) == 12);
     assert!(offset_of!(PcpuArrayArgs, keep_sheaves) == 16);
+    assert!(offset_of!(PcpuArrayArgs, fixed_capacity) == 17);
+    assert!(size_of::<PcpuArrayRsv>() == 24);
+    assert!(offset_of!(PcpuArrayRsv, pa) == 0);
+    assert!(offset_of!(PcpuArrayRsv, objs) == 8);
+    assert!(offset_of!(PcpuArrayRsv, size) == 16);
+    assert!(offset_of!(PcpuArrayRsv, count) == 20);
     assert!(MAX_CAPACITY == 64);
     assert!(MAX_RESERVE == 256);
 };

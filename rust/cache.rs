@@ -46,9 +46,11 @@ use crate::{
         BackingCache,
         Sheaves, //
     },
+    capacity::AdaptTick,
     cpu_array::{
         Batch,
         CpuMagazines,
+        Magazine,
         BATCH_MAX,
         MAX_CAPACITY, //
     },
@@ -123,10 +125,13 @@ pub struct Config {
     pub capacity: u32,
     /// Whether the backing cache keeps SLUB's sheaves.
     pub sheaves: Sheaves,
+    /// Whether the capacity adapts to the traffic (`crate::capacity`), from `capacity` up to
+    /// [`MAX_CAPACITY`]; otherwise it changes only through debugfs.
+    pub adaptive: bool,
 }
 
 impl Config {
-    /// `size`-byte objects, default alignment and flags, no sheaves.
+    /// `size`-byte objects, default alignment and flags, no sheaves, an adaptive capacity.
     pub const fn new(size: u32, capacity: u32) -> Self {
         Self {
             size,
@@ -134,6 +139,7 @@ impl Config {
             flags: 0,
             capacity,
             sheaves: Sheaves::Off,
+            adaptive: true,
         }
     }
 }
@@ -156,10 +162,11 @@ enum Freed {
 /// The raw entry points (`alloc`, `free`, ...) serve the C ABI and the typed API of
 /// `crate::typed`.
 pub struct Cache {
-    // Fields drop in this order: the shrinker and the hotplug instance first (each waits for
-    // its running callbacks and lets go of `shared`), then the debugfs files, then `shared`,
-    // whose last reference flushes every array and destroys the backing cache, and only then the
-    // reference to the module.
+    // Fields drop in this order: the adaptation's periodic work, the shrinker and the hotplug
+    // instance first (each waits for its running callbacks and lets go of `shared`), then the
+    // debugfs files, then `shared`, whose last reference flushes every array and destroys the
+    // backing cache, and only then the reference to the module.
+    _adapt: Option<AdaptTick>,
     #[cfg_attr(
         not(pcpu_array_kunit),
         expect(dead_code, reason = "held for its registration; the tests call it")
@@ -203,13 +210,20 @@ impl Cache {
             backing,
             Placement::new(config.flags),
             capacity,
+            config.adaptive,
             config.flags & SLAB_TYPESAFE_BY_RCU != 0,
         )?;
         let shared = Arc::new(shared, GFP_KERNEL)?;
         let debugfs = CacheDir::new(name, &shared).ok();
         let hotplug = HotplugInstance::register(shared.clone())?;
         let shrinker = Shrinker::register(name, shared.clone())?;
+        let adapt = if config.adaptive {
+            Some(AdaptTick::start(shared.clone())?)
+        } else {
+            None
+        };
         Ok(Self {
+            _adapt: adapt,
             shrinker,
             _hotplug: hotplug,
             _debugfs: debugfs,
@@ -345,7 +359,14 @@ impl Cache {
             return self.alloc_backing(gfp);
         }
         if depot_allowed() {
-            if let Some(obj) = self.load_from_depot(crate::placement::this_node()) {
+            let loaded = self.load_from_depot(crate::placement::this_node(), |mags, stats| {
+                let obj = mags.pop();
+                if obj.is_some() {
+                    stats.inc(Stat::AllocArray);
+                }
+                obj
+            });
+            if let Some(obj) = loaded.flatten() {
                 self.zero_if_asked(obj, gfp);
                 return Some(obj);
             }
@@ -358,33 +379,32 @@ impl Cache {
         Some(obj)
     }
 
-    /// Serves an allocation whose magazines were both empty from a full magazine of the depot
-    /// of `node`: it becomes this CPU's loaded magazine, and the empty one goes to the depot.
-    /// `None` when the depot has no full magazine, or when the task is on another node's CPU or
-    /// the CPU's lock is held by the time it comes back (the magazine goes back to the depot).
-    fn load_from_depot(&self, node: i32) -> Option<NonNull<c_void>> {
+    /// Loads a full magazine of the depot of `node` into this CPU, whose magazines were both
+    /// found empty, and runs `take` on them, still locked: the full magazine becomes the loaded
+    /// one, and the empty one goes to the depot. `None` when the depot has no full magazine, or
+    /// when the task is on another node's CPU or the CPU's lock is held by the time it comes
+    /// back (the magazine goes back to the depot). When the magazines were filled meanwhile (an
+    /// interrupt freed on this CPU), `take` runs on them and the full magazine goes back.
+    ///
+    /// Must be called where [`depot_allowed`] holds, unpinned.
+    fn load_from_depot<R>(
+        &self,
+        node: i32,
+        take: impl FnOnce(&mut CpuMagazines, ThisCpuStats<'_>) -> R,
+    ) -> Option<R> {
         let mut full = Some(self.shared.get_full(node)?);
         let mut empty = None;
-        let obj = self
-            .shared
-            .with_this_cpu(None, |mags, stats| {
-                if mags.node() != node {
-                    return None;
-                }
-                if mags.is_empty() {
-                    // SAFETY: The magazine comes from this cache's depot of `node`, this CPU's
-                    // node.
-                    empty = full.take().map(|m| unsafe { mags.replace_loaded(m) });
-                    stats.inc(Stat::DepotGet);
-                }
-                // Filled meanwhile (an interrupt freed on this CPU): the full magazine goes back.
-                let obj = mags.pop();
-                if obj.is_some() {
-                    stats.inc(Stat::AllocArray);
-                }
-                obj
-            })
-            .flatten();
+        let r = self.shared.with_this_cpu(None, |mags, stats| {
+            if mags.node() != node {
+                return None;
+            }
+            if mags.is_empty() {
+                // SAFETY: The magazine comes from this cache's depot of `node`, this CPU's node.
+                empty = full.take().map(|m| unsafe { mags.replace_loaded(m) });
+                stats.inc(Stat::DepotGet);
+            }
+            Some(take(mags, stats))
+        });
         // Unlocked: what this CPU did not keep goes back.
         if let Some(full) = full {
             self.shared.put_full(node, full);
@@ -392,7 +412,7 @@ impl Cache {
         if let Some(empty) = empty {
             self.shared.recycle(node, empty);
         }
-        obj
+        r.flatten()
     }
 
     /// Allocates `n` objects (at most [`BATCH_MAX`]) from the backing cache into `batch`, with
@@ -619,12 +639,7 @@ impl Cache {
         // Unlocked and unpinned: the full magazine to the depot, the empty one back, the bulk
         // free of the flushed half, then the fallback.
         if let Some((full, full_node)) = full {
-            let stat = if self.shared.put_full(full_node, full) {
-                Stat::DepotPut
-            } else {
-                Stat::DepotMiss
-            };
-            self.shared.count(stat, 1);
+            self.put_full_counted(full_node, full);
         }
         if let Some(empty) = empty {
             self.shared.recycle(node, empty);
@@ -688,34 +703,31 @@ impl Cache {
         Some(obj)
     }
 
-    /// Fills all of `out`: first from this CPU's array, the rest with one bulk call to the
-    /// backing cache. All or nothing: on failure every object is given back and `out` must not
-    /// be used. An empty `out` fails, as `kmem_cache_alloc_bulk()` does, and so does a call
-    /// with interrupts disabled or in hard interrupt or NMI context (see
-    /// [`crate::cpu_pin::bulk_allowed`]), where the bulk API may not be used.
+    /// Fills all of `out`: first from this CPU's magazines, then from full magazines of its
+    /// node's depot, the rest with one bulk call to the backing cache. All or nothing: on
+    /// failure every object is given back and `out` must not be used. An empty `out` fails, as
+    /// `kmem_cache_alloc_bulk()` does, and so does a call with interrupts disabled or in hard
+    /// interrupt or NMI context (see [`crate::cpu_pin::bulk_allowed`]), where the bulk API may
+    /// not be used.
     pub fn alloc_bulk(&self, gfp: Gfp, out: &mut [*mut c_void]) -> bool {
+        self.alloc_bulk_zeroing(gfp, out, true)
+    }
+
+    /// [`Cache::alloc_bulk`], which zeroes the objects taken from the magazines as `gfp` or
+    /// `init_on_alloc` ask only when `zero`: a reservation zeroes each object as it hands it
+    /// out instead ([`Cache::zero_if_asked`]), as `kmem_cache_alloc_from_sheaf()` does.
+    pub(crate) fn alloc_bulk_zeroing(&self, gfp: Gfp, out: &mut [*mut c_void], zero: bool) -> bool {
         if out.is_empty() || !bulk_allowed() {
             return false;
         }
         might_alloc(gfp);
         let from_array = if self.shared.placement.alloc_may_use_array(gfp) {
-            self.shared
-                .with_this_cpu(Some(Stat::AllocBypassTrylock), |mags, stats| {
-                    let mut n = 0;
-                    while n < out.len() {
-                        let Some(obj) = mags.pop() else { break };
-                        out[n] = obj.as_ptr();
-                        n += 1;
-                    }
-                    stats.add(Stat::AllocArray, n as u64);
-                    n
-                })
-                .unwrap_or(0)
+            self.pop_bulk(out)
         } else {
             self.shared.count(Stat::AllocBypassMemcg, out.len() as u64);
             0
         };
-        if gfp.wants_zero() || hardening::init_on_alloc() {
+        if zero && (gfp.wants_zero() || hardening::init_on_alloc()) {
             for &obj in &out[..from_array] {
                 if let Some(obj) = NonNull::new(obj) {
                     self.zero(obj);
@@ -731,18 +743,53 @@ impl Cache {
             self.out_of_backing(rest, gfp);
             return true;
         }
-        // All or nothing: the objects taken from the array go back.
+        // All or nothing: the objects taken from the magazines go back.
         // SAFETY: `out[..from_array]` are live objects of this cache that we just handed out.
         unsafe { self.free_bulk(&mut out[..from_array]) };
         false
     }
 
-    /// Frees every object in `objs`: into this CPU's array while it has room, the rest with one
-    /// bulk call to the backing cache (one by one when interrupts are off). NULL entries are
-    /// skipped, and so is an object KASAN reports as parked in an array already (a double
-    /// free), as [`Cache::free`] does. An object that may not be parked (`crate::placement`)
-    /// goes to the backing cache. `objs` is scratch space afterwards, as for
-    /// `kmem_cache_free_bulk()`.
+    /// Fills the front of `out` from this CPU's magazines and then, while the context allows,
+    /// from full magazines of its node's depot loaded in turn. Returns how many objects that
+    /// was.
+    fn pop_bulk(&self, out: &mut [*mut c_void]) -> usize {
+        let pop = |mags: &mut CpuMagazines, stats: ThisCpuStats<'_>, out: &mut [*mut c_void]| {
+            let mut n = 0;
+            while n < out.len() {
+                let Some(obj) = mags.pop() else { break };
+                out[n] = obj.as_ptr();
+                n += 1;
+            }
+            stats.add(Stat::AllocArray, n as u64);
+            n
+        };
+        let Some(mut n) = self
+            .shared
+            .with_this_cpu(Some(Stat::AllocBypassTrylock), |mags, stats| {
+                pop(mags, stats, out)
+            })
+        else {
+            return 0;
+        };
+        while n < out.len() && depot_allowed() {
+            let rest = &mut out[n..];
+            match self.load_from_depot(crate::placement::this_node(), |mags, stats| {
+                pop(mags, stats, rest)
+            }) {
+                Some(got) if got > 0 => n += got,
+                _ => break,
+            }
+        }
+        n
+    }
+
+    /// Frees every object in `objs`: into this CPU's magazines while they have room, trading a
+    /// full magazine for an empty one at the depot of its node while the context allows, the
+    /// rest with one bulk call to the backing cache (one by one when interrupts are off). NULL
+    /// entries are skipped, and so is an object KASAN reports as parked in a magazine already
+    /// (a double free), as [`Cache::free`] does. An object that may not be parked
+    /// (`crate::placement`) goes to the backing cache. `objs` is scratch space afterwards, as
+    /// for `kmem_cache_free_bulk()`.
     ///
     /// # Safety
     ///
@@ -785,45 +832,127 @@ impl Cache {
         }
         // SAFETY: As above.
         off.drain_with(|objs| unsafe { self.free_backing(objs) });
+        if n == 0 {
+            return;
+        }
         let objs = &mut objs[..n];
-        // Into this CPU's array while it has room, in order; what does not go in (no room, or
-        // another node's object) is compacted to the front of `objs`.
-        let left = self
-            .shared
+        // `objs[..remote]` are other nodes' objects, `objs[remote..left]` those not tried yet.
+        // SAFETY: `objs` are non-null live objects of this cache that the caller gave us.
+        let Some((mut remote, mut left)) = (unsafe { self.push_bulk(objs) }) else {
+            // The lock was held: everything goes to the backing cache.
+            // SAFETY: As above.
+            return unsafe { self.free_backing(objs) };
+        };
+        while left > remote && depot_allowed() && self.trade_full_loaded() {
+            let untried = left - remote;
+            // SAFETY: As above.
+            let Some((r, l)) = (unsafe { self.push_bulk(&mut objs[remote..left]) }) else {
+                break;
+            };
+            left = remote + l;
+            remote += r;
+            if l - r == untried {
+                break;
+            }
+        }
+        // SAFETY: `objs[..left]` are objects of this cache that the caller gave us and that no
+        // magazine took.
+        unsafe { self.free_backing(&mut objs[..left]) };
+    }
+
+    /// Pushes the objects of `objs` that belong on this CPU's node into its magazines, in
+    /// order, until both are full. Compacts to the front of `objs` first the objects of another
+    /// node, then those not tried (from the first that found the magazines full on), and
+    /// returns where each part ends: `(remote, left)`. `None`, with `objs` untouched, when the
+    /// CPU's lock is held.
+    ///
+    /// # Safety
+    ///
+    /// Every pointer in `objs` must be a live object of this cache, owned by the caller and not
+    /// used afterwards (unless it is left out).
+    unsafe fn push_bulk(&self, objs: &mut [*mut c_void]) -> Option<(usize, usize)> {
+        let placement = &self.shared.placement;
+        self.shared
             .with_this_cpu(Some(Stat::FreeBypassTrylock), |mags, stats| {
                 let node = mags.node();
-                let mut left = 0;
+                let mut remote = 0;
                 let mut pushed = 0;
-                for i in 0..objs.len() {
+                let mut i = 0;
+                while i < objs.len() && !mags.is_full() {
                     let Some(obj) = NonNull::new(objs[i]) else {
+                        i += 1;
                         continue;
                     };
                     // SAFETY: The caller gave us `obj`, a live object of this cache.
-                    let local = unsafe { placement.belongs_on(obj, node) };
-                    if !local {
+                    if !unsafe { placement.belongs_on(obj, node) } {
                         stats.inc(Stat::FreeRemoteNode);
+                        objs[remote] = obj.as_ptr();
+                        remote += 1;
+                        i += 1;
+                        continue;
                     }
-                    if local && !mags.is_full() {
-                        if hardening::init_on_free() {
-                            self.zero(obj);
-                        }
-                        // SAFETY: The caller gave us `obj`, a live object of this cache, ours
-                        // now.
-                        if unsafe { mags.push(obj) }.is_ok() {
-                            pushed += 1;
-                            continue;
-                        }
+                    if hardening::init_on_free() {
+                        self.zero(obj);
                     }
-                    objs[left] = obj.as_ptr();
-                    left += 1;
+                    // SAFETY: The caller gave us `obj`, a live object of this cache, ours now,
+                    // of this CPU's node when the cache keeps nodes apart (checked above).
+                    if unsafe { mags.push(obj) }.is_err() {
+                        break;
+                    }
+                    pushed += 1;
+                    i += 1;
                 }
                 stats.add(Stat::FreeArray, pushed as u64);
-                left
+                // `remote <= i`: the objects not tried move down behind the remote ones.
+                objs.copy_within(i.., remote);
+                (remote, remote + (objs.len() - i))
             })
-            .unwrap_or(objs.len());
-        // SAFETY: `objs[..left]` are objects of this cache that the caller gave us and that no
-        // array took.
-        unsafe { self.free_backing(&mut objs[..left]) };
+    }
+
+    /// For a bulk free that found both magazines of this CPU full: trades the loaded one for
+    /// an empty one of the depot of this CPU's node ([`Shared::get_empty_for_full`]). Returns
+    /// whether this CPU's magazines have room now.
+    ///
+    /// Must be called where [`depot_allowed`] holds, unpinned.
+    fn trade_full_loaded(&self) -> bool {
+        let node = crate::placement::this_node();
+        let mut empty = self.shared.get_empty_for_full(node);
+        if empty.is_none() {
+            return false;
+        }
+        let mut full = None;
+        let room = self
+            .shared
+            .with_this_cpu(None, |mags, _| {
+                if mags.is_full() {
+                    if let Some(e) = empty.take() {
+                        // SAFETY: An empty magazine of this cache (of any node, as it holds no
+                        // object).
+                        full = Some((unsafe { mags.replace_loaded(e) }, mags.node()));
+                    }
+                }
+                !mags.is_full()
+            })
+            .unwrap_or(false);
+        // Unlocked: the full magazine to the depot, the empty one back if unused.
+        if let Some((full, full_node)) = full {
+            self.put_full_counted(full_node, full);
+        }
+        if let Some(empty) = empty {
+            self.shared.recycle(node, empty);
+        }
+        room
+    }
+
+    /// Gives a full magazine of a CPU of `node` to that node's depot, counting `depot_put`, or
+    /// `depot_miss` when the depot had no room and its objects went to the backing cache.
+    fn put_full_counted(&self, node: i32, full: Magazine) {
+        let stat = if self.shared.put_full(node, full) {
+            Stat::DepotPut
+        } else {
+            Stat::DepotMiss
+        };
+        self.shared.count(stat, 1);
     }
 
     /// Gives `objs` (non-null objects of this cache) straight to the backing cache, with one
@@ -917,7 +1046,11 @@ mod tests {
 
     /// A cache of 64-byte objects, destroyed even when the case fails.
     fn cache(name: &CStr, capacity: u32) -> Result<CaseBox<Cache>> {
-        CaseBox::new(Cache::new(name, Config::new(64, capacity))?)
+        let config = Config {
+            adaptive: false,
+            ..Config::new(64, capacity)
+        };
+        CaseBox::new(Cache::new(name, config)?)
     }
 
     fn first_cpu() -> Result<u32> {
@@ -1167,6 +1300,46 @@ mod tests {
         assert_eq!(depot, 3);
         assert_eq!(end.get(Stat::ObjectsCached), 6);
         assert_eq!(end.in_use(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn capacity_adapts_to_depot_misses_and_quiet() -> Result {
+        // Adaptive, as every cache by default: its periodic work may end an interval between
+        // the steps below, so the checks hold whoever ends it.
+        let c = CaseBox::new(Cache::new(c"pcpu_array_test_adapt", Config::new(64, 4))?)?;
+        assert_eq!(c.shared.capacity_bounds(), (4, MAX_CAPACITY));
+        let before = c.stats();
+        // 200 objects through magazines of 4: the depot fills up (10 magazines) and most
+        // overflows and misses fall back to the bulk API.
+        on_cpu(first_cpu()?, || {
+            free_all(&c, alloc_n(&c, 200, Gfp::KERNEL)?);
+            free_all(&c, alloc_n(&c, 200, Gfp::KERNEL)?);
+            Some(())
+        })
+        .flatten()
+        .ok_or(ENOMEM)?;
+        let busy = c.stats();
+        assert!(busy.since(&before, Stat::DepotMiss) >= 8);
+        c.shared.adapt_capacity()?;
+        let grown = c.capacity();
+        // By half, once or more (the periodic work may have seen part of the traffic).
+        assert!(grown >= 6);
+        assert!(c.stats().since(&busy, Stat::CapacityResize) >= 1);
+        // Quiet intervals: after four in a row the capacity comes back by a quarter, never
+        // below the floor.
+        for _ in 0..4 {
+            c.shared.adapt_capacity()?;
+        }
+        let quiet = c.capacity();
+        assert!(quiet < grown);
+        assert!(quiet >= 4);
+        // By hand: the floor follows.
+        c.shared.set_capacity_by_hand(12)?;
+        assert_eq!(c.shared.capacity_bounds(), (12, MAX_CAPACITY));
+        assert_eq!(c.capacity(), 12);
+        assert_eq!(c.shared.set_capacity_by_hand(0), Err(EINVAL));
+        assert_eq!(c.stats().in_use(), 0);
         Ok(())
     }
 
@@ -1528,7 +1701,7 @@ mod tests {
     }
 
     #[test]
-    fn bulk_round_trip() -> Result {
+    fn bulk_round_trip_through_the_depot() -> Result {
         let c = cache(c"pcpu_array_test_bulk", 8)?;
         let r = on_cpu(first_cpu()?, || {
             c.prefill(8, Gfp::KERNEL).ok()?;
@@ -1541,16 +1714,31 @@ mod tests {
             let all_set = objs.iter().all(|p| !p.is_null());
             // SAFETY: All 20 allocated from `c` above, unused.
             unsafe { c.free_bulk(&mut objs) };
-            Some((before, mid, c.stats(), all_set))
+            let freed = c.stats();
+            // Back out: 12 from the magazines, 8 from the depot's full magazine.
+            if !c.alloc_bulk(Gfp::KERNEL, &mut objs) {
+                return None;
+            }
+            let again = c.stats();
+            // SAFETY: All 20 allocated from `c` above, unused.
+            unsafe { c.free_bulk(&mut objs) };
+            Some((before, mid, freed, again, c.stats(), all_set))
         })
         .flatten();
-        let (before, mid, after, all_set) = r.ok_or(ENOMEM)?;
+        let (before, mid, freed, again, after, all_set) = r.ok_or(ENOMEM)?;
         assert!(all_set);
         assert_eq!(mid.since(&before, Stat::AllocArray), 8);
         assert_eq!(mid.since(&before, Stat::AllocBacking), 12);
-        // Both magazines take 8 each; the rest goes to the backing cache.
-        assert_eq!(after.since(&mid, Stat::FreeArray), 16);
-        assert_eq!(after.since(&mid, Stat::FreeBacking), 4);
+        // Both magazines take 8 each; the full loaded one is traded for an empty one at the
+        // depot, which takes the last 4: nothing goes to the backing cache.
+        assert_eq!(freed.since(&mid, Stat::FreeArray), 20);
+        assert_eq!(freed.since(&mid, Stat::FreeBacking), 0);
+        assert_eq!(freed.since(&mid, Stat::DepotPut), 1);
+        assert_eq!(again.since(&freed, Stat::AllocArray), 20);
+        assert_eq!(again.since(&freed, Stat::DepotGet), 1);
+        assert_eq!(again.since(&freed, Stat::AllocBacking), 0);
+        assert_eq!(after.since(&again, Stat::FreeArray), 20);
+        assert_eq!(after.since(&again, Stat::FreeBacking), 0);
         assert_eq!(after.in_use(), 0);
         assert!(!c.alloc_bulk(Gfp::KERNEL, &mut []));
         Ok(())

@@ -14,6 +14,7 @@
 use crate::{
     abi_types::{
         PcpuArrayArgs,
+        PcpuArrayRsv,
         PcpuArrayStats, //
     },
     backing::Sheaves,
@@ -23,7 +24,11 @@ use crate::{
     },
     ffi,
     gfp::Gfp,
-    reservation::ReservedObjs,
+    reservation::{
+        hand_out,
+        top_up,
+        ReservedObjs, //
+    },
 };
 use core::ptr::{
     null_mut,
@@ -72,18 +77,36 @@ impl Drop for AbiReservation {
             return;
         };
         self.objs.release(&owner.cache);
-        owner.reservations.fetch_sub(1, Relaxed);
-        // The last reference of a cache destroyed with this reservation outstanding: destroying
-        // it may sleep, and `pcpu_array_unreserve()` may be called where nothing may sleep, so
-        // the destruction goes to the module's workqueue (which module exit waits for).
-        if let Some(last) = Arc::into_unique_or_drop(owner) {
-            let ptr = Arc::into_raw(Arc::from(last));
-            // SAFETY: `ptr` is the last reference to a live `AbiCache`, handed to `teardown`,
-            // which gives it back; the work item inside it lives until then, and is not queued
-            // elsewhere (this is the only place that queues it, for the last reference).
-            unsafe { ffi::pcpu_array_defer((*ptr).teardown_work.get(), teardown) };
-        }
+        release_owner(owner);
     }
+}
+
+/// Drops a reservation's reference to its cache. The last reference of a cache destroyed with
+/// this reservation outstanding: destroying it may sleep, and a reservation may be given back
+/// where nothing may sleep, so the destruction goes to the module's teardown workqueue (which
+/// module exit waits for).
+fn release_owner(owner: Arc<AbiCache>) {
+    owner.reservations.fetch_sub(1, Relaxed);
+    if let Some(last) = Arc::into_unique_or_drop(owner) {
+        let ptr = Arc::into_raw(Arc::from(last));
+        // SAFETY: `ptr` is the last reference to a live `AbiCache`, handed to `teardown`,
+        // which gives it back; the work item inside it lives until then, and is not queued
+        // elsewhere (this is the only place that queues it, for the last reference).
+        unsafe { ffi::pcpu_array_defer((*ptr).teardown_work.get(), teardown) };
+    }
+}
+
+/// A new reservation's reference to the cache behind `pa`.
+///
+/// # Safety
+///
+/// `pa` as for [`pcpu_array_shrink`].
+unsafe fn reservation_owner(pa: *mut c_void) -> Arc<AbiCache> {
+    // SAFETY: `pa` is `Arc::into_raw` of a live `Arc<AbiCache>` (guaranteed by the caller); we
+    // take a new reference without consuming the caller's.
+    let owner: Arc<AbiCache> = unsafe { ArcBorrow::from_raw(pa.cast::<AbiCache>()) }.into();
+    owner.reservations.fetch_add(1, Relaxed);
+    owner
 }
 
 /// Destroys a cache whose last reference a reservation dropped (see [`AbiReservation`]).
@@ -178,6 +201,7 @@ unsafe fn create(name: *const c_char, args: &PcpuArrayArgs) -> Result<*mut c_voi
         } else {
             Sheaves::Off
         },
+        adaptive: !args.fixed_capacity,
         ..Config::new(args.size, args.capacity)
     };
     let a = Arc::new(
@@ -210,6 +234,7 @@ pub unsafe extern "C" fn pcpu_array_create(
         flags,
         capacity,
         keep_sheaves: false,
+        fixed_capacity: false,
     };
     // SAFETY: Guaranteed by the caller.
     unsafe { create(name, &args) }.unwrap_or_else(|e| e.to_ptr())
@@ -382,11 +407,10 @@ pub unsafe extern "C" fn pcpu_array_prefill(
 /// `pa` as for [`pcpu_array_shrink`].
 unsafe fn reserve(pa: *mut c_void, count: c_uint, gfp: Gfp) -> Result<*mut c_void> {
     let count = usize::try_from(count).map_err(|_| EINVAL)?;
-    // SAFETY: `pa` is `Arc::into_raw` of a live `Arc<AbiCache>` (guaranteed by the caller); we
-    // take a new reference without consuming the caller's.
-    let owner: Arc<AbiCache> = unsafe { ArcBorrow::from_raw(pa.cast::<AbiCache>()) }.into();
-    let objs = ReservedObjs::fill(&owner.cache, count, gfp)?;
-    owner.reservations.fetch_add(1, Relaxed);
+    // SAFETY: `pa` is a live cache (guaranteed by the caller).
+    let objs = ReservedObjs::fill(unsafe { cache(pa) }, count, gfp)?;
+    // SAFETY: As above.
+    let owner = unsafe { reservation_owner(pa) };
     // On failure the reservation is dropped, which gives its objects back.
     let r = KBox::new(
         AbiReservation {
@@ -456,6 +480,135 @@ pub unsafe extern "C" fn pcpu_array_unreserve(r: *mut c_void) {
     // SAFETY: `r` is `KBox::into_raw` of a live reservation that the caller gives back
     // (guaranteed by the caller, checked non-null above).
     drop(unsafe { KBox::from_raw(r.cast::<AbiReservation>()) });
+}
+
+/// The storage of the caller-stored reservation `r`: its `size` entries.
+///
+/// # Safety
+///
+/// `r.objs` must be valid for reading and writing `r.size` pointers, with no other access for
+/// `'a`, unless it is NULL (refused with `EINVAL`).
+unsafe fn rsv_slots<'a>(r: &PcpuArrayRsv) -> Result<&'a mut [*mut c_void]> {
+    if r.objs.is_null() || r.count > r.size {
+        return Err(EINVAL);
+    }
+    let size = usize::try_from(r.size).map_err(|_| EINVAL)?;
+    // SAFETY: Guaranteed by the caller, checked non-null above.
+    Ok(unsafe { core::slice::from_raw_parts_mut(r.objs, size) })
+}
+
+/// Fills the caller-stored reservation `r` from `pa` for the C ABI.
+///
+/// # Safety
+///
+/// `pa` as for [`pcpu_array_shrink`]; `r` as for [`pcpu_array_rsv_fill`], non-null.
+unsafe fn rsv_fill(pa: *mut c_void, r: &mut PcpuArrayRsv, count: c_uint, gfp: Gfp) -> Result {
+    if !r.pa.is_null() && r.pa != pa {
+        return Err(EINVAL);
+    }
+    // SAFETY: Guaranteed by the caller.
+    let slots = unsafe { rsv_slots(r) }?;
+    let want = usize::try_from(count).map_err(|_| EINVAL)?;
+    // SAFETY: `pa` is a live cache (guaranteed by the caller).
+    let c = unsafe { cache(pa) };
+    let filled = top_up(c, slots, r.count as usize, want, gfp)?;
+    if r.pa.is_null() && filled != 0 {
+        // SAFETY: As above.
+        let owner = unsafe { reservation_owner(pa) };
+        r.pa = Arc::into_raw(owner).cast_mut().cast();
+    }
+    // At most `r.size`, a `c_uint`.
+    r.count = filled as c_uint;
+    Ok(())
+}
+
+/// `pcpu_array_rsv_fill()`.
+///
+/// # Safety
+///
+/// `pa` as for [`pcpu_array_shrink`]; `rsv` NULL or an `ERR_PTR()` (refused with a warning),
+/// or a `struct pcpu_array_rsv` set up by `PCPU_ARRAY_RSV_INIT()` and since changed only by
+/// these functions, whose storage is valid for reading and writing `size` pointers, and which
+/// no other context uses during the call.
+#[no_mangle]
+pub unsafe extern "C" fn pcpu_array_rsv_fill(
+    pa: *mut c_void,
+    rsv: *mut PcpuArrayRsv,
+    count: c_uint,
+    gfp: bindings::gfp_t,
+) -> c_int {
+    cache_or_return!(pa, "pcpu_array_rsv_fill", EINVAL.to_errno());
+    if is_err_or_null(rsv.cast()) {
+        static WARNED: Atomic<i32> = Atomic::new(0);
+        bad_handle("pcpu_array_rsv_fill", &WARNED);
+        return EINVAL.to_errno();
+    }
+    // SAFETY: `rsv` is a valid reservation, ours for the call (guaranteed by the caller,
+    // checked above); `pa` is a live cache.
+    match unsafe { rsv_fill(pa, &mut *rsv, count, Gfp::from_raw(gfp)) } {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// `pcpu_array_rsv_alloc()`.
+///
+/// # Safety
+///
+/// `rsv` as for [`pcpu_array_rsv_fill`].
+#[no_mangle]
+pub unsafe extern "C" fn pcpu_array_rsv_alloc(
+    rsv: *mut PcpuArrayRsv,
+    gfp: bindings::gfp_t,
+) -> *mut c_void {
+    if is_err_or_null(rsv.cast()) {
+        static WARNED: Atomic<i32> = Atomic::new(0);
+        bad_handle("pcpu_array_rsv_alloc", &WARNED);
+        return null_mut();
+    }
+    // SAFETY: As for `pcpu_array_rsv_fill`.
+    let r = unsafe { &mut *rsv };
+    if r.pa.is_null() || r.count == 0 || r.count > r.size || r.objs.is_null() {
+        return null_mut();
+    }
+    r.count -= 1;
+    // SAFETY: `objs[count]` is within the caller's storage (`count < size`) and holds an object
+    // of the reservation.
+    let Some(obj) = NonNull::new(unsafe { *r.objs.add(r.count as usize) }) else {
+        return null_mut();
+    };
+    // SAFETY: While the reservation holds objects it holds a reference to its cache, `pa`.
+    let c = unsafe { cache(r.pa) };
+    hand_out(c, obj, Gfp::from_raw(gfp)).as_ptr()
+}
+
+/// `pcpu_array_rsv_release()`.
+///
+/// # Safety
+///
+/// `rsv` NULL or an `ERR_PTR()` (no-ops), or as for [`pcpu_array_rsv_fill`].
+#[no_mangle]
+pub unsafe extern "C" fn pcpu_array_rsv_release(rsv: *mut PcpuArrayRsv) {
+    if is_err_or_null(rsv.cast()) {
+        return;
+    }
+    // SAFETY: As for `pcpu_array_rsv_fill`.
+    let r = unsafe { &mut *rsv };
+    if r.pa.is_null() {
+        return;
+    }
+    // SAFETY: `r.pa` is the reservation's own reference (`Arc::into_raw` in `rsv_fill`), which
+    // it gives up here.
+    let owner = unsafe { Arc::from_raw(r.pa.cast::<AbiCache>()) };
+    // SAFETY: As for `pcpu_array_rsv_fill`.
+    if let Ok(slots) = unsafe { rsv_slots(r) } {
+        let held = &mut slots[..r.count as usize];
+        // SAFETY: `held` are objects of the reservation, of `owner`'s cache, given back.
+        unsafe { owner.cache.free_bulk(held) };
+    }
+    r.count = 0;
+    r.pa = null_mut();
+    release_owner(owner);
 }
 
 /// `pcpu_array_get_stats()`.

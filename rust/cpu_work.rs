@@ -19,11 +19,12 @@ use kernel::{
     prelude::*,
 };
 
-/// The module's workqueue for [`CpuWorks`]: created with the module, destroyed with it.
+/// The module's workqueues, for [`CpuWorks`] and for deferred teardown: created with the
+/// module, destroyed with it.
 ///
 /// # Invariants
 ///
-/// While this object lives, the workqueue of `pcpu_array_cpu_work.c` exists. There is at most
+/// While this object lives, the workqueues of `pcpu_array_cpu_work.c` exist. There is at most
 /// one (the module's).
 pub(crate) struct CpuWorkQueue {
     _private: (),
@@ -65,8 +66,8 @@ pub(crate) struct Ran {
     pub(crate) queued: usize,
 }
 
-/// One work item per possible CPU, owned by one cache, queued to the module's workqueue by one
-/// caller at a time.
+/// One work item per possible CPU, owned by one cache, queued to the module's per-CPU workqueue
+/// by one caller at a time.
 ///
 /// # Invariants
 ///

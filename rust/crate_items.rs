@@ -7,6 +7,7 @@
 pub mod abi_types;
 mod backing;
 mod cache;
+mod capacity;
 pub mod capi;
 mod cpu_array;
 mod cpu_pin;
@@ -14,8 +15,8 @@ mod cpu_work;
 mod debugfs;
 #[allow(
     dead_code,
-    reason = "the policy's reference pieces (Magazine, the trades, the adaptive capacity) serve \
-              tools/depot-policy and the next steps"
+    reason = "the policy's reference pieces (its Magazine and MagazinePair, the trades) serve \
+              the model that tools/depot-policy checks"
 )]
 mod depot_policy;
 mod ffi;

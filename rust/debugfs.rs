@@ -79,6 +79,9 @@ impl Writer for SummaryFile {
     fn write(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.shared.stats();
         writeln!(f, "capacity {}", self.shared.capacity())?;
+        let (min, max) = self.shared.capacity_bounds();
+        writeln!(f, "capacity_min {min}")?;
+        writeln!(f, "capacity_max {max}")?;
         writeln!(f, "batch {}", self.shared.batch())?;
         let (full, empty) = self.shared.depot_magazines();
         writeln!(f, "depot_limit {}", self.shared.depot_limit())?;
@@ -93,7 +96,7 @@ impl Writer for SummaryFile {
 }
 
 /// The `capacity` file: the magazine capacity; writing a number from 1 to `MAX_CAPACITY`
-/// changes it ([`Shared::set_capacity`]).
+/// changes it, and makes it the floor of the adaptation ([`Shared::set_capacity_by_hand`]).
 struct CapacityFile {
     shared: Arc<Shared>,
 }
@@ -112,7 +115,7 @@ impl Reader for CapacityFile {
         reader.read_slice(bytes)?;
         let text = core::str::from_utf8(bytes).map_err(|_| EINVAL)?;
         let capacity = text.trim().parse::<usize>().map_err(|_| EINVAL)?;
-        self.shared.set_capacity(capacity)
+        self.shared.set_capacity_by_hand(capacity)
     }
 }
 

@@ -301,11 +301,6 @@ where
         core::mem::replace(&mut self.loaded, magazine)
     }
 
-    /// Makes `magazine` the previous one and returns the one it replaces.
-    pub(crate) fn replace_previous(&mut self, magazine: M) -> M {
-        core::mem::replace(&mut self.previous, magazine)
-    }
-
     /// The two magazines, loaded first: what a dead CPU hands to its depot.
     pub(crate) fn into_parts(self) -> (M, M) {
         (self.loaded, self.previous)

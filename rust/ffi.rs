@@ -124,16 +124,25 @@ extern "C" {
         node: *mut bindings::hlist_node,
     ) -> c_int;
 
-    /// Creates the module's workqueue (`pcpu_array_cpu_work.c`), a per-CPU `WQ_MEM_RECLAIM`
-    /// one: 0 or `-ENOMEM`.
+    /// Creates the module's workqueues (`pcpu_array_cpu_work.c`): a per-CPU `WQ_MEM_RECLAIM`
+    /// one for the per-CPU items and an unbound one for deferred teardown. 0 or `-ENOMEM`.
     pub(crate) fn pcpu_array_cpu_work_init() -> c_int;
-    /// Destroys that workqueue, after every work item queued to it has run.
+    /// Destroys those workqueues, after every work item queued to them has run.
     pub(crate) fn pcpu_array_cpu_work_exit();
-    /// `INIT_WORK(work, f)` and queues it to that workqueue.
+    /// `INIT_WORK(work, f)` and queues it to the teardown workqueue.
     pub(crate) fn pcpu_array_defer(
         work: *mut bindings::work_struct,
         f: unsafe extern "C" fn(work: *mut bindings::work_struct),
     );
+    /// Calls `f(arg)` every `period_ms` milliseconds from a work item on `system_long_wq`
+    /// until [`pcpu_array_tick_stop`] (a `struct pcpu_array_tick *`, opaque here), or NULL.
+    pub(crate) fn pcpu_array_tick_start(
+        f: unsafe extern "C" fn(arg: *mut c_void),
+        arg: *mut c_void,
+        period_ms: c_uint,
+    ) -> *mut c_void;
+    /// Stops such a tick, waiting for a running call, and frees it.
+    pub(crate) fn pcpu_array_tick_stop(tick: *mut c_void);
     /// A set of work items, one per possible CPU, with the mutex of the caller that queues them
     /// (a `struct pcpu_array_cpu_works *`, opaque here), or NULL.
     pub(crate) fn pcpu_array_cpu_works_alloc() -> *mut c_void;

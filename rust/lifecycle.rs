@@ -67,7 +67,7 @@ impl Drop for ModuleRef {
     fn drop(&mut self) {
         // SAFETY: Raised by `get` (type invariant). The last reference is dropped either by a
         // consumer, whose own dependency on this module keeps it loaded during the call, or by
-        // a work item on the module's workqueue, which module exit waits for.
+        // a work item on the module's teardown workqueue, which module exit waits for.
         unsafe { bindings::module_put(this_module()) };
     }
 }

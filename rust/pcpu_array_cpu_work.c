@@ -16,10 +16,12 @@
  */
 
 #include <linux/cpumask.h>
+#include <linux/jiffies.h>
 #include <linux/lockdep.h>
 #include <linux/mutex.h>
 #include <linux/percpu.h>
 #include <linux/slab.h>
+#include <linux/timer.h>
 #include <linux/workqueue.h>
 
 #include "pcpu_array_helpers.h"
@@ -40,26 +42,42 @@ struct pcpu_array_cpu_works {
 };
 
 static struct workqueue_struct *pcpu_array_wq;
+/*
+ * Deferred teardown has its own workqueue: destroying a cache takes
+ * cpu_hotplug_lock (the hotplug instance) and waits for the capacity
+ * adaptation, which waits for per-CPU items on pcpu_array_wq. On that
+ * workqueue (whose rescuer runs one item at a time) a teardown could wait
+ * for the items queued behind it.
+ */
+static struct workqueue_struct *pcpu_array_defer_wq;
 
 int pcpu_array_cpu_work_init(void)
 {
 	pcpu_array_wq = alloc_workqueue("pcpu_array_flush", WQ_PERCPU | WQ_MEM_RECLAIM, 0);
-	return pcpu_array_wq ? 0 : -ENOMEM;
+	if (!pcpu_array_wq)
+		return -ENOMEM;
+	pcpu_array_defer_wq = alloc_workqueue("pcpu_array_defer", WQ_UNBOUND, 0);
+	if (!pcpu_array_defer_wq) {
+		destroy_workqueue(pcpu_array_wq);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 void pcpu_array_cpu_work_exit(void)
 {
+	destroy_workqueue(pcpu_array_defer_wq);
 	destroy_workqueue(pcpu_array_wq);
 }
 
 /*
- * Runs @fn on the module's workqueue, for teardown that must not run in its
- * caller's context; module exit waits for it (destroy_workqueue()).
+ * Runs @fn on the module's teardown workqueue, for teardown that must not run
+ * in its caller's context; module exit waits for it (destroy_workqueue()).
  */
 void pcpu_array_defer(struct work_struct *work, void (*fn)(struct work_struct *work))
 {
 	INIT_WORK(work, fn);
-	queue_work(pcpu_array_wq, work);
+	queue_work(pcpu_array_defer_wq, work);
 }
 
 static void pcpu_array_cpu_work_fn(struct work_struct *work)
@@ -146,4 +164,47 @@ unsigned long pcpu_array_cpu_works_wait(struct pcpu_array_cpu_works *works)
 		w->queued = false;
 	}
 	return sum;
+}
+
+/*
+ * A periodic call, for the capacity adaptation (rust/capacity.rs): @fn(@arg)
+ * runs every @period_ms on system_long_wq (it may wait for the per-CPU work
+ * items above, so not on their workqueue) until pcpu_array_tick_stop().
+ */
+struct pcpu_array_tick {
+	struct delayed_work work;
+	void (*fn)(void *arg);
+	void *arg;
+	unsigned long period;
+};
+
+static void pcpu_array_tick_fn(struct work_struct *work)
+{
+	struct pcpu_array_tick *t =
+		container_of(to_delayed_work(work), struct pcpu_array_tick, work);
+
+	t->fn(t->arg);
+	queue_delayed_work(system_long_wq, &t->work, round_jiffies_relative(t->period));
+}
+
+struct pcpu_array_tick *pcpu_array_tick_start(void (*fn)(void *arg), void *arg,
+					      unsigned int period_ms)
+{
+	struct pcpu_array_tick *t = kzalloc(sizeof(*t), GFP_KERNEL);
+
+	if (!t)
+		return NULL;
+	t->fn = fn;
+	t->arg = arg;
+	t->period = msecs_to_jiffies(period_ms);
+	INIT_DELAYED_WORK(&t->work, pcpu_array_tick_fn);
+	queue_delayed_work(system_long_wq, &t->work, round_jiffies_relative(t->period));
+	return t;
+}
+
+/* Waits for a running call; the work item re-queueing itself is stopped too. */
+void pcpu_array_tick_stop(struct pcpu_array_tick *t)
+{
+	cancel_delayed_work_sync(&t->work);
+	kfree(t);
 }

@@ -75,6 +75,10 @@ bool pcpu_array_cpu_work_queue(struct pcpu_array_cpu_works *works, unsigned int 
 			       unsigned long (*fn)(void *arg, unsigned long budget),
 			       void *arg, unsigned long budget);
 unsigned long pcpu_array_cpu_works_wait(struct pcpu_array_cpu_works *works);
+struct pcpu_array_tick;
+struct pcpu_array_tick *pcpu_array_tick_start(void (*fn)(void *arg), void *arg,
+					      unsigned int period_ms);
+void pcpu_array_tick_stop(struct pcpu_array_tick *t);
 
 /* pcpu_array_kasan.c */
 #ifdef CONFIG_KASAN_GENERIC

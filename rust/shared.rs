@@ -26,6 +26,7 @@
 
 use crate::{
     backing::BackingCache,
+    capacity::Adaptation,
     cpu_array::{
         batch_for,
         Batch,
@@ -113,6 +114,8 @@ pub(crate) struct Shared {
     /// Objects each magazine holds at most: 1 to `MAX_CAPACITY`, set at creation and through
     /// [`Shared::set_capacity`].
     capacity: Atomic<usize>,
+    /// How the capacity adapts (`crate::capacity`).
+    pub(crate) adaptation: Adaptation,
     /// The work items that flush the magazines on their CPUs, for the shrinker and
     /// `pcpu_array_shrink()` (`crate::shrink`).
     pub(crate) works: CpuWorks,
@@ -125,11 +128,13 @@ impl Shared {
     /// Two empty magazines of `capacity` objects for every possible CPU and an empty depot for
     /// every memory node, in front of `backing`, and zeroed counters. The magazines show their
     /// objects to KASAN as freed unless `rcu_readers` (a `SLAB_TYPESAFE_BY_RCU` cache, whose
-    /// freed objects RCU readers may still read).
+    /// freed objects RCU readers may still read). The capacity may grow from `capacity` when
+    /// `adaptive` (`crate::capacity`).
     pub(crate) fn new(
         backing: BackingCache,
         placement: Placement,
         capacity: usize,
+        adaptive: bool,
         rcu_readers: bool,
     ) -> Result<Self> {
         let template = if rcu_readers {
@@ -152,6 +157,8 @@ impl Shared {
             )?;
             depots.push(depot, GFP_KERNEL)?;
         }
+        let stats = StatsTable::new()?;
+        let adaptation = Adaptation::new(capacity, adaptive, stats.snapshot())?;
         // INVARIANT: Every magazine is a copy of `template`, empty; the depots are empty.
         Ok(Self {
             magazines,
@@ -159,8 +166,9 @@ impl Shared {
             template,
             backing,
             placement,
-            stats: StatsTable::new()?,
+            stats,
             capacity: Atomic::new(capacity),
+            adaptation,
             works: CpuWorks::new()?,
             shrink_cursor: Atomic::new(0),
         })

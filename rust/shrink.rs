@@ -413,7 +413,11 @@ mod tests {
 
     /// A cache of 64-byte objects, destroyed even when the case fails.
     fn cache(name: &CStr, capacity: u32) -> Result<CaseBox<Cache>> {
-        CaseBox::new(Cache::new(name, Config::new(64, capacity))?)
+        let config = Config {
+            adaptive: false,
+            ..Config::new(64, capacity)
+        };
+        CaseBox::new(Cache::new(name, config)?)
     }
 
     /// Makes `c`'s array on `cpu` hold (at least) `n` objects.
@@ -622,7 +626,13 @@ mod tests {
         for i in 0..CACHES {
             let name = CString::try_from_fmt(fmt!("pcpu_array_test_many{i}"))?;
             v.push(
-                Cache::new(&name, Config::new(64, CAPACITY as u32))?,
+                Cache::new(
+                    &name,
+                    Config {
+                        adaptive: false,
+                        ..Config::new(64, CAPACITY as u32)
+                    },
+                )?,
                 GFP_KERNEL,
             )?;
         }

@@ -81,6 +81,19 @@ pub unsafe trait RawCache: Sync {
     /// Reserves `count` objects owned by the caller.
     fn reserve_raw(&self, count: usize, gfp: Gfp) -> Result<Self::Reservation<'_>>;
 
+    /// A guaranteed batch of up to `N` objects of this cache, kept in the batch itself: a
+    /// caller-stored reservation.
+    type StoredReservation<'a, const N: usize>: RawReservation
+    where
+        Self: 'a;
+
+    /// Reserves `count` objects (at most `N`) owned by the caller, without allocating.
+    fn reserve_stored_raw<const N: usize>(
+        &self,
+        count: usize,
+        gfp: Gfp,
+    ) -> Result<Self::StoredReservation<'_, N>>;
+
     /// The counters, summed over every CPU.
     fn stats(&self) -> PcpuArrayStats;
 }
@@ -135,6 +148,10 @@ pub struct Options {
     pub flags: bindings::slab_flags_t,
     /// Whether the backing cache keeps SLUB's sheaves under the arrays; `false` by default.
     pub keep_sheaves: bool,
+    /// Whether `capacity` stays as given; `false` by default: it grows while the depot is busy
+    /// and comes back when the cache is quiet (`Documentation/pcpu_array.rst`, "Adaptive
+    /// capacity").
+    pub fixed_capacity: bool,
 }
 
 impl Default for Options {
@@ -144,6 +161,7 @@ impl Default for Options {
             align: 0,
             flags: 0,
             keep_sheaves: false,
+            fixed_capacity: false,
         }
     }
 }
@@ -374,6 +392,21 @@ impl<T, C: RawCache> ArrayCache<T, C> {
         })
     }
 
+    /// Reserves `count` objects, at most `N`, in storage the reservation keeps itself (`N`
+    /// pointers): as [`ArrayCache::reserve`], without allocating anything for the reservation.
+    /// Meant for a reservation on the stack that ends where it began, as a maple-tree write's.
+    pub fn reserve_stored<const N: usize>(
+        &self,
+        count: usize,
+        flags: Flags,
+    ) -> Result<Reservation<'_, T, C, C::StoredReservation<'_, N>>> {
+        Ok(Reservation {
+            raw: self.raw.reserve_stored_raw::<N>(count, Gfp::from(flags))?,
+            cache: &self.raw,
+            _t: PhantomData,
+        })
+    }
+
     /// The counters, summed over every CPU.
     pub fn stats(&self) -> PcpuArrayStats {
         self.raw.stats()
@@ -398,13 +431,13 @@ impl<T, C: RawCache> ArrayCache<T, C> {
 /// let _guard = tree_lock.lock();
 /// let node = r.pin_init(pin_init!(Node { ... }))?;  // cannot fail: 4 are reserved
 /// ```
-pub struct Reservation<'a, T, C: RawCache> {
-    raw: C::Reservation<'a>,
+pub struct Reservation<'a, T, C: RawCache, R: RawReservation = <C as RawCache>::Reservation<'a>> {
+    raw: R,
     cache: &'a C,
     _t: PhantomData<fn(T) -> T>,
 }
 
-impl<'a, T, C: RawCache> Reservation<'a, T, C> {
+impl<'a, T, C: RawCache, R: RawReservation> Reservation<'a, T, C, R> {
     /// Moves `value` into a reserved object; gives `value` back when the reservation is empty.
     pub fn alloc(&mut self, value: T) -> Result<ArrayBox<'a, T, C>, T> {
         let Some(obj) = self.raw.take_raw(Gfp::NOWAIT) else {

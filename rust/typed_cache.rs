@@ -12,7 +12,10 @@ use crate::{
         Config, //
     },
     gfp::Gfp,
-    reservation::Reservation,
+    reservation::{
+        Reservation,
+        StoredReservation, //
+    },
     typed::{
         NewRawCache,
         Options,
@@ -49,6 +52,16 @@ unsafe impl RawCache for Cache {
         Reservation::new(self, count, gfp)
     }
 
+    type StoredReservation<'a, const N: usize> = StoredReservation<'a, N>;
+
+    fn reserve_stored_raw<const N: usize>(
+        &self,
+        count: usize,
+        gfp: Gfp,
+    ) -> Result<StoredReservation<'_, N>> {
+        StoredReservation::new(self, count, gfp)
+    }
+
     fn stats(&self) -> PcpuArrayStats {
         // The same counters as `pcpu_array_get_stats()` gives C callers.
         Cache::stats(self).to_abi()
@@ -66,6 +79,7 @@ unsafe impl NewRawCache for Cache {
             } else {
                 Sheaves::Off
             },
+            adaptive: !options.fixed_capacity,
             ..Config::new(size, options.capacity)
         };
         Cache::new(name, config)
@@ -279,6 +293,16 @@ mod tests {
             self.0.reserve_raw(count, gfp)
         }
 
+        type StoredReservation<'a, const N: usize> = StoredReservation<'a, N>;
+
+        fn reserve_stored_raw<const N: usize>(
+            &self,
+            count: usize,
+            gfp: Gfp,
+        ) -> Result<StoredReservation<'_, N>> {
+            self.0.reserve_stored_raw::<N>(count, gfp)
+        }
+
         fn stats(&self) -> PcpuArrayStats {
             RawCache::stats(&self.0)
         }
@@ -436,6 +460,54 @@ mod tests {
         assert_eq!(left, 0);
         assert_eq!(empty, Some(ENOMEM));
         assert_eq!(in_use, 3);
+        assert_eq!(c.stats().in_use(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn stored_reservation_delivers_and_gives_back() -> Result {
+        let c = CaseBox::new(ArrayCache::<Node, Cache>::new(
+            c"pcpu_array_test_res_stored",
+            8,
+        )?)?;
+        // More than its storage holds: refused, nothing taken.
+        let too_many = c.reserve_stored::<4>(5, GFP_KERNEL).err();
+        let (keys, left, empty, during, after_drop) = {
+            let mut r = c.reserve_stored::<6>(6, GFP_KERNEL)?;
+            let (a, b, empty) = irqs_off_unless_rt(|| {
+                let a = r.pin_init(Node::new(1));
+                let b = r.pin_init(Node::new(2));
+                let mut rest = 0;
+                while r.pin_init(Node::new(0)).is_ok() {
+                    rest += 1;
+                }
+                (a, b, rest)
+            });
+            let keys = match (&a, &b) {
+                (Ok(a), Ok(b)) => a.key + b.key,
+                _ => 0,
+            };
+            let (left, during) = (r.len(), c.stats().in_use());
+            drop(r);
+            // The two nodes are still out; the four others went back as they were used and
+            // freed (each `Ok` was dropped at once).
+            (keys, left, empty, during, c.stats().in_use())
+        };
+        assert_eq!(too_many, Some(EINVAL));
+        assert_eq!(keys, 3);
+        assert_eq!(empty, 4);
+        assert_eq!(left, 0);
+        assert_eq!(during, 2);
+        assert_eq!(after_drop, 2);
+        assert_eq!(c.stats().in_use(), 0);
+        // Unused objects go back on drop.
+        let unused = {
+            let r = c.reserve_stored::<8>(5, GFP_KERNEL)?;
+            let held = c.stats().in_use();
+            drop(r);
+            held
+        };
+        assert_eq!(unused, 5);
         assert_eq!(c.stats().in_use(), 0);
         Ok(())
     }

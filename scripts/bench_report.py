@@ -29,7 +29,8 @@ import sys
 import tempfile
 
 KNOWN_BACKENDS = ["sheaves", "nosheaves", "pcpu_array", "pcpu_array_sheaves",
-                  "pcpu_array_reserve", "bulk_prealloc", "sheaves_account",
+                  "pcpu_array_reserve", "pcpu_array_rsv", "bulk_prealloc",
+                  "sheaves_account",
                   "pcpu_array_account"]
 KNOWN_SCENARIOS = ["hot_pair", "batch16", "batch64", "batch256", "batch1024",
                    "maple4", "maple16", "handoff512", "cross_cpu", "one_cpu_hot_pair",

@@ -52,6 +52,8 @@ static void c_abi_create_rejects_bad_input(struct kunit *test)
 	pcpu_array_destroy(ERR_PTR(-EINVAL));
 	pcpu_array_unreserve(NULL);
 	pcpu_array_unreserve(ERR_PTR(-ENOMEM));
+	pcpu_array_rsv_release(NULL);
+	pcpu_array_rsv_release(ERR_PTR(-ENOMEM));
 }
 
 /*
@@ -63,6 +65,7 @@ static void c_abi_bad_handles_are_refused(struct kunit *test)
 	struct pcpu_array *bad[] = { NULL, ERR_PTR(-ENOMEM) };
 	struct pcpu_array_stats st;
 	void *p[2] = {};
+	struct pcpu_array_rsv rsv = PCPU_ARRAY_RSV_INIT(p);
 	int i;
 
 	kunit_warning_suppress(test) {
@@ -78,13 +81,18 @@ static void c_abi_bad_handles_are_refused(struct kunit *test)
 					-EINVAL);
 			KUNIT_EXPECT_NULL(test, pcpu_array_alloc_reserved(
 				(struct pcpu_array_reservation *)bad[i], GFP_KERNEL));
+			KUNIT_EXPECT_EQ(test, pcpu_array_rsv_fill(bad[i], &rsv, 1, GFP_KERNEL),
+					-EINVAL);
+			KUNIT_EXPECT_NULL(test, pcpu_array_rsv_alloc(
+				(struct pcpu_array_rsv *)bad[i], GFP_KERNEL));
 			memset(&st, 0xff, sizeof(st));
 			pcpu_array_get_stats(bad[i], &st);
 			KUNIT_EXPECT_EQ(test, st.alloc_array, 0);
 			KUNIT_EXPECT_NULL(test, pcpu_array_cache(bad[i]));
 		}
-		/* Once per entry point: 11 of them, the first time each is hit. */
-		KUNIT_EXPECT_SUPPRESSED_WARNING_COUNT(test, 11);
+		KUNIT_EXPECT_NULL(test, rsv.pa);
+		/* Once per entry point: 13 of them, the first time each is hit. */
+		KUNIT_EXPECT_SUPPRESSED_WARNING_COUNT(test, 13);
 	}
 }
 
@@ -95,6 +103,7 @@ struct c_abi_ctx {
 	bool bulk;
 	int prefill;
 	long reserve;
+	int rsv_fill;
 	void *obj, *reserved;
 	bool in_hardirq;
 	struct hrtimer timer;
@@ -110,6 +119,13 @@ static void c_abi_restricted_calls(struct c_abi_ctx *c)
 		pcpu_array_free_bulk(c->pa, ARRAY_SIZE(p), p);
 	c->prefill = pcpu_array_prefill(c->pa, 1, GFP_ATOMIC);
 	c->reserve = PTR_ERR_OR_ZERO(pcpu_array_reserve(c->pa, 1, GFP_ATOMIC));
+	{
+		void *slot[1];
+		struct pcpu_array_rsv rsv = PCPU_ARRAY_RSV_INIT(slot);
+
+		c->rsv_fill = pcpu_array_rsv_fill(c->pa, &rsv, 1, GFP_ATOMIC);
+		pcpu_array_rsv_release(&rsv);
+	}
 	/* Any context: reserved objects (freed by the caller, in process context). */
 	c->reserved = pcpu_array_alloc_reserved(c->r, GFP_ATOMIC);
 	/*
@@ -138,6 +154,7 @@ static void c_abi_expect_refused(struct kunit *test, struct c_abi_ctx *c)
 	KUNIT_EXPECT_FALSE(test, c->bulk);
 	KUNIT_EXPECT_EQ(test, c->prefill, -EINVAL);
 	KUNIT_EXPECT_EQ(test, c->reserve, -EINVAL);
+	KUNIT_EXPECT_EQ(test, c->rsv_fill, -EINVAL);
 	if (!IS_ENABLED(CONFIG_PREEMPT_RT))
 		KUNIT_EXPECT_NOT_NULL(test, c->obj);
 	KUNIT_EXPECT_NOT_NULL(test, c->reserved);
@@ -319,6 +336,74 @@ static void c_abi_reservation(struct kunit *test)
 	pcpu_array_destroy(pa);
 }
 
+/* A caller-stored reservation: the same guarantees, no allocation of its own. */
+static void c_abi_stored_reservation(struct kunit *test)
+{
+	struct pcpu_array *pa = create_or_fail(test, "pcpu_array_c_rsv", 8);
+	struct pcpu_array *other = create_or_fail(test, "pcpu_array_c_rsv_other", 8);
+	void *slots[12], *objs[12];
+	struct pcpu_array_rsv rsv = PCPU_ARRAY_RSV_INIT(slots);
+	struct pcpu_array_stats st;
+	int i;
+
+	KUNIT_EXPECT_EQ(test, pcpu_array_rsv_fill(pa, &rsv, ARRAY_SIZE(slots) + 1, GFP_KERNEL),
+			-EINVAL);
+	KUNIT_EXPECT_NULL(test, rsv.pa);
+	KUNIT_EXPECT_NULL(test, pcpu_array_rsv_alloc(&rsv, GFP_NOWAIT));
+
+	KUNIT_ASSERT_EQ(test, pcpu_array_rsv_fill(pa, &rsv, 4, GFP_KERNEL), 0);
+	KUNIT_EXPECT_EQ(test, rsv.count, 4);
+	KUNIT_EXPECT_PTR_EQ(test, rsv.pa, pa);
+	/* Topped up from the same cache only. */
+	KUNIT_EXPECT_EQ(test, pcpu_array_rsv_fill(other, &rsv, 6, GFP_KERNEL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, pcpu_array_rsv_fill(pa, &rsv, 2, GFP_KERNEL), 0);
+	KUNIT_EXPECT_EQ(test, rsv.count, 4);
+	KUNIT_ASSERT_EQ(test, pcpu_array_rsv_fill(pa, &rsv, ARRAY_SIZE(slots), GFP_KERNEL), 0);
+	KUNIT_EXPECT_EQ(test, rsv.count, ARRAY_SIZE(slots));
+	/* Reserved objects count as allocated from the start. */
+	pcpu_array_get_stats(pa, &st);
+	KUNIT_EXPECT_EQ(test, st.alloc_array + st.alloc_backing, ARRAY_SIZE(slots));
+
+	/* Under a spinlock, with interrupts off: it cannot fail until empty. */
+	spin_lock_irq(&c_abi_lock);
+	for (i = 0; i < ARRAY_SIZE(objs); i++)
+		objs[i] = pcpu_array_rsv_alloc(&rsv, GFP_NOWAIT | __GFP_ZERO);
+	spin_unlock_irq(&c_abi_lock);
+	for (i = 0; i < ARRAY_SIZE(objs); i++) {
+		KUNIT_EXPECT_NOT_NULL(test, objs[i]);
+		if (objs[i])
+			KUNIT_EXPECT_NULL(test, memchr_inv(objs[i], 0, OBJ_SIZE));
+	}
+	KUNIT_EXPECT_NULL(test, pcpu_array_rsv_alloc(&rsv, GFP_NOWAIT));
+	pcpu_array_rsv_release(&rsv);
+	KUNIT_EXPECT_NULL(test, rsv.pa);
+	for (i = 0; i < ARRAY_SIZE(objs); i++)
+		pcpu_array_free(pa, objs[i]);
+
+	/* Filled again after a release; the unused objects go back on release. */
+	KUNIT_ASSERT_EQ(test, pcpu_array_rsv_fill(pa, &rsv, 5, GFP_KERNEL), 0);
+	objs[0] = pcpu_array_rsv_alloc(&rsv, GFP_KERNEL);
+	KUNIT_EXPECT_NOT_NULL(test, objs[0]);
+	pcpu_array_rsv_release(&rsv);
+	pcpu_array_free(pa, objs[0]);
+	pcpu_array_get_stats(pa, &st);
+	KUNIT_EXPECT_EQ(test, st.alloc_array + st.alloc_backing, st.free_array + st.free_backing);
+
+	/*
+	 * A reservation holds a reference: destroy with one outstanding leaves
+	 * the destruction to its release (the warning was printed already, by
+	 * c_abi_destroy_with_reservations_outstanding).
+	 */
+	KUNIT_ASSERT_EQ(test, pcpu_array_rsv_fill(other, &rsv, 3, GFP_KERNEL), 0);
+	kunit_warning_suppress(test) {
+		pcpu_array_destroy(other);
+	}
+	spin_lock(&c_abi_lock);
+	pcpu_array_rsv_release(&rsv);
+	spin_unlock(&c_abi_lock);
+	pcpu_array_destroy(pa);
+}
+
 static void c_abi_destroy_with_reservations_outstanding(struct kunit *test)
 {
 	struct pcpu_array *pa = create_or_fail(test, "pcpu_array_c_orphan_a", 8);
@@ -362,6 +447,8 @@ static struct kunit_case pcpu_array_c_abi_cases[] = {
 	KUNIT_CASE(c_abi_create_args_and_shrink),
 	KUNIT_CASE(c_abi_reservation),
 	KUNIT_CASE(c_abi_destroy_with_reservations_outstanding),
+	/* After it: the warning of a destroy with reservations is printed once. */
+	KUNIT_CASE(c_abi_stored_reservation),
 	{}
 };
 

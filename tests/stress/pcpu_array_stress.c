@@ -4,7 +4,8 @@
  *
  * For stress_ms milliseconds, on one cache:
  * - a kthread per online CPU, bound to it, does a random mix of alloc, free,
- *   alloc_node, alloc_bulk/free_bulk, prefill, reserve/alloc_reserved/unreserve,
+ *   alloc_node, alloc_bulk/free_bulk, prefill, reserve/alloc_reserved/unreserve
+ *   and its caller-stored form (rsv_fill/rsv_alloc/rsv_release),
  *   allocations with interrupts or preemption off, and cross-CPU frees (objects
  *   handed to another CPU's thread through an llist and freed there);
  * - an hrtimer per CPU (hard interrupt) and a timer per CPU (softirq) allocate
@@ -243,33 +244,56 @@ static void bulk_put(void **p, size_t n)
 	atomic_long_sub(n, &ctx.in_flight);
 }
 
-/* Reserves @k objects, takes @take of them without sleeping, keeps them in @out. */
+/*
+ * Reserves @k objects, takes @take of them without sleeping, keeps them in @out.
+ * @stored picks a caller-stored reservation (struct pcpu_array_rsv, here on the
+ * stack) over a pcpu_array_reserve() one.
+ */
 static unsigned int reserve_take(unsigned int k, unsigned int take, gfp_t gfp,
-				 bool irqs_off, void **out, atomic_long_t *failed)
+				 bool irqs_off, bool stored, void **out,
+				 atomic_long_t *failed)
 {
-	struct pcpu_array_reservation *r = pcpu_array_reserve(ctx.pa, k, gfp);
+	struct pcpu_array_reservation *r = NULL;
+	void *slots[RESERVE_MAX];
+	struct pcpu_array_rsv rsv = PCPU_ARRAY_RSV_INIT(slots);
 	unsigned long flags = 0;
 	unsigned int i, n = 0;
 	struct held h;
 	void *extra;
+	int err;
 
-	if (IS_ERR(r)) {
-		if (PTR_ERR(r) != -ENOMEM)
+	if (stored) {
+		err = pcpu_array_rsv_fill(ctx.pa, &rsv, k, gfp);
+	} else {
+		r = pcpu_array_reserve(ctx.pa, k, gfp);
+		err = PTR_ERR_OR_ZERO(r);
+	}
+	if (err) {
+		if (err != -ENOMEM)
 			atomic_long_inc(&ctx.api_errors);
 		atomic_long_inc(failed);
 		return 0;
 	}
+	if (stored && rsv.count != k)
+		atomic_long_inc(&ctx.api_errors);
 	if (irqs_off)
 		local_irq_save(flags);
 	for (i = 0; i < take; i++) {
 		gfp_t g = GFP_NOWAIT | (i & 1 ? __GFP_ZERO : 0);
+		void *p = stored ? pcpu_array_rsv_alloc(&rsv, g) :
+			pcpu_array_alloc_reserved(r, g);
 
-		if (got(pcpu_array_alloc_reserved(r, g), g, &h))
+		if (got(p, g, &h))
 			out[n++] = h.obj;
 		else
 			atomic_long_inc(&ctx.api_errors);	/* cannot fail */
 	}
-	extra = take == k ? pcpu_array_alloc_reserved(r, GFP_NOWAIT) : NULL;
+	if (take < k)
+		extra = NULL;
+	else if (stored)
+		extra = pcpu_array_rsv_alloc(&rsv, GFP_NOWAIT);
+	else
+		extra = pcpu_array_alloc_reserved(r, GFP_NOWAIT);
 	if (irqs_off)
 		local_irq_restore(flags);
 	if (extra) {
@@ -277,7 +301,10 @@ static unsigned int reserve_take(unsigned int k, unsigned int take, gfp_t gfp,
 		atomic_long_inc(&ctx.api_errors);
 		pcpu_array_free(ctx.pa, extra);
 	}
-	pcpu_array_unreserve(r);
+	if (stored)
+		pcpu_array_rsv_release(&rsv);
+	else
+		pcpu_array_unreserve(r);
 	return n;
 }
 
@@ -326,7 +353,8 @@ static void irq_user_run(struct stress_worker *w, struct irq_user *u, bool soft)
 		break;
 	case 6:
 		n = 1 + (r >> 12) % IRQ_BULK_MAX;
-		n = reserve_take(n, (r >> 20) % (n + 1), gfp, false, u->bulk, &ctx.irq_failed);
+		n = reserve_take(n, (r >> 20) % (n + 1), gfp, false, r & 0x40, u->bulk,
+				 &ctx.irq_failed);
 		for (i = 0; i < n; i++)
 			obj_check(u->bulk[i], 0);
 		if (n)
@@ -426,8 +454,8 @@ static void worker_op(struct stress_worker *w)
 		break;
 	case 11:
 		k = 1 + (r >> 8) % RESERVE_MAX;
-		n = reserve_take(k, (r >> 16) % (k + 1), GFP_KERNEL, r & 0x80, w->reserved,
-				 &ctx.failed);
+		n = reserve_take(k, (r >> 16) % (k + 1), GFP_KERNEL, r & 0x80, r & 0x40,
+				 w->reserved, &ctx.failed);
 		for (i = 0; i < n; i++) {
 			obj_check(w->reserved[i], 0);
 			if (w->nr == HOLD)

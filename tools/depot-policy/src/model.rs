@@ -699,11 +699,10 @@ impl System {
 
     /// Takes CPU `cpu`'s pair out, fitted to the current capacity.
     fn take_pair(&mut self, cpu: usize) -> MagazinePair<Box<Magazine<u32>>> {
-        let pair = core::mem::replace(&mut self.cpus[cpu], Self::pair(1));
-        let (mut loaded, mut previous) = pair.into_parts();
-        self.fit(&mut loaded);
-        self.fit(&mut previous);
-        MagazinePair::new(loaded, previous)
+        let mut pair = core::mem::replace(&mut self.cpus[cpu], Self::pair(1));
+        self.fit(pair.loaded_mut());
+        self.fit(pair.previous_mut());
+        pair
     }
 
     fn alloc(&mut self, cpu: usize) -> u32 {
