@@ -1038,6 +1038,7 @@ impl Cache {
 mod tests {
     use super::*;
     use crate::testing::{
+        bh_off,
         irqs_off,
         on_cpu,
         online_cpus,
@@ -1515,6 +1516,40 @@ mod tests {
         assert_eq!(after.get(Stat::ObjectsCached), 5);
         assert_eq!(depot, 4);
         assert_eq!(after.in_use(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn softirq_overflow_trades_at_the_depot() -> Result {
+        let c = cache(c"pcpu_array_test_bh", 4)?;
+        let r = on_cpu(first_cpu()?, || {
+            // As in `full_magazines_with_irqs_off_free_to_backing`: both magazines full.
+            let mut objs = alloc_n(&c, 9, Gfp::KERNEL)?.into_iter();
+            for _ in 0..7 {
+                // SAFETY: Allocated from `c` above, unused.
+                unsafe { c.free(objs.next()?) };
+            }
+            let before = c.stats();
+            let eighth = objs.next()?;
+            // A free from a softirq (an RCU callback freeing nodes) trades the full loaded
+            // magazine at the depot, as a task's does, instead of flushing it.
+            // SAFETY: Allocated from `c` above, unused.
+            bh_off(|| unsafe { c.free(eighth) });
+            let after = c.stats();
+            let depot = c.shared.depot_objects();
+            // SAFETY: As above.
+            unsafe { c.free(objs.next()?) };
+            Some((before, after, depot, c.stats()))
+        })
+        .flatten();
+        let (before, after, depot, end) = r.ok_or(ENOMEM)?;
+        assert_eq!(before.get(Stat::ObjectsCached), 8);
+        assert_eq!(after.since(&before, Stat::DepotPut), 1);
+        assert_eq!(after.since(&before, Stat::ArrayFlush), 0);
+        assert_eq!(after.since(&before, Stat::FreeBacking), 0);
+        assert_eq!(after.get(Stat::ObjectsCached), 5);
+        assert_eq!(depot, 4);
+        assert_eq!(end.in_use(), 0);
         Ok(())
     }
 

@@ -34,9 +34,21 @@ extern "C" {
     pub(crate) fn pcpu_array_in_hardirq() -> bool;
     /// `in_nmi()`.
     pub(crate) fn pcpu_array_in_nmi() -> bool;
-    /// Whether a depot's lock may be taken: `!irqs_disabled() && !in_interrupt()`, and on
-    /// PREEMPT_RT `preemptible()` too.
+    /// Whether a depot may be used: `!irqs_disabled() && !in_hardirq() && !in_nmi()` (a task
+    /// or a softirq), on PREEMPT_RT `preemptible()`.
     pub(crate) fn pcpu_array_depot_allowed() -> bool;
+    /// `spin_lock_irqsave()`: returns the flags to restore.
+    pub(crate) fn pcpu_array_spin_lock_irqsave(lock: *mut bindings::spinlock_t) -> c_ulong;
+    /// `spin_trylock_irqsave()`: on success, stores the flags to restore in `*flags`.
+    pub(crate) fn pcpu_array_spin_trylock_irqsave(
+        lock: *mut bindings::spinlock_t,
+        flags: *mut c_ulong,
+    ) -> bool;
+    /// `spin_unlock_irqrestore()`.
+    pub(crate) fn pcpu_array_spin_unlock_irqrestore(
+        lock: *mut bindings::spinlock_t,
+        flags: c_ulong,
+    );
     /// `cpus_read_lock()`: no CPU comes or goes until `pcpu_array_cpus_read_unlock()`. May
     /// sleep.
     pub(crate) fn pcpu_array_cpus_read_lock();
@@ -203,6 +215,10 @@ extern "C" {
     pub(crate) fn pcpu_array_local_irq_save() -> c_ulong;
     /// `local_irq_restore(flags)`.
     pub(crate) fn pcpu_array_local_irq_restore(flags: c_ulong);
+    /// `local_bh_disable()`.
+    pub(crate) fn pcpu_array_local_bh_disable();
+    /// `local_bh_enable()`.
+    pub(crate) fn pcpu_array_local_bh_enable();
     /// `work_on_cpu(cpu, fn, arg)`: runs `fn(arg)` in a kworker bound to `cpu` and waits.
     pub(crate) fn pcpu_array_work_on_cpu(
         cpu: c_int,

@@ -21,6 +21,7 @@
 #include <linux/preempt.h>
 #include <linux/sched/mm.h>
 #include <linux/smp.h>
+#include <linux/spinlock.h>
 #include <linux/topology.h>
 
 #include "pcpu_array_helpers.h"
@@ -79,15 +80,36 @@ bool pcpu_array_in_nmi(void)
 }
 
 /*
- * Whether a depot's spinlock_t may be taken here: in task context with
- * interrupts and softirqs enabled, so that no interrupt ever takes it; on
- * PREEMPT_RT, where it sleeps, also only where the task may sleep.
+ * Whether a depot may be used here: where the slab bulk calls may be made,
+ * with interrupts enabled and not in a hard interrupt or NMI (in a task or a
+ * softirq, such as an RCU callback that frees objects). The depot's lock is
+ * taken with spin_lock_irqsave(), so no interrupt on its CPU can take it while
+ * it is held. On PREEMPT_RT, where it sleeps, only where the task may sleep
+ * (softirqs run in tasks there).
  */
 bool pcpu_array_depot_allowed(void)
 {
-	if (irqs_disabled() || in_interrupt())
-		return false;
-	return !IS_ENABLED(CONFIG_PREEMPT_RT) || preemptible();
+	if (IS_ENABLED(CONFIG_PREEMPT_RT))
+		return preemptible();
+	return !irqs_disabled() && !in_hardirq() && !in_nmi();
+}
+
+unsigned long pcpu_array_spin_lock_irqsave(spinlock_t *lock)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(lock, flags);
+	return flags;
+}
+
+bool pcpu_array_spin_trylock_irqsave(spinlock_t *lock, unsigned long *flags)
+{
+	return spin_trylock_irqsave(lock, *flags);
+}
+
+void pcpu_array_spin_unlock_irqrestore(spinlock_t *lock, unsigned long flags)
+{
+	spin_unlock_irqrestore(lock, flags);
 }
 
 void pcpu_array_cpus_read_lock(void)

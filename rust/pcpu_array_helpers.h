@@ -12,6 +12,7 @@
 #include <linux/compiler_types.h>
 #include <linux/local_lock.h>
 #include <linux/gfp_types.h>
+#include <linux/spinlock_types.h>
 #include <linux/types.h>
 
 /* pcpu_array_helpers.c */
@@ -24,6 +25,9 @@ unsigned int pcpu_array_cpu_id(void);
 bool pcpu_array_in_hardirq(void);
 bool pcpu_array_in_nmi(void);
 bool pcpu_array_depot_allowed(void);
+unsigned long pcpu_array_spin_lock_irqsave(spinlock_t *lock);
+bool pcpu_array_spin_trylock_irqsave(spinlock_t *lock, unsigned long *flags);
+void pcpu_array_spin_unlock_irqrestore(spinlock_t *lock, unsigned long flags);
 void pcpu_array_cpus_read_lock(void);
 void pcpu_array_cpus_read_unlock(void);
 bool pcpu_array_irqs_disabled(void);
@@ -91,6 +95,8 @@ bool pcpu_array_kasan_check(const void *obj);
 int pcpu_array_preempt_count(void);
 unsigned long pcpu_array_local_irq_save(void);
 void pcpu_array_local_irq_restore(unsigned long flags);
+void pcpu_array_local_bh_disable(void);
+void pcpu_array_local_bh_enable(void);
 long pcpu_array_work_on_cpu(int cpu, long (*fn)(void *), void *arg);
 void pcpu_array_in_parallel(long (*fa)(void *), void *a, long (*fb)(void *), void *b);
 void pcpu_array_set_make_it_fail(bool fail);

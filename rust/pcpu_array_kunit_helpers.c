@@ -32,6 +32,16 @@ void pcpu_array_local_irq_restore(unsigned long flags)
 	local_irq_restore(flags);
 }
 
+void pcpu_array_local_bh_disable(void)
+{
+	local_bh_disable();
+}
+
+void pcpu_array_local_bh_enable(void)
+{
+	local_bh_enable();
+}
+
 long pcpu_array_work_on_cpu(int cpu, long (*fn)(void *), void *arg)
 {
 	return work_on_cpu(cpu, fn, arg);

@@ -19,10 +19,11 @@
 //! depot lock are therefore never held together, and neither is held across a call into the
 //! slab allocator (a new magazine, a bulk call), which is made with both dropped.
 //!
-//! The depot lock is a plain spinlock, taken only where [`depot_allowed`] holds: in task
-//! context with interrupts and softirqs enabled (and, on PREEMPT_RT, where it sleeps, with
-//! preemption enabled). No interrupt ever takes it, so holding it cannot deadlock against one,
-//! and no caller can hold an interrupt-safe lock around it.
+//! The depot lock is a spinlock taken with interrupts disabled
+//! ([`crate::irqsave_lock::SpinLockIrqSave`], as SLUB's barn), only where [`depot_allowed`]
+//! holds: where the slab bulk calls may be made, in a task or a softirq (an RCU callback freeing
+//! objects) with interrupts enabled, and on PREEMPT_RT, where it sleeps, where the task may
+//! sleep. No interrupt can take it on a CPU that holds it.
 
 use crate::{
     backing::BackingCache,
@@ -48,6 +49,10 @@ use crate::{
         DEPOT_DEFAULT_LIMIT, //
     },
     ffi,
+    irqsave_lock::{
+        SpinLockIrqSave,
+        SpinLockIrqSaveGuard, //
+    },
     local_trylock::PerCpuTryLock,
     percpu::{
         online_cpus,
@@ -65,24 +70,18 @@ use crate::{
     },
 };
 use kernel::{
-    new_spinlock,
     prelude::*,
-    sync::{
-        atomic::{
-            Atomic,
-            Relaxed, //
-        },
-        SpinLock,
-        SpinLockGuard, //
+    sync::atomic::{
+        Atomic,
+        Relaxed, //
     },
 };
 
 /// One memory node's depot of magazines.
-type NodeDepot = SpinLock<Depot<Magazine>>;
+type NodeDepot = SpinLockIrqSave<Depot<Magazine>>;
 
-/// Whether the current context may use a depot: task context, with interrupts and softirqs
-/// enabled, and on PREEMPT_RT (where the depot's lock sleeps) with preemption enabled too (see
-/// "The depots" above).
+/// Whether the current context may use a depot: a task or a softirq with interrupts enabled, on
+/// PREEMPT_RT (where the depot's lock sleeps) a preemptible one (see "The depots" above).
 #[inline]
 pub(crate) fn depot_allowed() -> bool {
     // SAFETY: Only reads the current context.
@@ -152,7 +151,11 @@ impl Shared {
         let mut depots = KVec::with_capacity(nodes as usize, GFP_KERNEL)?;
         for _ in 0..nodes {
             let depot = KBox::pin_init(
-                new_spinlock!(Depot::new(DEPOT_DEFAULT_LIMIT), "pcpu_array_depot"),
+                SpinLockIrqSave::new(
+                    Depot::new(DEPOT_DEFAULT_LIMIT),
+                    c"pcpu_array_depot",
+                    kernel::static_lock_class!(),
+                ),
                 GFP_KERNEL,
             )?;
             depots.push(depot, GFP_KERNEL)?;
@@ -336,7 +339,7 @@ impl Shared {
     }
 
     /// Locks `depot`, counting `depot_contended` when it was held.
-    fn lock_depot<'a>(&self, depot: &'a NodeDepot) -> SpinLockGuard<'a, Depot<Magazine>> {
+    fn lock_depot<'a>(&self, depot: &'a NodeDepot) -> SpinLockIrqSaveGuard<'a, Depot<Magazine>> {
         if let Some(guard) = depot.try_lock() {
             return guard;
         }

@@ -192,6 +192,17 @@ pub(crate) fn irqs_off<R>(f: impl FnOnce() -> R) -> R {
     r
 }
 
+/// Runs `f` with softirqs disabled, in the context a softirq (an RCU callback) runs in as far as
+/// the module can tell (`in_interrupt()` holds).
+pub(crate) fn bh_off<R>(f: impl FnOnce() -> R) -> R {
+    // SAFETY: Balanced by the enable below, in the same context.
+    unsafe { ffi::pcpu_array_local_bh_disable() };
+    let r = f();
+    // SAFETY: Disabled above.
+    unsafe { ffi::pcpu_array_local_bh_enable() };
+    r
+}
+
 /// Runs `f` with the current task marked for fault injection (`make-it-fail`).
 ///
 /// `make test` arms failslab for tasks so marked and for caches with `SLAB_FAILSLAB` (set by

@@ -135,6 +135,19 @@ fn bench_range_map(backend: Backend, n: u64) -> Result<(i64, u64, u64)> {
     let served = d(|s| s.alloc_array) + d(|s| s.free_array);
     let trips = d(|s| s.array_refill) + d(|s| s.array_flush);
     let bypass = d(|s| s.alloc_backing) + d(|s| s.free_backing);
+    if matches!(backend, Backend::PcpuArray) {
+        // The counters behind the hit rate, for `Documentation/performance.rst`.
+        pr_info!(
+            "range_map counters: alloc_array {} free_array {} array_refill {} array_flush {} \
+             alloc_backing {} free_backing {}\n",
+            d(|s| s.alloc_array),
+            d(|s| s.free_array),
+            d(|s| s.array_refill),
+            d(|s| s.array_flush),
+            d(|s| s.alloc_backing),
+            d(|s| s.free_backing)
+        );
+    }
     Ok((ns, served.saturating_sub(trips), bypass + trips))
 }
 
