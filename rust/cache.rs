@@ -332,7 +332,6 @@ impl Cache {
                     let obj = mags.pop();
                     if obj.is_some() {
                         stats.inc(Stat::AllocArray);
-                        stats.dec(Stat::ObjectsCached);
                     }
                     obj
                 });
@@ -558,7 +557,6 @@ impl Cache {
                 match unsafe { mags.push(obj) } {
                     Ok(()) => {
                         stats.inc(Stat::FreeArray);
-                        stats.inc(Stat::ObjectsCached);
                         Freed::Cached
                     }
                     Err(_) if bulk_allowed() => Freed::Full,

@@ -140,9 +140,12 @@ impl CpuArray {
     #[inline]
     pub(crate) fn pop(&mut self) -> Option<NonNull<c_void>> {
         let len = self.len.checked_sub(1)?;
+        debug_assert!(len < MAX_CAPACITY && !self.objs[len].is_null());
         // INVARIANT: `len` shrinks by one; the object leaves the array unpoisoned below.
         self.len = len;
-        let obj = NonNull::new(self.objs[len])?;
+        // SAFETY: `len < self.len <= MAX_CAPACITY` before the store above, and `objs[..self.len]`
+        // were non-null (type invariant). Unchecked: the hit path pays no bounds or null test.
+        let obj = unsafe { NonNull::new_unchecked(*self.objs.get_unchecked(len)) };
         self.forget(len..len + 1);
         self.unpoison(obj);
         Some(obj)
@@ -170,7 +173,10 @@ impl CpuArray {
         if self.len >= self.capacity {
             return Err(obj);
         }
-        self.objs[self.len] = obj.as_ptr();
+        debug_assert!(self.len < MAX_CAPACITY);
+        // SAFETY: `len < capacity <= MAX_CAPACITY` (checked above; type invariant). Unchecked:
+        // the hit path pays no second bounds test.
+        unsafe { *self.objs.get_unchecked_mut(self.len) = obj.as_ptr() };
         if self.kasan_size != 0 {
             // SAFETY: Guaranteed by the caller.
             unsafe { crate::kasan::poison(obj, self.kasan_size) };

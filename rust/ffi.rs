@@ -198,13 +198,6 @@ extern "C" {
     pub(crate) fn pcpu_array_preempt_enable();
 }
 
-// The slow path of the `preempt_enable()` that `crate::this_cpu` inlines.
-#[cfg(pcpu_array_inline_preempt)]
-extern "C" {
-    /// `__preempt_schedule()` (nothing without `CONFIG_PREEMPTION`).
-    pub(crate) fn pcpu_array_preempt_schedule();
-}
-
 // The wrappers of `pcpu_array_kunit_helpers.c`, compiled into the test build only.
 #[cfg(pcpu_array_kunit)]
 extern "C" {

@@ -40,23 +40,26 @@ use kernel::{
 /// pin already disables preemption: the same loads and stores as the C macros, without two
 /// out-of-line calls and a nested `preempt_disable()`. With lockdep or on PREEMPT_RT (a
 /// sleeping lock) the C macros run, so lockdep sees every acquisition.
+///
+/// Both take the lock's `__percpu` address and this CPU's instance of it, which the caller
+/// computes once for the whole access: the inline forms use the instance, the C macros the
+/// `__percpu` address.
 mod raw {
-    use crate::cpu_pin::CpuPin;
     use kernel::ffi::c_void;
 
     /// Tries this CPU's instance of `lock`.
     ///
     /// # Safety
     ///
-    /// `lock` must be the `__percpu` address of an initialised `local_trylock_t`, and a
-    /// successful attempt must be undone with [`unlock`] while still pinned by `pin`.
+    /// `lock` must be the `__percpu` address of an initialised `local_trylock_t` and `this_cpu`
+    /// its instance on the current CPU, which the caller is pinned to; a successful attempt must
+    /// be undone with [`unlock`] before the task is unpinned.
     #[inline(always)]
-    pub(super) unsafe fn trylock(lock: *mut c_void, pin: &CpuPin) -> bool {
+    pub(super) unsafe fn trylock(lock: *mut c_void, this_cpu: *mut c_void) -> bool {
         #[cfg(pcpu_array_inline_trylock)]
         {
-            let tl = pin
-                .this_cpu_ptr(lock)
-                .cast::<kernel::bindings::local_trylock_t>();
+            let _ = lock;
+            let tl = this_cpu.cast::<kernel::bindings::local_trylock_t>();
             // SAFETY: `tl` is this CPU's instance (the pin keeps us here), and only this CPU
             // writes `acquired`, with preemption disabled, so an interrupt either sees our
             // store or runs entirely between our load and store (and leaves it 0).
@@ -74,7 +77,7 @@ mod raw {
         }
         #[cfg(not(pcpu_array_inline_trylock))]
         {
-            let _ = pin;
+            let _ = this_cpu;
             // SAFETY: Guaranteed by the caller.
             unsafe { crate::ffi::pcpu_array_local_trylock(lock) }
         }
@@ -84,23 +87,26 @@ mod raw {
     ///
     /// # Safety
     ///
-    /// This CPU's instance of `lock` must be held by the caller, from [`trylock`] on this CPU.
+    /// This CPU's instance of `lock`, `this_cpu`, must be held by the caller, from [`trylock`]
+    /// on this CPU.
     #[inline(always)]
-    pub(super) unsafe fn unlock(lock: *mut c_void) {
+    pub(super) unsafe fn unlock(lock: *mut c_void, this_cpu: *mut c_void) {
         #[cfg(pcpu_array_inline_trylock)]
         {
+            let _ = lock;
             // `barrier()`: nothing of the critical section moves below the store.
             // SAFETY: An empty asm block.
             unsafe { core::arch::asm!("") };
-            let tl = crate::this_cpu::ptr(lock).cast::<kernel::bindings::local_trylock_t>();
+            let tl = this_cpu.cast::<kernel::bindings::local_trylock_t>();
             // SAFETY: This CPU's instance, held by us (guaranteed by the caller).
             unsafe { (&raw mut (*tl).acquired).write_volatile(0) };
         }
         #[cfg(not(pcpu_array_inline_trylock))]
-        // SAFETY: Guaranteed by the caller.
-        unsafe {
-            crate::ffi::pcpu_array_local_unlock(lock)
-        };
+        {
+            let _ = this_cpu;
+            // SAFETY: Guaranteed by the caller.
+            unsafe { crate::ffi::pcpu_array_local_unlock(lock) };
+        }
     }
 }
 
@@ -162,18 +168,21 @@ impl<T: Send> PerCpuTryLock<T> {
     #[must_use = "the lock is released as soon as the guard is dropped"]
     pub(crate) fn try_lock<'a>(&'a self, pin: &'a CpuPin) -> Option<LocalTryLockGuard<'a, T>> {
         let base = self.slots.as_percpu_ptr();
+        // Computed once: the pin keeps this CPU's instance the same until the guard drops.
+        let slot = pin.this_cpu_ptr(base).cast::<Slot<T>>();
         // SAFETY: `base` is the `__percpu` address of a `local_trylock_t` initialised for every
-        // possible CPU (type invariant; `Slot` is `repr(C)` with the lock first), and the pin
-        // keeps us on this CPU with preemption (on PREEMPT_RT, migration) disabled. The guard
-        // unlocks while the pin is still held: it borrows the pin.
-        if !unsafe { raw::trylock(base, pin) } {
+        // possible CPU (type invariant; `Slot` is `repr(C)` with the lock first), `slot` its
+        // instance on this CPU, and the pin keeps us on this CPU with preemption (on
+        // PREEMPT_RT, migration) disabled. The guard unlocks while the pin is still held: it
+        // borrows the pin.
+        if !unsafe { raw::trylock(base, slot.cast()) } {
             return None;
         }
-        let slot = pin.this_cpu_ptr(base).cast::<Slot<T>>();
         // INVARIANT: This CPU's lock is held by us until the guard drops, and the guard's
         // borrow of `pin` keeps us on this CPU until then.
         Some(LocalTryLockGuard {
             lock: base,
+            this_cpu: slot.cast(),
             // SAFETY: `slot` is this CPU's initialised slot, alive as long as `self`.
             value: unsafe { (*slot).value.get() },
             _pin: PhantomData,
@@ -211,10 +220,12 @@ impl<T: Send> PerCpuTryLock<T> {
 ///
 /// # Invariants
 ///
-/// The current CPU's lock at `lock` is held by this guard, and `value` is that CPU's value.
+/// The current CPU's lock at `lock` (`__percpu`), whose instance on this CPU is `this_cpu`, is
+/// held by this guard, and `value` is that CPU's value.
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub(crate) struct LocalTryLockGuard<'a, T> {
     lock: *mut c_void,
+    this_cpu: *mut c_void,
     value: *mut T,
     _pin: PhantomData<(&'a CpuPin, &'a mut T)>,
 }
@@ -242,7 +253,7 @@ impl<T> Drop for LocalTryLockGuard<'_, T> {
     fn drop(&mut self) {
         // SAFETY: By the type invariant this CPU's lock is held by us, and we are still on the
         // CPU that took it (the pin outlives the guard).
-        unsafe { raw::unlock(self.lock) };
+        unsafe { raw::unlock(self.lock, self.this_cpu) };
     }
 }
 

@@ -50,17 +50,6 @@ void pcpu_array_preempt_enable(void)
 	preempt_enable();
 }
 
-/*
- * The slow path of the preempt_enable() that rust/this_cpu.rs inlines: the
- * count reached zero with a reschedule pending.
- */
-void pcpu_array_preempt_schedule(void)
-{
-#ifdef CONFIG_PREEMPTION
-	__preempt_schedule();
-#endif
-}
-
 unsigned int pcpu_array_cpu_id(void)
 {
 	return smp_processor_id();

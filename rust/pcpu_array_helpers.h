@@ -20,7 +20,6 @@ void pcpu_array_migrate_disable(void);
 void pcpu_array_migrate_enable(void);
 void pcpu_array_preempt_disable(void);
 void pcpu_array_preempt_enable(void);
-void pcpu_array_preempt_schedule(void);
 unsigned int pcpu_array_cpu_id(void);
 bool pcpu_array_in_hardirq(void);
 bool pcpu_array_in_nmi(void);

@@ -192,7 +192,7 @@ impl Shared {
     ) -> Option<R> {
         self.with_this_cpu_raw(bypass, |mags, stats| {
             let r = f(mags, stats);
-            stats.set(Stat::ObjectsCached, mags.len() as u64);
+            stats.set_cached(mags.len() as u64);
             r
         })
     }
@@ -527,7 +527,7 @@ impl Shared {
         // the depot's magazines, or made just above).
         unsafe { mags.for_each_magazine(&mut each) };
         if let Some(s) = self.stats.on_cpu(cpu) {
-            s.set(Stat::ObjectsCached, 0);
+            s.set_cached(0);
             s.add(Stat::CpuDeadFlush, flushed as u64);
             s.add(Stat::DepotPut, put);
         }

@@ -4,6 +4,7 @@
 
 use crate::{
     abi_types::PcpuArrayStats,
+    cpu_array::MAX_CAPACITY,
     cpu_pin::CpuPin,
     percpu::PerCpu,
     this_cpu, //
@@ -104,7 +105,8 @@ stats! {
     DepotTrim => c"depot_trim",
     /// Changes of the magazine capacity (the debugfs `capacity` file).
     CapacityResize => c"capacity_resize",
-    /// Objects a CPU's two magazines hold now (a level, not an event count).
+    /// Objects a CPU's two magazines hold now (a level, not an event count). Derived when read
+    /// (see [`CpuStats`]), so that the hit paths write one counter, not two.
     ObjectsCached => c"objects_cached",
 }
 
@@ -116,6 +118,15 @@ pub(crate) const NR_STATS: usize = Stat::ALL.len();
 /// Each is written by its own CPU, through [`ThisCpuStats`] (`this_cpu_add()`, one instruction
 /// on x86-64 that an interrupt cannot split), and by the CPU hotplug teardown once the CPU is
 /// dead; any CPU reads them.
+///
+/// The slot of [`Stat::ObjectsCached`] holds a base, not the level: the level is `base +
+/// free_array - alloc_array` (wrapping). A hit moves one object and counts one `alloc_array` or
+/// `free_array`, which moves the level with it; every other change of a CPU's magazines is
+/// followed, under the CPU's lock, by [`ThisCpuStats::set_cached`], which sets the base from the
+/// level it is given. While the CPU's lock is held only its holder changes those three counters
+/// (an interrupt that finds the lock held bypasses the magazines), so the base is exact. A
+/// reader on another CPU may see the three at slightly different moments, as it may see any
+/// two counters; [`CpuStats::get`] clamps the level to what two magazines can hold.
 #[repr(C)]
 pub(crate) struct CpuStats {
     counters: [Atomic<u64>; NR_STATS],
@@ -135,14 +146,30 @@ impl CpuStats {
         c.store(c.load(Relaxed).wrapping_add(n), Relaxed);
     }
 
-    /// Sets a level counter of a CPU that cannot update its own counters (it is dead).
-    pub(crate) fn set(&self, stat: Stat, v: u64) {
-        self.counters[stat as usize].store(v, Relaxed);
+    /// Sets the `objects_cached` level of a CPU that cannot update its own counters (it is
+    /// dead).
+    pub(crate) fn set_cached(&self, level: u64) {
+        let base = level
+            .wrapping_sub(self.raw(Stat::FreeArray))
+            .wrapping_add(self.raw(Stat::AllocArray));
+        self.counters[Stat::ObjectsCached as usize].store(base, Relaxed);
+    }
+
+    /// The stored value of `stat` (for `objects_cached`, the base).
+    fn raw(&self, stat: Stat) -> u64 {
+        self.counters[stat as usize].load(Relaxed)
     }
 
     /// Reads `stat`.
     pub(crate) fn get(&self, stat: Stat) -> u64 {
-        self.counters[stat as usize].load(Relaxed)
+        if stat != Stat::ObjectsCached {
+            return self.raw(stat);
+        }
+        let level = self
+            .raw(Stat::ObjectsCached)
+            .wrapping_add(self.raw(Stat::FreeArray))
+            .wrapping_sub(self.raw(Stat::AllocArray));
+        level.min(2 * MAX_CAPACITY as u64)
     }
 }
 
@@ -186,7 +213,7 @@ impl StatsTable {
         };
         self.cpus.for_each(|_, c| {
             for (i, t) in s.totals.iter_mut().enumerate() {
-                *t = t.wrapping_add(c.counters[i].load(Relaxed));
+                *t = t.wrapping_add(c.get(Stat::ALL[i]));
             }
         });
         s
@@ -247,17 +274,19 @@ impl ThisCpuStats<'_> {
         self.add(stat, 1);
     }
 
-    /// Subtracts one from `stat` (a level counter).
+    /// Sets this CPU's `objects_cached` level (see [`CpuStats`]). Must be called with this
+    /// CPU's lock held, so that nothing else changes `alloc_array` or `free_array` meanwhile.
     #[inline(always)]
-    pub(crate) fn dec(&self, stat: Stat) {
-        self.add(stat, u64::MAX);
-    }
-
-    /// Sets a level counter.
-    #[inline(always)]
-    pub(crate) fn set(&self, stat: Stat, v: u64) {
+    pub(crate) fn set_cached(&self, level: u64) {
+        // SAFETY: As in `add`; the reads are of this CPU's counters, which only the lock's
+        // holder changes.
+        let base = unsafe {
+            level
+                .wrapping_sub(this_cpu::read_u64(self.counter(Stat::FreeArray)))
+                .wrapping_add(this_cpu::read_u64(self.counter(Stat::AllocArray)))
+        };
         // SAFETY: As in `add`.
-        unsafe { this_cpu::write_u64(self.counter(stat), v) };
+        unsafe { this_cpu::write_u64(self.counter(Stat::ObjectsCached), base) };
     }
 }
 

@@ -81,6 +81,26 @@ mod x86 {
         };
     }
 
+    /// `this_cpu_read(*ptr)` on a `__percpu` `u64`.
+    ///
+    /// # Safety
+    ///
+    /// As [`add_u64`].
+    #[inline(always)]
+    pub(super) unsafe fn read_u64(ptr: *mut u64) -> u64 {
+        let v: u64;
+        // SAFETY: Guaranteed by the caller; `%gs:ptr` is this CPU's instance.
+        unsafe {
+            asm!(
+                "mov {v}, qword ptr gs:[{ptr}]",
+                ptr = in(reg) ptr,
+                v = out(reg) v,
+                options(nostack, preserves_flags, readonly),
+            )
+        };
+        v
+    }
+
     /// `this_cpu_write(*ptr, v)` on a `__percpu` `u64`.
     ///
     /// # Safety
@@ -108,6 +128,19 @@ mod preempt {
     extern "C" {
         /// `__preempt_count`, with `PREEMPT_NEED_RESCHED` folded in, inverted.
         static __preempt_count: i32;
+    }
+
+    #[cfg(CONFIG_PREEMPTION)]
+    extern "C" {
+        /// What x86's `__preempt_schedule()` calls: the static call of `preempt_schedule`
+        /// (`preempt_schedule_thunk`, or a bare return in the `none` and `voluntary` modes).
+        #[cfg(CONFIG_PREEMPT_DYNAMIC)]
+        #[link_name = "__SCT__preempt_schedule"]
+        fn preempt_schedule_call();
+        /// What x86's `__preempt_schedule()` calls: `preempt_schedule_thunk`.
+        #[cfg(not(CONFIG_PREEMPT_DYNAMIC))]
+        #[link_name = "preempt_schedule_thunk"]
+        fn preempt_schedule_call();
     }
 
     /// `HARDIRQ_MASK | NMI_MASK` of `<linux/preempt.h>`: the hard interrupt count (the four
@@ -166,31 +199,40 @@ mod preempt {
     /// `preempt_enable()`: `barrier()`, then decrement, and reschedule when that reached zero
     /// with a reschedule pending (x86 folds `PREEMPT_NEED_RESCHED` into the count, inverted).
     ///
+    /// As in C, the reschedule is a `call` from the asm to a thunk that saves and restores every
+    /// register a C callee may clobber, so the hit paths around it keep their values in any
+    /// register and need no stack frame of their own for it.
+    ///
     /// # Safety
     ///
     /// Must balance an earlier [`preempt_disable`] of the current task.
     #[inline(always)]
     pub(crate) unsafe fn preempt_enable() {
-        let zero: u8;
+        #[cfg(CONFIG_PREEMPTION)]
         // SAFETY: Undoes a `preempt_disable()` of this task on this CPU (guaranteed by the
-        // caller); the asm is also the compiler barrier.
+        // caller); the asm is also the compiler barrier. When the count reaches zero with a
+        // reschedule pending it calls what `__preempt_schedule()` calls, which preserves every
+        // register but the flags (it saves the C ABI's caller-saved ones), with the stack
+        // aligned for a call (no `nostack`).
         unsafe {
             asm!(
                 "sub dword ptr gs:[rip + {var}], 1",
-                "sete {zero}",
+                "jnz 2f",
+                "call {resched}",
+                "2:",
                 var = sym __preempt_count,
-                zero = out(reg_byte) zero,
+                resched = sym preempt_schedule_call,
+            )
+        };
+        #[cfg(not(CONFIG_PREEMPTION))]
+        // SAFETY: As above; without preemption there is no reschedule to make.
+        unsafe {
+            asm!(
+                "sub dword ptr gs:[rip + {var}], 1",
+                var = sym __preempt_count,
                 options(nostack),
             )
         };
-        #[cfg(CONFIG_PREEMPTION)]
-        if zero != 0 {
-            // SAFETY: The count is zero and a reschedule is pending: what `preempt_enable()`
-            // does next.
-            unsafe { crate::ffi::pcpu_array_preempt_schedule() };
-        }
-        #[cfg(not(CONFIG_PREEMPTION))]
-        let _ = zero;
     }
 }
 
@@ -300,6 +342,25 @@ pub(crate) unsafe fn add_u64(ptr: *mut u64, n: u64) {
     unsafe {
         crate::ffi::pcpu_array_this_cpu_add_u64(ptr, n)
     };
+}
+
+/// `this_cpu_read(*ptr)` on a `__percpu` `u64`.
+///
+/// # Safety
+///
+/// As [`add_u64`].
+#[inline(always)]
+pub(crate) unsafe fn read_u64(ptr: *mut u64) -> u64 {
+    #[cfg(pcpu_array_inline_percpu)]
+    // SAFETY: Guaranteed by the caller.
+    return unsafe { x86::read_u64(ptr) };
+    #[cfg(not(pcpu_array_inline_percpu))]
+    // SAFETY: Guaranteed by the caller: `ptr(..)` is this CPU's instance of a live `u64`, read
+    // atomically as the other CPUs read it.
+    unsafe {
+        kernel::sync::atomic::Atomic::<u64>::from_ptr(self::ptr(ptr.cast()).cast())
+            .load(kernel::sync::atomic::Relaxed)
+    }
 }
 
 /// `this_cpu_write(*ptr, v)` on a `__percpu` `u64`.
