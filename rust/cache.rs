@@ -512,7 +512,7 @@ impl Cache {
             return unsafe { self.free_checked(obj) };
         }
         // SAFETY: Guaranteed by the caller.
-        unsafe { self.free_to_array(obj, FreeTo::AnyArray) };
+        unsafe { self.free_to_array(obj, None) };
     }
 
     /// [`Cache::free`] of an object that placement rules apply to (`crate::placement`).
@@ -528,29 +528,56 @@ impl Cache {
             // SAFETY: As above.
             FreeTo::Backing(stat) => unsafe { self.free_off_array(obj, stat) },
             // SAFETY: As above.
-            to => unsafe { self.free_to_array(obj, to) },
+            to => unsafe { self.free_to_array(obj, to.node()) },
         }
     }
 
-    /// Frees `obj` into this CPU's array if `to` allows, else to the backing cache.
+    /// Frees `obj` into this CPU's array, else to the backing cache; with `node`, only into an
+    /// array of that memory node.
     ///
     /// # Safety
     ///
     /// As [`Cache::free`].
     #[inline(always)]
-    unsafe fn free_to_array(&self, obj: NonNull<c_void>, to: FreeTo) {
+    unsafe fn free_to_array(&self, obj: NonNull<c_void>, node: Option<i32>) {
         // `init_on_free`: no data of the previous user stays in a cached object.
         if hardening::init_on_free() {
-            self.zero(obj);
+            // SAFETY: Guaranteed by the caller.
+            return unsafe { self.free_zeroed(obj, node) };
         }
+        // SAFETY: Guaranteed by the caller.
+        unsafe { self.push_or_overflow(obj, node) };
+    }
+
+    /// [`Cache::free_to_array`] with `init_on_free`: zeroes `obj`, then frees it. Out of line,
+    /// so that the call to the zeroing, which returns, gives the hit path no stack frame.
+    ///
+    /// # Safety
+    ///
+    /// As [`Cache::free_to_array`].
+    #[cold]
+    #[inline(never)]
+    unsafe fn free_zeroed(&self, obj: NonNull<c_void>, node: Option<i32>) {
+        self.zero(obj);
+        // SAFETY: Guaranteed by the caller.
+        unsafe { self.push_or_overflow(obj, node) };
+    }
+
+    /// Pushes `obj` onto this CPU's magazines, if of memory node `node` when given; when they
+    /// are full, trades or flushes ([`Cache::free_overflow`]) where the bulk API may be used,
+    /// else gives `obj` to the backing cache.
+    ///
+    /// # Safety
+    ///
+    /// As [`Cache::free_to_array`], for an object already zeroed when `init_on_free` asks.
+    #[inline(always)]
+    unsafe fn push_or_overflow(&self, obj: NonNull<c_void>, node: Option<i32>) {
         let freed = self
             .shared
             .with_this_cpu_raw(Some(Stat::FreeBypassTrylock), |mags, stats| {
-                if let FreeTo::NodeArray(node) = to {
-                    if node != mags.node() {
-                        stats.inc(Stat::FreeRemoteNode);
-                        return Freed::Backing;
-                    }
+                if node.is_some_and(|n| n != mags.node()) {
+                    stats.inc(Stat::FreeRemoteNode);
+                    return Freed::Backing;
                 }
                 // SAFETY: The caller hands us `obj`, a live object of the backing cache, of this
                 // CPU's node when the cache keeps nodes apart (checked above).
@@ -570,10 +597,23 @@ impl Cache {
         match freed {
             Freed::Cached => {}
             // SAFETY: The caller gave us `obj`, a live object of the backing cache.
-            Freed::Full => unsafe { self.free_overflow(obj, to) },
+            Freed::Full => unsafe { self.free_overflow(obj, node) },
             // SAFETY: As above.
-            Freed::Backing => unsafe { self.free_backing(&mut [obj.as_ptr()]) },
+            Freed::Backing => unsafe { self.free_one_to_backing(obj) },
         }
+    }
+
+    /// Gives one object to the backing cache. Out of line: the one-object slice it builds would
+    /// give the hit path a stack frame.
+    ///
+    /// # Safety
+    ///
+    /// As [`Cache::free`].
+    #[cold]
+    #[inline(never)]
+    unsafe fn free_one_to_backing(&self, obj: NonNull<c_void>) {
+        // SAFETY: Guaranteed by the caller.
+        unsafe { self.free_backing(&mut [obj.as_ptr()]) };
     }
 
     /// A free that found both magazines of its CPU full, where the bulk API may be used: with
@@ -585,10 +625,11 @@ impl Cache {
     ///
     /// # Safety
     ///
-    /// As [`Cache::free`], for an object going to `to` (not the backing cache).
+    /// As [`Cache::free`], for an object that may go to any array (`node` `None`) or only to
+    /// one of memory node `node`.
     #[cold]
     #[inline(never)]
-    unsafe fn free_overflow(&self, obj: NonNull<c_void>, to: FreeTo) {
+    unsafe fn free_overflow(&self, obj: NonNull<c_void>, obj_node: Option<i32>) {
         let node = crate::placement::this_node();
         let mut empty = if depot_allowed() {
             self.shared.get_empty_for_full(node)
@@ -601,11 +642,9 @@ impl Cache {
         let cached = self
             .shared
             .with_this_cpu(Some(Stat::FreeBypassTrylock), |mags, stats| {
-                if let FreeTo::NodeArray(obj_node) = to {
-                    if obj_node != mags.node() {
-                        stats.inc(Stat::FreeRemoteNode);
-                        return false;
-                    }
+                if obj_node.is_some_and(|n| n != mags.node()) {
+                    stats.inc(Stat::FreeRemoteNode);
+                    return false;
                 }
                 if mags.is_full() {
                     match empty.take() {

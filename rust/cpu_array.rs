@@ -170,10 +170,12 @@ impl CpuArray {
     /// leaves the array.
     #[inline]
     pub(crate) unsafe fn push(&mut self, obj: NonNull<c_void>) -> Result<(), NonNull<c_void>> {
-        if self.len >= self.capacity {
+        // `is_full()` rather than `len >= capacity`, the same with `len <= capacity` (type
+        // invariant): the test a caller just made, which the compiler then does not repeat.
+        if self.is_full() {
             return Err(obj);
         }
-        debug_assert!(self.len < MAX_CAPACITY);
+        debug_assert!(self.len < self.capacity && self.capacity <= MAX_CAPACITY);
         // SAFETY: `len < capacity <= MAX_CAPACITY` (checked above; type invariant). Unchecked:
         // the hit path pays no second bounds test.
         unsafe { *self.objs.get_unchecked_mut(self.len) = obj.as_ptr() };

@@ -125,6 +125,17 @@ pub(crate) enum FreeTo {
     Backing(Stat),
 }
 
+impl FreeTo {
+    /// The memory node whose arrays alone may take the object, for [`FreeTo::NodeArray`].
+    #[inline]
+    pub(crate) fn node(self) -> Option<i32> {
+        match self {
+            FreeTo::NodeArray(node) => Some(node),
+            _ => None,
+        }
+    }
+}
+
 /// [`Placement::checks`]: the kernel has several memory nodes.
 const NUMA: i64 = 1 << 62;
 /// [`Placement::checks`]: a `SLAB_ACCOUNT` cache, every object of which is charged, refills
