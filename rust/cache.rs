@@ -156,6 +156,17 @@ enum Freed {
     Backing,
 }
 
+/// Pops an object from this CPU's magazines, counting `alloc_array` when there was one: the
+/// allocation paths' use of a locked CPU.
+#[inline(always)]
+fn pop_counted(mags: &mut CpuMagazines, stats: ThisCpuStats<'_>) -> Option<NonNull<c_void>> {
+    let obj = mags.pop();
+    if obj.is_some() {
+        stats.inc(Stat::AllocArray);
+    }
+    obj
+}
+
 /// A cache: a per-CPU array of free objects for every possible CPU in front of a backing
 /// `kmem_cache`, with its shrinker, its CPU hotplug instance and its debugfs directory.
 ///
@@ -326,15 +337,9 @@ impl Cache {
         if !self.shared.placement.alloc_may_use_array(gfp) {
             return self.alloc_off_array(gfp, Stat::AllocBypassMemcg);
         }
-        let popped =
-            self.shared
-                .with_this_cpu_raw(Some(Stat::AllocBypassTrylock), |mags, stats| {
-                    let obj = mags.pop();
-                    if obj.is_some() {
-                        stats.inc(Stat::AllocArray);
-                    }
-                    obj
-                });
+        let popped = self
+            .shared
+            .with_this_cpu_raw(Some(Stat::AllocBypassTrylock), pop_counted);
         match popped {
             Some(Some(obj)) => {
                 self.zero_if_asked(obj, gfp);
@@ -358,13 +363,7 @@ impl Cache {
             return self.alloc_backing(gfp);
         }
         if depot_allowed() {
-            let loaded = self.load_from_depot(crate::placement::this_node(), |mags, stats| {
-                let obj = mags.pop();
-                if obj.is_some() {
-                    stats.inc(Stat::AllocArray);
-                }
-                obj
-            });
+            let loaded = self.load_from_depot(crate::placement::this_node(), pop_counted);
             if let Some(obj) = loaded.flatten() {
                 self.zero_if_asked(obj, gfp);
                 return Some(obj);
@@ -471,13 +470,7 @@ impl Cache {
             return None;
         }
         let obj = self
-            .refill_this_cpu(&mut batch, None, |mags, stats| {
-                let obj = mags.pop();
-                if obj.is_some() {
-                    stats.inc(Stat::AllocArray);
-                }
-                obj
-            })
+            .refill_this_cpu(&mut batch, None, pop_counted)
             .flatten();
         // The lock was lost to an interrupt: serve the caller from the batch itself.
         let obj = obj.or_else(|| {
@@ -718,11 +711,7 @@ impl Cache {
                     if mags.node() != node {
                         return None;
                     }
-                    let obj = mags.pop();
-                    if obj.is_some() {
-                        stats.inc(Stat::AllocArray);
-                    }
-                    obj
+                    pop_counted(mags, stats)
                 })
                 .flatten();
             if let Some(obj) = popped {
@@ -1076,20 +1065,12 @@ mod tests {
     use super::*;
     use crate::testing::{
         bh_off,
+        fixed_cache,
         irqs_off,
         on_cpu,
         online_cpus,
         CaseBox, //
     };
-
-    /// A cache of 64-byte objects, destroyed even when the case fails.
-    fn cache(name: &CStr, capacity: u32) -> Result<CaseBox<Cache>> {
-        let config = Config {
-            adaptive: false,
-            ..Config::new(64, capacity)
-        };
-        CaseBox::new(Cache::new(name, config)?)
-    }
 
     fn first_cpu() -> Result<u32> {
         online_cpus().next().ok_or(ENODEV)
@@ -1119,9 +1100,12 @@ mod tests {
 
     #[test]
     fn config_is_checked() {
-        assert_eq!(cache(c"pcpu_array_test_cfg", 0).err(), Some(EINVAL));
+        assert_eq!(fixed_cache(c"pcpu_array_test_cfg", 0).err(), Some(EINVAL));
         let too_big = u32::try_from(MAX_CAPACITY + 1).unwrap_or(u32::MAX);
-        assert_eq!(cache(c"pcpu_array_test_cfg", too_big).err(), Some(EINVAL));
+        assert_eq!(
+            fixed_cache(c"pcpu_array_test_cfg", too_big).err(),
+            Some(EINVAL)
+        );
         assert_eq!(
             Cache::new(c"pcpu_array_test_cfg", Config::new(0, 8)).err(),
             Some(EINVAL)
@@ -1149,7 +1133,7 @@ mod tests {
         // SAFETY: `THIS_MODULE` is this module, alive while its code runs.
         let refs = || unsafe { bindings::module_refcount(crate::lifecycle::this_module()) };
         let before = refs();
-        let c = cache(c"pcpu_array_test_modref", 8)?;
+        let c = fixed_cache(c"pcpu_array_test_modref", 8)?;
         let during = refs();
         drop(c);
         assert_eq!(during, before + 1);
@@ -1159,7 +1143,7 @@ mod tests {
 
     #[test]
     fn shrink_flushes_every_cpu() -> Result {
-        let c = cache(c"pcpu_array_test_shrink", 8)?;
+        let c = fixed_cache(c"pcpu_array_test_shrink", 8)?;
         let mut filled = 0u64;
         for cpu in online_cpus() {
             on_cpu(cpu, || c.prefill(8, Gfp::KERNEL))
@@ -1193,7 +1177,7 @@ mod tests {
             SHRINK_EMPTY,
             SHRINK_STOP, //
         };
-        let c = cache(c"pcpu_array_test_shrinker", 8)?;
+        let c = fixed_cache(c"pcpu_array_test_shrinker", 8)?;
         let s = c.shrinker.raw();
         // SAFETY: All-zero is a valid `shrink_control`.
         let mut sc: bindings::shrink_control = unsafe { core::mem::zeroed() };
@@ -1225,7 +1209,7 @@ mod tests {
 
     #[test]
     fn refill_by_half_and_swap_magazines() -> Result {
-        let c = cache(c"pcpu_array_test_half", 8)?;
+        let c = fixed_cache(c"pcpu_array_test_half", 8)?;
         assert_eq!(c.batch(), 4);
         let before = c.stats();
         let (mid, after) = on_cpu(first_cpu()?, || {
@@ -1256,7 +1240,7 @@ mod tests {
 
     #[test]
     fn depot_serves_a_miss_and_absorbs_an_overflow() -> Result {
-        let c = cache(c"pcpu_array_test_depot", 8)?;
+        let c = fixed_cache(c"pcpu_array_test_depot", 8)?;
         let r = on_cpu(first_cpu()?, || {
             // 24 allocations leave both magazines empty.
             let objs = alloc_n(&c, 24, Gfp::KERNEL)?;
@@ -1303,7 +1287,7 @@ mod tests {
 
     #[test]
     fn capacity_changes_at_run_time() -> Result {
-        let c = cache(c"pcpu_array_test_resize", 8)?;
+        let c = fixed_cache(c"pcpu_array_test_resize", 8)?;
         let cpu = first_cpu()?;
         // Both magazines of this CPU full, and one full magazine in the depot.
         on_cpu(cpu, || {
@@ -1398,7 +1382,7 @@ mod tests {
             crate::testing::skip(c"needs two online CPUs of one memory node");
             return Ok(());
         };
-        let c = cache(c"pcpu_array_test_handoff", 8)?;
+        let c = fixed_cache(c"pcpu_array_test_handoff", 8)?;
         let before = c.stats();
         // One CPU allocates, the other frees: after the first rounds, whole magazines go
         // from the freeing CPU to the depot and from the depot to the allocating CPU.
@@ -1433,7 +1417,7 @@ mod tests {
             crate::testing::skip(c"needs two online CPUs");
             return Ok(());
         };
-        let c = cache(c"pcpu_array_test_depot_race", 4)?;
+        let c = fixed_cache(c"pcpu_array_test_depot_race", 4)?;
         let c: &Cache = &c;
         // Both CPUs trade with their depots while one of them also shrinks the cache.
         let work = move |cpu: u32, shrink: bool| -> Option<()> {
@@ -1467,7 +1451,7 @@ mod tests {
 
     #[test]
     fn depot_limit_falls_back_to_a_flush() -> Result {
-        let c = cache(c"pcpu_array_test_depot_limit", 1)?;
+        let c = fixed_cache(c"pcpu_array_test_depot_limit", 1)?;
         let limit = c.shared.depot_limit();
         let r = on_cpu(first_cpu()?, || {
             // Capacity 1: after two frees both magazines are full, and every further free
@@ -1491,7 +1475,7 @@ mod tests {
 
     #[test]
     fn held_lock_bypasses_and_loses_nothing() -> Result {
-        let c = cache(c"pcpu_array_test_trylock", 8)?;
+        let c = fixed_cache(c"pcpu_array_test_trylock", 8)?;
         // Put an object in the array so that a bypassed pop is visible.
         c.prefill(1, Gfp::KERNEL)?;
         let before = c.stats();
@@ -1518,19 +1502,24 @@ mod tests {
         Ok(())
     }
 
+    /// Makes both magazines of this CPU full on a cache of capacity 4 (call it pinned): nine
+    /// allocations leave one object in the loaded magazine (refills of 2 before the 1st, 3rd,
+    /// 5th, 7th and 9th), and seven frees fill both. Returns the two objects still allocated.
+    fn fill_both_magazines(c: &Cache) -> Option<(NonNull<c_void>, NonNull<c_void>)> {
+        let mut objs = alloc_n(c, 9, Gfp::KERNEL)?.into_iter();
+        for _ in 0..7 {
+            // SAFETY: Allocated from `c` above, unused.
+            unsafe { c.free(objs.next()?) };
+        }
+        Some((objs.next()?, objs.next()?))
+    }
+
     #[test]
     fn full_magazines_with_irqs_off_free_to_backing() -> Result {
-        let c = cache(c"pcpu_array_test_full", 4)?;
+        let c = fixed_cache(c"pcpu_array_test_full", 4)?;
         let r = on_cpu(first_cpu()?, || {
-            // Nine allocations leave one object in the loaded magazine (refills of 2 before the
-            // 1st, 3rd, 5th, 7th and 9th); seven frees make both magazines full.
-            let mut objs = alloc_n(&c, 9, Gfp::KERNEL)?.into_iter();
-            for _ in 0..7 {
-                // SAFETY: Allocated from `c` above, unused.
-                unsafe { c.free(objs.next()?) };
-            }
+            let (eighth, ninth) = fill_both_magazines(&c)?;
             let before = c.stats();
-            let eighth = objs.next()?;
             // Neither a depot trade nor a flush may happen with interrupts off: the object must
             // go to the backing cache, neither lost nor overflowing a magazine.
             // SAFETY: Allocated from `c` above, unused.
@@ -1538,7 +1527,7 @@ mod tests {
             let mid = c.stats();
             // With interrupts on, the full loaded magazine goes to the depot for an empty one.
             // SAFETY: As above.
-            unsafe { c.free(objs.next()?) };
+            unsafe { c.free(ninth) };
             Some((before, mid, c.stats(), c.shared.depot_objects()))
         })
         .flatten();
@@ -1558,16 +1547,10 @@ mod tests {
 
     #[test]
     fn softirq_overflow_trades_at_the_depot() -> Result {
-        let c = cache(c"pcpu_array_test_bh", 4)?;
+        let c = fixed_cache(c"pcpu_array_test_bh", 4)?;
         let r = on_cpu(first_cpu()?, || {
-            // As in `full_magazines_with_irqs_off_free_to_backing`: both magazines full.
-            let mut objs = alloc_n(&c, 9, Gfp::KERNEL)?.into_iter();
-            for _ in 0..7 {
-                // SAFETY: Allocated from `c` above, unused.
-                unsafe { c.free(objs.next()?) };
-            }
+            let (eighth, ninth) = fill_both_magazines(&c)?;
             let before = c.stats();
-            let eighth = objs.next()?;
             // A free from a softirq (an RCU callback freeing nodes) trades the full loaded
             // magazine at the depot, as a task's does, instead of flushing it.
             // SAFETY: Allocated from `c` above, unused.
@@ -1575,7 +1558,7 @@ mod tests {
             let after = c.stats();
             let depot = c.shared.depot_objects();
             // SAFETY: As above.
-            unsafe { c.free(objs.next()?) };
+            unsafe { c.free(ninth) };
             Some((before, after, depot, c.stats()))
         })
         .flatten();
@@ -1592,7 +1575,7 @@ mod tests {
 
     #[test]
     fn nonblocking_miss_takes_one_object() -> Result {
-        let c = cache(c"pcpu_array_test_noblock", 8)?;
+        let c = fixed_cache(c"pcpu_array_test_noblock", 8)?;
         let before = c.stats();
         let obj = c.alloc(Gfp::NOWAIT).ok_or(ENOMEM)?;
         let after = c.stats();
@@ -1606,7 +1589,7 @@ mod tests {
 
     #[test]
     fn node_allocations_use_the_array_of_their_node() -> Result {
-        let c = cache(c"pcpu_array_test_node", 8)?;
+        let c = fixed_cache(c"pcpu_array_test_node", 8)?;
         let cpu = first_cpu()?;
         let r = on_cpu(cpu, || {
             c.prefill(4, Gfp::KERNEL).ok()?;
@@ -1637,7 +1620,7 @@ mod tests {
 
     #[test]
     fn remote_node_objects_are_never_parked() -> Result {
-        let c = cache(c"pcpu_array_test_remote", 8)?;
+        let c = fixed_cache(c"pcpu_array_test_remote", 8)?;
         if !c.shared.placement.numa() {
             crate::testing::skip(c"one memory node: boot with two (vng --numa)");
             return Ok(());
@@ -1688,7 +1671,7 @@ mod tests {
             ..Config::new(64, 8)
         };
         let c = CaseBox::new(Cache::new(c"pcpu_array_test_memcg", accounted)?)?;
-        let plain = cache(c"pcpu_array_test_gfp_account", 8)?;
+        let plain = fixed_cache(c"pcpu_array_test_gfp_account", 8)?;
         let cpu = first_cpu()?;
         let r = on_cpu(cpu, || {
             let before = c.stats();
@@ -1750,7 +1733,7 @@ mod tests {
 
     #[test]
     fn gfp_zero_is_honoured_from_the_array() -> Result {
-        let c = cache(c"pcpu_array_test_zero", 8)?;
+        let c = fixed_cache(c"pcpu_array_test_zero", 8)?;
         let (same, bytes) = dirty_then_realloc(&c, Gfp::KERNEL | Gfp::ZERO)?;
         // The array is a stack: the object just freed comes back first.
         assert!(same);
@@ -1764,7 +1747,7 @@ mod tests {
             crate::testing::skip(c"init_on_alloc is off: boot with init_on_alloc=1");
             return Ok(());
         }
-        let c = cache(c"pcpu_array_test_init", 8)?;
+        let c = fixed_cache(c"pcpu_array_test_init", 8)?;
         // No `__GFP_ZERO`: `init_on_alloc` alone must zero the object the array serves.
         let (same, bytes) = dirty_then_realloc(&c, Gfp::KERNEL)?;
         assert!(same);
@@ -1774,7 +1757,7 @@ mod tests {
 
     #[test]
     fn bulk_round_trip_through_the_depot() -> Result {
-        let c = cache(c"pcpu_array_test_bulk", 8)?;
+        let c = fixed_cache(c"pcpu_array_test_bulk", 8)?;
         let r = on_cpu(first_cpu()?, || {
             c.prefill(8, Gfp::KERNEL).ok()?;
             let before = c.stats();
@@ -1827,7 +1810,7 @@ mod tests {
         // `SLAB_FAILSLAB` cannot be passed at creation; `make test` boots with
         // `slab_debug=A,pcpu_array_test_bulkfail`, which sets it on this cache by name, and arms
         // failslab for such caches (scripts/guest.sh).
-        let c = cache(c"pcpu_array_test_bulkfail", 8)?;
+        let c = fixed_cache(c"pcpu_array_test_bulkfail", 8)?;
         if let Some(obj) = failing_slab(|| c.shared.backing.alloc(Gfp::KERNEL)) {
             // SAFETY: Just allocated from the backing cache, unused.
             unsafe { c.shared.backing.free(obj) };
@@ -1862,7 +1845,7 @@ mod tests {
 
     #[test]
     fn prefill_checks_and_fills() -> Result {
-        let c = cache(c"pcpu_array_test_prefill", 8)?;
+        let c = fixed_cache(c"pcpu_array_test_prefill", 8)?;
         assert_eq!(c.prefill(9, Gfp::KERNEL), Err(EINVAL));
         let r = on_cpu(first_cpu()?, || {
             let before = c.stats();
@@ -1884,7 +1867,7 @@ mod tests {
 
     #[test]
     fn cross_cpu_frees_and_destroy_with_cached_objects() -> Result {
-        let c = cache(c"pcpu_array_test_xcpu", 16)?;
+        let c = fixed_cache(c"pcpu_array_test_xcpu", 16)?;
         let mut ncpus = 0u64;
         let mut prev: Option<u32> = None;
         for cpu in online_cpus() {

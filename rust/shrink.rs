@@ -237,12 +237,11 @@ unsafe extern "C" fn scan_objects(
 mod tests {
     use super::*;
     use crate::{
-        cache::{
-            Cache,
-            Config, //
-        },
+        cache::Cache,
         gfp::Gfp,
         testing::{
+            fixed_cache,
+            fixed_config,
             in_parallel,
             on_cpu,
             online_cpus,
@@ -411,15 +410,6 @@ mod tests {
         Ok(pass)
     }
 
-    /// A cache of 64-byte objects, destroyed even when the case fails.
-    fn cache(name: &CStr, capacity: u32) -> Result<CaseBox<Cache>> {
-        let config = Config {
-            adaptive: false,
-            ..Config::new(64, capacity)
-        };
-        CaseBox::new(Cache::new(name, config)?)
-    }
-
     /// Makes `c`'s array on `cpu` hold (at least) `n` objects.
     fn fill(c: &Cache, cpu: u32, n: usize) -> Result {
         on_cpu(cpu, || c.prefill(n, Gfp::KERNEL))
@@ -434,7 +424,7 @@ mod tests {
 
     #[test]
     fn count_reports_the_cached_objects() -> Result {
-        let c = cache(c"pcpu_array_test_count", 32)?;
+        let c = fixed_cache(c"pcpu_array_test_count", 32)?;
         assert_eq!(count(&c), SHRINK_EMPTY);
         let mut cached = 0;
         for (i, cpu) in online_cpus().enumerate() {
@@ -452,7 +442,7 @@ mod tests {
 
     #[test]
     fn scan_frees_about_nr_to_scan() -> Result {
-        let c = cache(c"pcpu_array_test_nr_to_scan", 32)?;
+        let c = fixed_cache(c"pcpu_array_test_nr_to_scan", 32)?;
         let mut cached = 0;
         for cpu in online_cpus() {
             fill(&c, cpu, 32)?;
@@ -507,7 +497,7 @@ mod tests {
 
     #[test]
     fn scan_trims_the_depot_excess_first() -> Result {
-        let c = cache(c"pcpu_array_test_trim", 8)?;
+        let c = fixed_cache(c"pcpu_array_test_trim", 8)?;
         let cpu = online_cpus().next().ok_or(ENODEV)?;
         overflow_into_depot(&c, cpu)?;
         let depot = || c.shared().depot_objects();
@@ -551,7 +541,7 @@ mod tests {
 
     #[test]
     fn no_work_item_for_an_empty_array() -> Result {
-        let c = cache(c"pcpu_array_test_idle_cpus", 16)?;
+        let c = fixed_cache(c"pcpu_array_test_idle_cpus", 16)?;
         let before = c.stats();
         // Nothing cached: neither a scan nor a shrink wakes a CPU.
         assert_eq!(scan(&c, 128), (SHRINK_STOP, 0));
@@ -575,8 +565,8 @@ mod tests {
     fn concurrent_scans_neither_deadlock_nor_wait_for_other_caches() -> Result {
         const ROUNDS: u64 = 20;
         let (a, b) = (
-            cache(c"pcpu_array_test_par_a", 32)?,
-            cache(c"pcpu_array_test_par_b", 32)?,
+            fixed_cache(c"pcpu_array_test_par_a", 32)?,
+            fixed_cache(c"pcpu_array_test_par_b", 32)?,
         );
         let (a, b): (&Cache, &Cache) = (&a, &b);
         let cpu = online_cpus().next().ok_or(ENODEV)?;
@@ -626,13 +616,7 @@ mod tests {
         for i in 0..CACHES {
             let name = CString::try_from_fmt(fmt!("pcpu_array_test_many{i}"))?;
             v.push(
-                Cache::new(
-                    &name,
-                    Config {
-                        adaptive: false,
-                        ..Config::new(64, CAPACITY as u32)
-                    },
-                )?,
+                Cache::new(&name, fixed_config(CAPACITY as u32))?,
                 GFP_KERNEL,
             )?;
         }

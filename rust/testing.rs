@@ -5,8 +5,14 @@
 //! missing, running code on a chosen CPU, with interrupts off, or with slab fault injection
 //! armed.
 
-use crate::ffi;
 pub(crate) use crate::percpu::online_cpus;
+use crate::{
+    cache::{
+        Cache,
+        Config, //
+    },
+    ffi,
+};
 use core::{
     ops::Deref,
     ptr::NonNull, //
@@ -201,6 +207,20 @@ pub(crate) fn bh_off<R>(f: impl FnOnce() -> R) -> R {
     // SAFETY: Disabled above.
     unsafe { ffi::pcpu_array_local_bh_enable() };
     r
+}
+
+/// The configuration of the caches of most cases: 64-byte objects, a capacity of `capacity`
+/// that does not adapt (the adaptation's periodic work could change it between a case's steps).
+pub(crate) fn fixed_config(capacity: u32) -> Config {
+    Config {
+        adaptive: false,
+        ..Config::new(64, capacity)
+    }
+}
+
+/// A cache of [`fixed_config`], destroyed even when the case fails.
+pub(crate) fn fixed_cache(name: &CStr, capacity: u32) -> Result<CaseBox<Cache>> {
+    CaseBox::new(Cache::new(name, fixed_config(capacity))?)
 }
 
 /// Runs `f` with the current task marked for fault injection (`make-it-fail`).
