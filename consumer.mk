@@ -19,8 +19,10 @@ ifeq ($(PCPU_ARRAY),)
 $(error PCPU_ARRAY must name the pcpu_array tree: make ... PCPU_ARRAY=/path/to/pcpu_array)
 endif
 
-# The binding compiles rust/typed.rs, which picks code per kernel version.
+# The binding compiles rust/typed.rs, which picks code per kernel version, and its
+# inline hit path (rust/inline_hit.rs), whose build-time choices are the module's.
 include $(PCPU_ARRAY)/kernel_version.mk
+include $(PCPU_ARRAY)/fast_path.mk
 
 ccflags-y += -I$(PCPU_ARRAY)/include
 KBUILD_EXTRA_SYMBOLS += $(PCPU_ARRAY)/Module.symvers
@@ -29,7 +31,9 @@ pcpu_array_rust_mods := $(foreach m,$(obj-m),$(if $(wildcard $(src)/$(m:.o=.rs))
 pcpu_array_binding_of = $(patsubst ./%,%,$(dir $(1)))pcpu_array.rs
 pcpu_array_bindings := $(sort $(foreach m,$(pcpu_array_rust_mods),$(call pcpu_array_binding_of,$(m))))
 pcpu_array_binding_src := $(PCPU_ARRAY)/binding/generate.sh $(PCPU_ARRAY)/binding/pcpu_array.rs \
-	$(PCPU_ARRAY)/rust/abi_types.rs $(PCPU_ARRAY)/rust/gfp.rs $(PCPU_ARRAY)/rust/typed.rs
+	$(PCPU_ARRAY)/rust/abi_types.rs $(PCPU_ARRAY)/rust/gfp.rs $(PCPU_ARRAY)/rust/typed.rs \
+	$(PCPU_ARRAY)/rust/hardening.rs $(PCPU_ARRAY)/rust/inline_hit.rs \
+	$(PCPU_ARRAY)/rust/inline_percpu.rs
 
 $(foreach m,$(pcpu_array_rust_mods),$(eval $(obj)/$(m): $(obj)/$(call pcpu_array_binding_of,$(m))))
 

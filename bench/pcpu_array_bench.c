@@ -16,6 +16,8 @@
  *   sheaves            kmem_cache_create(): SLUB's per-CPU sheaves (Linux 7.2)
  *   nosheaves          the same with SLAB_NOLEAKTRACE, which disables sheaves
  *   pcpu_array         pcpu_array_create(), capacity 64, backing without sheaves
+ *   pcpu_array_inline  the pcpu_array cache through pcpu_array_alloc_inline() and
+ *                      pcpu_array_free_inline(): the hit without a call
  *   pcpu_array_sheaves pcpu_array_create_args() with keep_sheaves, capacity 64
  *   pcpu_array_reserve the pcpu_array cache through pcpu_array_reserve() (maple)
  *   pcpu_array_rsv     the pcpu_array cache through a caller-stored reservation,
@@ -105,6 +107,7 @@ enum backend_id {
 	BK_SHEAVES,
 	BK_NOSHEAVES,
 	BK_PCPU,
+	BK_PCPU_INLINE,
 	BK_PCPU_SHEAVES,
 	BK_PCPU_RESERVE,
 	BK_PCPU_RSV,
@@ -118,6 +121,7 @@ static const char * const backend_names[NR_BACKENDS] = {
 	[BK_SHEAVES] = "sheaves",
 	[BK_NOSHEAVES] = "nosheaves",
 	[BK_PCPU] = "pcpu_array",
+	[BK_PCPU_INLINE] = "pcpu_array_inline",
 	[BK_PCPU_SHEAVES] = "pcpu_array_sheaves",
 	[BK_PCPU_RESERVE] = "pcpu_array_reserve",
 	[BK_PCPU_RSV] = "pcpu_array_rsv",
@@ -147,6 +151,7 @@ struct backend {
 	unsigned int size;
 	struct kmem_cache *s;	/* the slab backends */
 	struct pcpu_array *pa;	/* the pcpu_array backends */
+	bool inline_hit;	/* pcpu_array_inline */
 };
 
 static struct backend backends[ARRAY_SIZE(sizes)][NR_BACKENDS];
@@ -166,18 +171,69 @@ static const char * const array_names[ARRAY_SIZE(sizes)][3] = {
 	  "pcpu_array_bench_pa_account_256" },
 };
 
-static inline void *b_alloc(struct backend *b, gfp_t gfp)
+/* Which API a backend's single-object calls go through. */
+enum api { API_SLAB, API_PCPU, API_PCPU_INLINE };
+
+static enum api b_api(const struct backend *b)
 {
-	return b->pa ? pcpu_array_alloc(b->pa, gfp) : kmem_cache_alloc(b->s, gfp);
+	if (b->inline_hit)
+		return API_PCPU_INLINE;
+	return b->pa ? API_PCPU : API_SLAB;
 }
 
-static inline void b_free(struct backend *b, void *obj)
+static __always_inline void *api_alloc(enum api api, struct kmem_cache *s,
+				       struct pcpu_array *pa, gfp_t gfp)
 {
-	if (b->pa)
-		pcpu_array_free(b->pa, obj);
-	else
-		kmem_cache_free(b->s, obj);
+	switch (api) {
+	case API_PCPU_INLINE:
+		return pcpu_array_alloc_inline(pa, gfp);
+	case API_PCPU:
+		return pcpu_array_alloc(pa, gfp);
+	default:
+		return kmem_cache_alloc(s, gfp);
+	}
 }
+
+static __always_inline void api_free(enum api api, struct kmem_cache *s,
+				     struct pcpu_array *pa, void *obj)
+{
+	switch (api) {
+	case API_PCPU_INLINE:
+		pcpu_array_free_inline(pa, obj);
+		break;
+	case API_PCPU:
+		pcpu_array_free(pa, obj);
+		break;
+	default:
+		kmem_cache_free(s, obj);
+		break;
+	}
+}
+
+/* One object through @b's API, chosen at each call (the scenarios but two). */
+static __always_inline void *b_alloc(struct backend *b, gfp_t gfp)
+{
+	return api_alloc(b_api(b), b->s, b->pa, gfp);
+}
+
+static __always_inline void b_free(struct backend *b, void *obj)
+{
+	api_free(b_api(b), b->s, b->pa, obj);
+}
+
+/*
+ * The loop of @fn compiled once per API, the API chosen once per run: the
+ * hot_pair and batchN loops call one API with nothing around it, so that what
+ * they count is the allocator's work, not the benchmark's.
+ */
+#define RUN_PER_API(fn, b, ...)							\
+	({									\
+		enum api __api = b_api(b);					\
+										\
+		__api == API_PCPU_INLINE ? fn(API_PCPU_INLINE, b, __VA_ARGS__) :	\
+		__api == API_PCPU ? fn(API_PCPU, b, __VA_ARGS__) :		\
+				    fn(API_SLAB, b, __VA_ARGS__);		\
+	})
 
 /* Scratch space of one worker. */
 struct scratch {
@@ -185,16 +241,48 @@ struct scratch {
 	void *pre[2 * 16];
 };
 
-static int run_hot_pair(struct backend *b, struct scratch *sc, unsigned long n)
+static __always_inline int hot_pair_loop(enum api api, struct backend *b,
+					  unsigned long n)
 {
+	struct kmem_cache *s = b->s;
+	struct pcpu_array *pa = b->pa;
 	unsigned long i;
 	void *obj;
 
 	for (i = 0; i < n; i++) {
-		obj = b_alloc(b, GFP_KERNEL);
+		obj = api_alloc(api, s, pa, GFP_KERNEL);
 		if (!obj)
 			return -ENOMEM;
-		b_free(b, obj);
+		api_free(api, s, pa, obj);
+	}
+	return 0;
+}
+
+static int run_hot_pair(struct backend *b, struct scratch *sc, unsigned long n)
+{
+	return RUN_PER_API(hot_pair_loop, b, n);
+}
+
+static __always_inline int batch_loop(enum api api, struct backend *b,
+				      struct scratch *sc, unsigned long n,
+				      unsigned int batch)
+{
+	struct kmem_cache *s = b->s;
+	struct pcpu_array *pa = b->pa;
+	unsigned long r;
+	unsigned int i, j;
+
+	for (r = 0; r < n / batch; r++) {
+		for (i = 0; i < batch; i++) {
+			sc->obj[i] = api_alloc(api, s, pa, GFP_KERNEL);
+			if (!sc->obj[i]) {
+				for (j = 0; j < i; j++)
+					api_free(api, s, pa, sc->obj[j]);
+				return -ENOMEM;
+			}
+		}
+		for (i = 0; i < batch; i++)
+			api_free(api, s, pa, sc->obj[i]);
 	}
 	return 0;
 }
@@ -202,22 +290,7 @@ static int run_hot_pair(struct backend *b, struct scratch *sc, unsigned long n)
 static int run_batch(struct backend *b, struct scratch *sc, unsigned long n,
 		     unsigned int batch)
 {
-	unsigned long r;
-	unsigned int i, j;
-
-	for (r = 0; r < n / batch; r++) {
-		for (i = 0; i < batch; i++) {
-			sc->obj[i] = b_alloc(b, GFP_KERNEL);
-			if (!sc->obj[i]) {
-				for (j = 0; j < i; j++)
-					b_free(b, sc->obj[j]);
-				return -ENOMEM;
-			}
-		}
-		for (i = 0; i < batch; i++)
-			b_free(b, sc->obj[i]);
-	}
-	return 0;
+	return RUN_PER_API(batch_loop, b, sc, n, batch);
 }
 
 /*
@@ -762,6 +835,9 @@ static int create_backends(void)
 			case BK_BULK:
 				b->s = caches[z][1];
 				break;
+			case BK_PCPU_INLINE:
+				b->inline_hit = true;
+				fallthrough;
 			case BK_PCPU:
 			case BK_PCPU_RESERVE:
 			case BK_PCPU_RSV:

@@ -38,6 +38,12 @@
 pub mod abi_types;
 #[path = "../rust/gfp.rs"]
 pub mod gfp;
+#[path = "../rust/hardening.rs"]
+pub mod hardening;
+#[path = "../rust/inline_hit.rs"]
+pub mod inline_hit;
+#[path = "../rust/inline_percpu.rs"]
+pub mod inline_percpu;
 #[path = "../rust/typed.rs"]
 pub mod typed;
 
@@ -98,6 +104,19 @@ extern "C" {
     fn pcpu_array_get_stats(pa: *mut c_void, st: *mut Stats);
     fn pcpu_array_shrink(pa: *mut c_void) -> c_ulong;
 }
+
+extern "C" {
+    /// The symbol of layout version [`abi_types::LAYOUT`], exported by a `pcpu_array.ko` of
+    /// that layout only.
+    static pcpu_array_layout_v1: c_uint;
+}
+
+/// The reference to `pcpu_array_layout_v1` that the inline hit path needs: a module compiled
+/// with this binding fails to load against a `pcpu_array.ko` of another layout ("Unknown symbol
+/// pcpu_array_layout_v1"), where its inline path would misread the per-CPU state.
+#[used]
+// SAFETY: Only the address of the symbol is taken; nothing reads it.
+static LAYOUT_REFERENCE: &c_uint = unsafe { &pcpu_array_layout_v1 };
 
 /// A `struct pcpu_array *` owned by this module: the untyped cache under the typed ones.
 ///
@@ -162,14 +181,25 @@ impl Drop for ExternCache {
 unsafe impl RawCache for ExternCache {
     type Reservation<'a> = ExternReservation<'a>;
 
+    /// `pcpu_array_alloc_inline()`: the hit without a call ([`inline_hit`]).
+    #[inline]
     fn alloc_raw(&self, gfp: Gfp) -> Option<NonNull<c_void>> {
+        // SAFETY: `pa` is live (type invariant).
+        if let Some(obj) = unsafe { inline_hit::alloc(self.pa, gfp) } {
+            return Some(obj);
+        }
         // SAFETY: `pa` is live (type invariant).
         NonNull::new(unsafe { pcpu_array_alloc(self.pa.as_ptr(), gfp.as_raw()) })
     }
 
+    /// `pcpu_array_free_inline()`: the hit without a call ([`inline_hit`]).
+    #[inline]
     unsafe fn free_raw(&self, obj: NonNull<c_void>) {
-        // SAFETY: `pa` is live; the caller guarantees `obj`.
-        unsafe { pcpu_array_free(self.pa.as_ptr(), obj.as_ptr()) };
+        // SAFETY: `pa` is live (type invariant); the caller guarantees `obj`.
+        if let Err(obj) = unsafe { inline_hit::free(self.pa, obj) } {
+            // SAFETY: As above.
+            unsafe { pcpu_array_free(self.pa.as_ptr(), obj.as_ptr()) };
+        }
     }
 
     fn prefill_raw(&self, count: usize, gfp: Gfp) -> Result {

@@ -24,8 +24,14 @@
 #define _PCPU_ARRAY_H
 
 #include <linux/array_size.h>
+#include <linux/bits.h>
+#include <linux/err.h>
 #include <linux/gfp_types.h>
+#include <linux/local_lock.h>
+#include <linux/mm.h>
+#include <linux/percpu.h>
 #include <linux/slab.h>
+#include <linux/string.h>
 #include <linux/types.h>
 
 /* Objects each CPU's array may hold at most. */
@@ -219,5 +225,168 @@ void pcpu_array_rsv_release(struct pcpu_array_rsv *rsv);
 struct kmem_cache *pcpu_array_cache(struct pcpu_array *pa);
 /* Fills @st with the counters (zeroes for a bad handle). Context: any. */
 void pcpu_array_get_stats(struct pcpu_array *pa, struct pcpu_array_stats *st);
+
+/*
+ * The inline hit path: pcpu_array_alloc_inline() and pcpu_array_free_inline()
+ * do what pcpu_array_alloc() and pcpu_array_free() do, with the same contexts
+ * and counters, and take the hit (an object in this CPU's loaded array, or
+ * room in it) without a call. Anything else, a failed trylock included, calls
+ * the exported function. On a kernel that is not x86-64 SMP, on PREEMPT_RT
+ * and with a debug option that checks what the hit does (lockdep,
+ * DEBUG_PREEMPT, DEBUG_ATOMIC_SLEEP, KASAN, kmemleak), they are the exported
+ * functions:
+ * PCPU_ARRAY_INLINE_HIT says which.
+ *
+ * The hit reads the cache's per-CPU state, laid out as below. That layout has
+ * a version, PCPU_ARRAY_LAYOUT: every module compiled with this header
+ * references the symbol pcpu_array_layout_v<PCPU_ARRAY_LAYOUT>, which only a
+ * pcpu_array.ko of the same layout exports, so a module compiled against
+ * another layout fails to load with "Unknown symbol pcpu_array_layout_v1".
+ * The structures are for the inline functions alone: read or write them
+ * nowhere else.
+ */
+#define PCPU_ARRAY_LAYOUT 1
+extern const unsigned int pcpu_array_layout_v1;
+static const unsigned int *const pcpu_array_layout_ref __used = &pcpu_array_layout_v1;
+
+#if defined(CONFIG_X86_64) && defined(CONFIG_SMP) && defined(CONFIG_PREEMPT_COUNT) && \
+	!defined(CONFIG_PREEMPT_RT) && !defined(CONFIG_DEBUG_PREEMPT) && \
+	!defined(CONFIG_TRACE_PREEMPT_TOGGLE) && !defined(CONFIG_DEBUG_LOCK_ALLOC) && \
+	!defined(CONFIG_DEBUG_ATOMIC_SLEEP) && !defined(CONFIG_KASAN) && \
+	!defined(CONFIG_DEBUG_KMEMLEAK)
+#define PCPU_ARRAY_INLINE_HIT 1
+#else
+#define PCPU_ARRAY_INLINE_HIT 0
+#endif
+
+/* One array of a CPU (a magazine): a stack of free objects. */
+struct pcpu_array_magazine {
+	unsigned long len;
+	unsigned long capacity;
+	unsigned long kasan_size;	/* not 0: objects poisoned (never inline) */
+	void *objs[PCPU_ARRAY_MAX_CAPACITY];
+};
+
+/* One CPU's lock and arrays; the inline path uses only the loaded one. */
+struct pcpu_array_cpu {
+	local_trylock_t lock;
+	struct pcpu_array_magazine *loaded;
+	struct pcpu_array_magazine *previous;
+	int node;
+};
+
+/* The first bytes of every struct pcpu_array; set at creation. */
+struct pcpu_array_hot {
+	struct pcpu_array_cpu __percpu *cpu;	/* this CPU's: this_cpu_ptr() */
+	u64 __percpu *stats;	/* indexed by PCPU_ARRAY_STAT_* */
+	const s64 *checks;	/* placement rules: see the inline functions */
+	unsigned int object_size;
+};
+
+#define PCPU_ARRAY_CHECK_SLAB_ACCOUNTED BIT_ULL(61)
+#define PCPU_ARRAY_STAT_ALLOC_ARRAY 0
+#define PCPU_ARRAY_STAT_FREE_ARRAY 1
+
+#if PCPU_ARRAY_INLINE_HIT
+/*
+ * local_trylock() and local_unlock() of this CPU's lock, as they compile
+ * without lockdep on !PREEMPT_RT (the only kernels PCPU_ARRAY_INLINE_HIT
+ * allows): a byte that only its CPU writes, with preemption disabled. Written
+ * out so that this CPU's slot is computed once per access, not three times.
+ */
+static_assert(sizeof(local_trylock_t) == sizeof(u8));
+
+static __always_inline bool pcpu_array_inline_lock(const struct pcpu_array_hot *hot,
+						    struct pcpu_array_cpu **cpup)
+{
+	struct pcpu_array_cpu *cpu;
+
+	preempt_disable();
+	cpu = this_cpu_ptr(hot->cpu);
+	if (unlikely(READ_ONCE(cpu->lock.acquired))) {
+		preempt_enable();
+		return false;
+	}
+	WRITE_ONCE(cpu->lock.acquired, 1);
+	barrier();
+	*cpup = cpu;
+	return true;
+}
+
+static __always_inline void pcpu_array_inline_unlock(struct pcpu_array_cpu *cpu)
+{
+	barrier();
+	WRITE_ONCE(cpu->lock.acquired, 0);
+	preempt_enable();
+}
+#endif
+
+/*
+ * pcpu_array_alloc(), with the hit inline. An allocation that may be charged
+ * to a memory cgroup (__GFP_ACCOUNT, or a SLAB_ACCOUNT cache) takes the call,
+ * which sends it to the backing cache.
+ * Context: as pcpu_array_alloc().
+ */
+static __always_inline void *pcpu_array_alloc_inline(struct pcpu_array *pa, gfp_t gfp)
+{
+#if PCPU_ARRAY_INLINE_HIT
+	const struct pcpu_array_hot *hot = (const struct pcpu_array_hot *)pa;
+	struct pcpu_array_magazine *mag;
+	struct pcpu_array_cpu *cpu;
+	void *obj;
+
+	if (IS_ERR_OR_NULL(pa) ||
+	    unlikely((gfp & __GFP_ACCOUNT) ||
+		     (READ_ONCE(*hot->checks) & PCPU_ARRAY_CHECK_SLAB_ACCOUNTED)))
+		goto call;
+	if (!pcpu_array_inline_lock(hot, &cpu))
+		goto call;
+	mag = cpu->loaded;
+	if (unlikely(!mag->len)) {
+		pcpu_array_inline_unlock(cpu);
+		goto call;
+	}
+	obj = mag->objs[--mag->len];
+	this_cpu_inc(hot->stats[PCPU_ARRAY_STAT_ALLOC_ARRAY]);
+	pcpu_array_inline_unlock(cpu);
+	if (want_init_on_alloc(gfp))
+		memset(obj, 0, hot->object_size);
+	return obj;
+call:
+#endif
+	return pcpu_array_alloc(pa, gfp);
+}
+
+/*
+ * pcpu_array_free(), with the hit inline. A free that needs a placement check
+ * (several memory nodes, memory cgroups, reserve objects out) or init_on_free
+ * takes the call.
+ * Context: as pcpu_array_free().
+ */
+static __always_inline void pcpu_array_free_inline(struct pcpu_array *pa, void *obj)
+{
+#if PCPU_ARRAY_INLINE_HIT
+	const struct pcpu_array_hot *hot = (const struct pcpu_array_hot *)pa;
+	struct pcpu_array_magazine *mag;
+	struct pcpu_array_cpu *cpu;
+
+	if (IS_ERR_OR_NULL(pa) ||
+	    unlikely(!obj || READ_ONCE(*hot->checks) || want_init_on_free()))
+		goto call;
+	if (!pcpu_array_inline_lock(hot, &cpu))
+		goto call;
+	mag = cpu->loaded;
+	if (unlikely(mag->len >= mag->capacity)) {
+		pcpu_array_inline_unlock(cpu);
+		goto call;
+	}
+	mag->objs[mag->len++] = obj;
+	this_cpu_inc(hot->stats[PCPU_ARRAY_STAT_FREE_ARRAY]);
+	pcpu_array_inline_unlock(cpu);
+	return;
+call:
+#endif
+	pcpu_array_free(pa, obj);
+}
 
 #endif /* _PCPU_ARRAY_H */

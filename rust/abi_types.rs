@@ -15,6 +15,7 @@ use core::mem::{
 use kernel::{
     bindings,
     ffi::{
+        c_int,
         c_uint,
         c_void, //
     },
@@ -118,6 +119,73 @@ pub struct PcpuArrayRsv {
     pub count: c_uint,
 }
 
+/// `PCPU_ARRAY_LAYOUT`: the version of the layout that the inline hit path reads
+/// ([`PcpuArrayHot`], [`PcpuArrayCpu`], [`PcpuArrayMagazine`]). Any change to those three, to
+/// what their fields mean or to the `CHECK_*` and `STAT_*` numbers takes a new version, and with
+/// it a new name of the symbol that `pcpu_array.ko` exports for it and that every consumer
+/// compiled against the layout references, `pcpu_array_layout_v1` for version 1: a consumer of
+/// another layout fails to load with "Unknown symbol pcpu_array_layout_v<N>".
+pub const LAYOUT: u32 = 1;
+
+/// `struct pcpu_array_magazine`: one magazine of a CPU, a stack of free objects.
+#[repr(C)]
+pub struct PcpuArrayMagazine {
+    /// Objects held: `objs[0]` to `objs[len - 1]`, the last pushed on top.
+    pub len: usize,
+    /// Objects it may hold, at most [`MAX_CAPACITY`].
+    pub capacity: usize,
+    /// The object size when the magazine poisons its objects for KASAN, else 0.
+    pub kasan_size: usize,
+    /// The objects.
+    pub objs: [*mut c_void; MAX_CAPACITY],
+}
+
+/// `struct pcpu_array_cpu`: one CPU's lock and magazines, a `__percpu` object.
+#[repr(C)]
+pub struct PcpuArrayCpu {
+    /// Held while the magazines are used; tried, never waited for.
+    pub lock: bindings::local_trylock_t,
+    /// The magazine allocations pop from and frees push onto.
+    pub loaded: *mut PcpuArrayMagazine,
+    /// The other magazine, swapped in by the exported functions.
+    pub previous: *mut PcpuArrayMagazine,
+    /// The memory node of the objects the magazines hold.
+    pub node: c_int,
+}
+
+/// `struct pcpu_array_hot`: the first bytes of every `struct pcpu_array`, what the inline hit
+/// path reads. Set when the cache is created, never changed.
+#[repr(C)]
+pub struct PcpuArrayHot {
+    /// Every CPU's lock and magazines (`__percpu`).
+    pub cpu: *mut PcpuArrayCpu,
+    /// Every CPU's counters (`__percpu`), indexed by [`STAT_ALLOC_ARRAY`] and
+    /// [`STAT_FREE_ARRAY`].
+    pub stats: *mut u64,
+    /// The cache's placement checks: a free may take the inline path only when the word is 0,
+    /// an allocation only when [`CHECK_SLAB_ACCOUNTED`] is clear.
+    pub checks: *const i64,
+    /// The object size, for zeroing.
+    pub object_size: c_uint,
+}
+
+// SAFETY: The pointers are addresses of a cache's per-CPU slots and counters and of its checks
+// word, which live as long as the cache. Nothing is reached through `PcpuArrayHot` itself: the
+// inline hit path uses a CPU's slot under its lock and its counters with `this_cpu_*()`, and
+// reads the checks word atomically, from any task.
+unsafe impl Send for PcpuArrayHot {}
+
+// SAFETY: As above; `&PcpuArrayHot` gives nothing but the addresses.
+unsafe impl Sync for PcpuArrayHot {}
+
+/// `PCPU_ARRAY_CHECK_SLAB_ACCOUNTED`: the bit of [`PcpuArrayHot::checks`] set while every
+/// allocation of the cache must be charged, and so go to the backing cache.
+pub const CHECK_SLAB_ACCOUNTED: i64 = 1 << 61;
+/// `PCPU_ARRAY_STAT_ALLOC_ARRAY`: the counter of allocations served from a magazine.
+pub const STAT_ALLOC_ARRAY: usize = 0;
+/// `PCPU_ARRAY_STAT_FREE_ARRAY`: the counter of frees into a magazine.
+pub const STAT_FREE_ARRAY: usize = 1;
+
 // The layout `rust/pcpu_array_exports.c` checks on the C side.
 const _: () = {
     assert!(size_of::<PcpuArrayStats>() == 56);
@@ -142,4 +210,16 @@ const _: () = {
     assert!(offset_of!(PcpuArrayRsv, count) == 20);
     assert!(MAX_CAPACITY == 64);
     assert!(MAX_RESERVE == 256);
+    assert!(size_of::<PcpuArrayMagazine>() == 24 + 8 * MAX_CAPACITY);
+    assert!(offset_of!(PcpuArrayMagazine, len) == 0);
+    assert!(offset_of!(PcpuArrayMagazine, capacity) == 8);
+    assert!(offset_of!(PcpuArrayMagazine, objs) == 24);
+    assert!(offset_of!(PcpuArrayHot, cpu) == 0);
+    assert!(offset_of!(PcpuArrayHot, stats) == 8);
+    assert!(offset_of!(PcpuArrayHot, checks) == 16);
+    assert!(offset_of!(PcpuArrayHot, object_size) == 24);
+    assert!(CHECK_SLAB_ACCOUNTED == 1 << 61);
+    assert!(STAT_ALLOC_ARRAY == 0);
+    assert!(STAT_FREE_ARRAY == 1);
+    assert!(LAYOUT == 1);
 };

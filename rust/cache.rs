@@ -259,6 +259,12 @@ impl Cache {
         self.shared.backing.as_ptr()
     }
 
+    /// What the inline hit path of consumers reads (`struct pcpu_array_hot`), valid while
+    /// the cache lives.
+    pub(crate) fn hot(&self) -> crate::abi_types::PcpuArrayHot {
+        self.shared.hot()
+    }
+
     /// The counters, summed over every CPU.
     pub fn stats(&self) -> Stats {
         self.shared.stats()

@@ -14,8 +14,10 @@
 use crate::{
     abi_types::{
         PcpuArrayArgs,
+        PcpuArrayHot,
         PcpuArrayRsv,
         PcpuArrayStats, //
+        LAYOUT,
     },
     backing::Sheaves,
     cache::{
@@ -57,12 +59,24 @@ use kernel::{
 };
 
 /// What a `struct pcpu_array *` points to.
+///
+/// `repr(C)`, `hot` first: the header's inline hit path reads the first bytes of a `struct
+/// pcpu_array` as a `struct pcpu_array_hot`.
+#[repr(C)]
 pub(crate) struct AbiCache {
+    /// Where `cache` keeps what the inline hit path uses; set at creation, never changed.
+    hot: PcpuArrayHot,
     cache: Cache,
     reservations: Atomic<i32>,
     /// The work item of [`teardown`], initialised when it is queued.
     teardown_work: Opaque<bindings::work_struct>,
 }
+
+/// `pcpu_array_layout_v1`: the symbol of layout version [`LAYOUT`] (1), which every consumer
+/// compiled against it references (see `include/pcpu_array.h`), so that one compiled against
+/// another layout fails to load. Its value is the version.
+#[no_mangle]
+pub static pcpu_array_layout_v1: u32 = LAYOUT;
 
 /// What a `struct pcpu_array_reservation *` points to.
 pub(crate) struct AbiReservation {
@@ -204,9 +218,11 @@ unsafe fn create(name: *const c_char, args: &PcpuArrayArgs) -> Result<*mut c_voi
         adaptive: !args.fixed_capacity,
         ..Config::new(args.size, args.capacity)
     };
+    let cache = Cache::new(name, config)?;
     let a = Arc::new(
         AbiCache {
-            cache: Cache::new(name, config)?,
+            hot: cache.hot(),
+            cache,
             reservations: Atomic::new(0),
             teardown_work: Opaque::uninit(),
         },

@@ -39,6 +39,32 @@ const _: () = assert!(MAX_CAPACITY == 2 * BATCH_MAX);
 // A magazine of the policy (`crate::depot_policy`) and an array hold as many objects at most.
 const _: () = assert!(MAX_CAPACITY == crate::depot_policy::MAGAZINE_MAX);
 
+// What the inline hit path of consumers reads: an array is a `struct pcpu_array_magazine`, and
+// a CPU's magazines are the `loaded`, `previous` and `node` of a `struct pcpu_array_cpu`.
+const _: () = {
+    use crate::abi_types::{
+        PcpuArrayCpu,
+        PcpuArrayMagazine, //
+    };
+    use core::mem::{
+        offset_of,
+        size_of, //
+    };
+    assert!(size_of::<CpuArray>() == size_of::<PcpuArrayMagazine>());
+    assert!(offset_of!(CpuArray, len) == offset_of!(PcpuArrayMagazine, len));
+    assert!(offset_of!(CpuArray, capacity) == offset_of!(PcpuArrayMagazine, capacity));
+    assert!(offset_of!(CpuArray, kasan_size) == offset_of!(PcpuArrayMagazine, kasan_size));
+    assert!(offset_of!(CpuArray, objs) == offset_of!(PcpuArrayMagazine, objs));
+    // Where a CPU's magazines start in its slot, after the lock (`crate::shared` checks that the
+    // slot puts them there).
+    let mags = offset_of!(PcpuArrayCpu, loaded);
+    assert!(offset_of!(CpuMagazines, pair) == 0);
+    assert!(mags + MagazinePair::<Magazine>::LOADED_OFFSET == offset_of!(PcpuArrayCpu, loaded));
+    assert!(mags + MagazinePair::<Magazine>::PREVIOUS_OFFSET == offset_of!(PcpuArrayCpu, previous));
+    assert!(mags + offset_of!(CpuMagazines, node) == offset_of!(PcpuArrayCpu, node));
+    assert!(size_of::<Magazine>() == size_of::<*mut PcpuArrayMagazine>());
+};
+
 /// How many pointers a [`Batch`] holds: 32, as the 2023 design moved at most 32 pointers
 /// through the stack (256 bytes on 64-bit).
 pub(crate) const BATCH_MAX: usize = 32;
@@ -63,6 +89,10 @@ pub(crate) const fn batch_for(capacity: usize) -> usize {
 /// `len <= capacity <= MAX_CAPACITY`, and `objs[..len]` are non-null. When `kasan_size` is
 /// non-zero, `objs[..len]` are slab objects of `kasan_size` bytes, owned by the array and
 /// poisoned.
+///
+/// `repr(C)`: the layout is `struct pcpu_array_magazine` of the C ABI, which the inline hit path
+/// of consumers reads and writes ([`PcpuArrayMagazine`]).
+#[repr(C)]
 pub(crate) struct CpuArray {
     len: usize,
     capacity: usize,
@@ -326,6 +356,10 @@ pub(crate) type Magazine = KBox<CpuArray>;
 /// have its capacity and poisoning.
 ///
 /// [`Shared::new_magazine`]: crate::shared::Shared::new_magazine
+///
+/// `repr(C)`, as [`MagazinePair`]: after a CPU's lock, the layout is that of `struct
+/// pcpu_array_cpu` of the C ABI ([`crate::abi_types::PcpuArrayCpu`]).
+#[repr(C)]
 pub(crate) struct CpuMagazines {
     pair: MagazinePair<Magazine>,
     node: i32,

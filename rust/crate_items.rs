@@ -23,6 +23,7 @@ mod ffi;
 mod gfp;
 mod hardening;
 mod hotplug;
+mod inline_percpu;
 mod irqsave_lock;
 mod kasan;
 mod lifecycle;

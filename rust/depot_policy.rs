@@ -236,9 +236,20 @@ pub(crate) fn free_step<S: Stack + ?Sized>(loaded: &S, previous: &S) -> FreeStep
 /// `M` owns a magazine (`KBox<Magazine<_>>` in the kernel). Having two magazines is what makes a
 /// CPU that alternates allocations and frees around a magazine boundary stay off the depot: it
 /// swaps, where a single magazine would trade on every other operation.
+///
+/// `repr(C)`, loaded first: in the kernel a pair is part of the layout that the inline hit path
+/// of consumers reads (`struct pcpu_array_cpu`).
+#[repr(C)]
 pub(crate) struct MagazinePair<M> {
     loaded: M,
     previous: M,
+}
+
+impl<M> MagazinePair<M> {
+    /// Where the loaded magazine is in a pair.
+    pub(crate) const LOADED_OFFSET: usize = core::mem::offset_of!(Self, loaded);
+    /// Where the previous magazine is in a pair.
+    pub(crate) const PREVIOUS_OFFSET: usize = core::mem::offset_of!(Self, previous);
 }
 
 impl<M, S> MagazinePair<M>

@@ -59,21 +59,9 @@ mod raw {
         #[cfg(pcpu_array_inline_trylock)]
         {
             let _ = lock;
-            let tl = this_cpu.cast::<kernel::bindings::local_trylock_t>();
-            // SAFETY: `tl` is this CPU's instance (the pin keeps us here), and only this CPU
-            // writes `acquired`, with preemption disabled, so an interrupt either sees our
-            // store or runs entirely between our load and store (and leaves it 0).
-            unsafe {
-                let acquired = &raw mut (*tl).acquired;
-                if acquired.read_volatile() != 0 {
-                    return false;
-                }
-                acquired.write_volatile(1);
-            }
-            // `barrier()`: nothing of the critical section moves above the store.
-            // SAFETY: An empty asm block.
-            unsafe { core::arch::asm!("") };
-            true
+            // SAFETY: `this_cpu` is this CPU's instance of an initialised `local_trylock_t`,
+            // and the caller is pinned (guaranteed by the caller).
+            unsafe { crate::inline_percpu::trylock::trylock(this_cpu.cast()) }
         }
         #[cfg(not(pcpu_array_inline_trylock))]
         {
@@ -94,12 +82,8 @@ mod raw {
         #[cfg(pcpu_array_inline_trylock)]
         {
             let _ = lock;
-            // `barrier()`: nothing of the critical section moves below the store.
-            // SAFETY: An empty asm block.
-            unsafe { core::arch::asm!("") };
-            let tl = this_cpu.cast::<kernel::bindings::local_trylock_t>();
-            // SAFETY: This CPU's instance, held by us (guaranteed by the caller).
-            unsafe { (&raw mut (*tl).acquired).write_volatile(0) };
+            // SAFETY: This CPU's instance, held by the caller (guaranteed by the caller).
+            unsafe { crate::inline_percpu::trylock::unlock(this_cpu.cast()) };
         }
         #[cfg(not(pcpu_array_inline_trylock))]
         {
@@ -158,6 +142,17 @@ impl<T: Send> PerCpuTryLock<T> {
         })?;
         // INVARIANT: Every slot's lock was initialised above; nothing has accessed a value.
         Ok(Self { slots })
+    }
+
+    /// Where a CPU's value is in its `__percpu` slot, after the lock (`repr(C)`): the lock's
+    /// size rounded up to the value's alignment.
+    pub(crate) const VALUE_OFFSET: usize = core::mem::offset_of!(Slot<T>, value);
+
+    /// The `__percpu` address of the slots: each CPU's lock, followed by its value at
+    /// [`Self::VALUE_OFFSET`]. For the inline hit path of consumers, which takes the lock as
+    /// `local_trylock()` does and then uses the value.
+    pub(crate) fn as_percpu_ptr(&self) -> *mut c_void {
+        self.slots.as_percpu_ptr()
     }
 
     /// Tries to lock the value of the CPU `pin` holds the task on. Never spins.

@@ -7,6 +7,7 @@
  * it for this file alone.
  */
 
+#include <linux/align.h>
 #include <linux/build_bug.h>
 #include <linux/export.h>
 #include <linux/stddef.h>
@@ -38,6 +39,25 @@ static_assert(offsetof(struct pcpu_array_rsv, size) == 16);
 static_assert(offsetof(struct pcpu_array_rsv, count) == 20);
 static_assert(PCPU_ARRAY_MAX_CAPACITY == 64);
 static_assert(PCPU_ARRAY_MAX_RESERVE == 256);
+static_assert(sizeof(struct pcpu_array_magazine) == 24 + 8 * PCPU_ARRAY_MAX_CAPACITY);
+static_assert(offsetof(struct pcpu_array_magazine, len) == 0);
+static_assert(offsetof(struct pcpu_array_magazine, capacity) == 8);
+static_assert(offsetof(struct pcpu_array_magazine, objs) == 24);
+static_assert(offsetof(struct pcpu_array_cpu, loaded) ==
+	      ALIGN(sizeof(local_trylock_t), sizeof(void *)));
+static_assert(offsetof(struct pcpu_array_hot, cpu) == 0);
+static_assert(offsetof(struct pcpu_array_hot, stats) == 8);
+static_assert(offsetof(struct pcpu_array_hot, checks) == 16);
+static_assert(offsetof(struct pcpu_array_hot, object_size) == 24);
+static_assert(PCPU_ARRAY_CHECK_SLAB_ACCOUNTED == 1ULL << 61);
+static_assert(PCPU_ARRAY_STAT_ALLOC_ARRAY == 0);
+static_assert(PCPU_ARRAY_STAT_FREE_ARRAY == 1);
+static_assert(PCPU_ARRAY_LAYOUT == 1);
+/*
+ * The header's choice of the inline hit path is Kbuild's pcpu_array_inline_hit,
+ * which the Rust binding compiles with: the two conditions must agree.
+ */
+static_assert(PCPU_ARRAY_INLINE_HIT == PCPU_ARRAY_INLINE_HIT_KBUILD);
 
 EXPORT_SYMBOL_GPL(pcpu_array_create);
 EXPORT_SYMBOL_GPL(pcpu_array_create_args);
@@ -57,3 +77,4 @@ EXPORT_SYMBOL_GPL(pcpu_array_rsv_alloc);
 EXPORT_SYMBOL_GPL(pcpu_array_rsv_release);
 EXPORT_SYMBOL_GPL(pcpu_array_cache);
 EXPORT_SYMBOL_GPL(pcpu_array_get_stats);
+EXPORT_SYMBOL_GPL(pcpu_array_layout_v1);

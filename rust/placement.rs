@@ -141,6 +141,8 @@ const NUMA: i64 = 1 << 62;
 /// [`Placement::checks`]: a `SLAB_ACCOUNT` cache, every object of which is charged, refills
 /// included.
 const SLAB_ACCOUNTED: i64 = 1 << 61;
+// The inline hit path of consumers tests this bit by its number in the C ABI.
+const _: () = assert!(SLAB_ACCOUNTED == crate::abi_types::CHECK_SLAB_ACCOUNTED);
 /// [`Placement::checks`]: an allocation with `__GFP_ACCOUNT` has been served; such objects are
 /// charged, refills (without it) are not.
 const GFP_ACCOUNTED: i64 = 1 << 60;
@@ -174,6 +176,13 @@ impl Placement {
         Self {
             checks: AtomicI64::new(checks),
         }
+    }
+
+    /// The word of checks, for the inline hit path of consumers: a free may skip
+    /// [`Placement::free_to`] only when it is 0, an allocation [`Placement::alloc_may_use_array`]
+    /// only without `__GFP_ACCOUNT` and while `PCPU_ARRAY_CHECK_SLAB_ACCOUNTED` is clear.
+    pub(crate) fn checks_ptr(&self) -> *const i64 {
+        self.checks.as_ptr()
     }
 
     /// Whether objects must be placed by node at all.

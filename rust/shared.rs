@@ -26,6 +26,10 @@
 //! sleep. No interrupt can take it on a CPU that holds it.
 
 use crate::{
+    abi_types::{
+        PcpuArrayCpu,
+        PcpuArrayHot, //
+    },
     backing::BackingCache,
     capacity::Adaptation,
     cpu_array::{
@@ -75,6 +79,18 @@ use kernel::{
         Atomic,
         Relaxed, //
     },
+};
+
+// A CPU's slot is a `struct pcpu_array_cpu`: its magazines follow the lock where the C ABI puts
+// `loaded` (`crate::cpu_array` checks the rest), and the slot is no larger.
+const _: () = {
+    assert!(
+        PerCpuTryLock::<CpuMagazines>::VALUE_OFFSET == core::mem::offset_of!(PcpuArrayCpu, loaded)
+    );
+    assert!(
+        PerCpuTryLock::<CpuMagazines>::VALUE_OFFSET + core::mem::size_of::<CpuMagazines>()
+            <= core::mem::size_of::<PcpuArrayCpu>()
+    );
 };
 
 /// One memory node's depot of magazines.
@@ -175,6 +191,19 @@ impl Shared {
             works: CpuWorks::new()?,
             shrink_cursor: Atomic::new(0),
         })
+    }
+
+    /// What the inline hit path of consumers reads (`struct pcpu_array_hot`): where every CPU's
+    /// lock and magazines, every CPU's counters and the placement checks are. All of them live
+    /// as long as `self`.
+    pub(crate) fn hot(&self) -> PcpuArrayHot {
+        PcpuArrayHot {
+            cpu: self.magazines.as_percpu_ptr().cast(),
+            stats: self.stats.as_percpu_ptr(),
+            checks: self.placement.checks_ptr(),
+            // Exact: the size was a `c_uint` when the cache was created.
+            object_size: self.backing.object_size() as u32,
+        }
     }
 
     /// Runs `f` on the current CPU's magazines with its lock held, and records how many objects

@@ -113,6 +113,13 @@ stats! {
 /// The number of counters.
 pub(crate) const NR_STATS: usize = Stat::ALL.len();
 
+// The counters the inline hit path of consumers increments, by index (`PCPU_ARRAY_STAT_*`).
+const _: () = {
+    assert!(Stat::AllocArray as usize == crate::abi_types::STAT_ALLOC_ARRAY);
+    assert!(Stat::FreeArray as usize == crate::abi_types::STAT_FREE_ARRAY);
+    assert!(core::mem::offset_of!(CpuStats, counters) == 0);
+};
+
 /// One CPU's counters.
 ///
 /// Each is written by its own CPU, through [`ThisCpuStats`] (`this_cpu_add()`, one instruction
@@ -196,6 +203,12 @@ impl StatsTable {
         self.cpus.online().map(move |(cpu, c)| (cpu, c.get(stat)))
     }
 
+    /// The `__percpu` address of every CPU's counters, an array of `u64` indexed by [`Stat`]:
+    /// for the inline hit path of consumers, which counts its hits with `this_cpu_inc()`.
+    pub(crate) fn as_percpu_ptr(&self) -> *mut u64 {
+        self.cpus.as_percpu_ptr().cast()
+    }
+
     /// The counters of the CPU `pin` holds the task on.
     #[inline]
     pub(crate) fn this_cpu<'a>(&'a self, _pin: &'a CpuPin) -> ThisCpuStats<'a> {
@@ -271,7 +284,8 @@ impl ThisCpuStats<'_> {
     /// Adds one to `stat`.
     #[inline(always)]
     pub(crate) fn inc(&self, stat: Stat) {
-        self.add(stat, 1);
+        // SAFETY: As in `add`.
+        unsafe { this_cpu::inc_u64(self.counter(stat)) };
     }
 
     /// Sets this CPU's `objects_cached` level (see [`CpuStats`]). Must be called with this

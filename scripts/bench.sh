@@ -12,7 +12,8 @@
 # default 20000), BENCH_REPS (single, default 3), BENCH_MULTI_OPS (default BENCH_OPS),
 # BENCH_MULTI_REPS (default 5), VM_CPUS (default 2), BENCH_EXTRA_MODULES (more .ko files
 # for the single boot, whose "scenario=... backend=..." lines join the report; default:
-# the range map sample, run with bench=BENCH_RANGE_MAP_OPS, default 2048) and
+# the range map sample, run with bench=BENCH_RANGE_MAP_OPS, default 2048, and the C ABI
+# sample) and
 # BENCH_MODULE_ARGS (lines "NAME ARGS..." for them), BENCH_OUT (default
 # bench/results/<kernel>-<date>).
 
@@ -41,7 +42,9 @@ KDIR="$kdir" "$top/scripts/build.sh" >/dev/null
 tmp=$(mktemp -d /tmp/pcpu_array-bench.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 mods=("$top/pcpu_array.ko" "$top/pcpu_array_kunit.ko" "$top/bench/pcpu_array_bench.ko")
-read -r -a extra <<<"${BENCH_EXTRA_MODULES-$top/samples/rust/pcpu_array_range_map.ko}"
+# After the benchmark: the range map's bench and KUnit suite, and the C ABI suite, whose
+# inline cases run here on the inline hit path that the debug kernel does not build.
+read -r -a extra <<<"${BENCH_EXTRA_MODULES-$top/samples/rust/pcpu_array_range_map.ko $top/samples/c/pcpu_array_c_abi.ko}"
 extra_args=${BENCH_MODULE_ARGS-"pcpu_array_range_map bench=${BENCH_RANGE_MAP_OPS:-2048}"}
 
 start=$(date +%s)

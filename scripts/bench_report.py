@@ -28,10 +28,9 @@ import subprocess
 import sys
 import tempfile
 
-KNOWN_BACKENDS = ["sheaves", "nosheaves", "pcpu_array", "pcpu_array_sheaves",
-                  "pcpu_array_reserve", "pcpu_array_rsv", "bulk_prealloc",
-                  "sheaves_account",
-                  "pcpu_array_account"]
+KNOWN_BACKENDS = ["sheaves", "nosheaves", "pcpu_array", "pcpu_array_inline",
+                  "pcpu_array_sheaves", "pcpu_array_reserve", "pcpu_array_rsv",
+                  "bulk_prealloc", "sheaves_account", "pcpu_array_account"]
 KNOWN_SCENARIOS = ["hot_pair", "batch16", "batch64", "batch256", "batch1024",
                    "maple4", "maple16", "handoff512", "cross_cpu", "one_cpu_hot_pair",
                    "all_cpus_hot_pair", "one_cpu_batch64", "all_cpus_batch64"]

@@ -12,6 +12,7 @@
 #include <linux/hrtimer.h>
 #include <linux/irqflags.h>
 #include <linux/module.h>
+#include <linux/preempt.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
@@ -104,7 +105,7 @@ struct c_abi_ctx {
 	int prefill;
 	long reserve;
 	int rsv_fill;
-	void *obj, *reserved;
+	void *obj, *obj_inline, *reserved;
 	bool in_hardirq;
 	struct hrtimer timer;
 	struct completion done;
@@ -136,6 +137,8 @@ static void c_abi_restricted_calls(struct c_abi_ctx *c)
 	if (!IS_ENABLED(CONFIG_PREEMPT_RT)) {
 		c->obj = pcpu_array_alloc(c->pa, GFP_ATOMIC);
 		pcpu_array_free(c->pa, c->obj);
+		c->obj_inline = pcpu_array_alloc_inline(c->pa, GFP_ATOMIC);
+		pcpu_array_free_inline(c->pa, c->obj_inline);
 	}
 }
 
@@ -155,8 +158,10 @@ static void c_abi_expect_refused(struct kunit *test, struct c_abi_ctx *c)
 	KUNIT_EXPECT_EQ(test, c->prefill, -EINVAL);
 	KUNIT_EXPECT_EQ(test, c->reserve, -EINVAL);
 	KUNIT_EXPECT_EQ(test, c->rsv_fill, -EINVAL);
-	if (!IS_ENABLED(CONFIG_PREEMPT_RT))
+	if (!IS_ENABLED(CONFIG_PREEMPT_RT)) {
 		KUNIT_EXPECT_NOT_NULL(test, c->obj);
+		KUNIT_EXPECT_NOT_NULL(test, c->obj_inline);
+	}
 	KUNIT_EXPECT_NOT_NULL(test, c->reserved);
 	pcpu_array_free(c->pa, c->reserved);
 }
@@ -226,6 +231,79 @@ static void c_abi_alloc_free(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, st.alloc_array + st.alloc_backing,
 			st.free_array + st.free_backing);
 	KUNIT_EXPECT_GE(test, st.objects_cached, 1);
+	pcpu_array_destroy(pa);
+}
+
+/* Objects in use: what the cache handed out and did not get back. */
+static s64 c_abi_in_use(struct pcpu_array *pa)
+{
+	struct pcpu_array_stats st;
+
+	pcpu_array_get_stats(pa, &st);
+	return st.alloc_array + st.alloc_backing - st.free_array - st.free_backing;
+}
+
+/*
+ * The inline hit path (compiled in where PCPU_ARRAY_INLINE_HIT is 1, as on the
+ * perf kernel of `make bench`; elsewhere these are the exported functions):
+ * a hit pops the object last freed on this CPU and counts it, __GFP_ZERO
+ * zeroes it, and past the loaded array the calls take over without losing an
+ * object or a count.
+ */
+static void c_abi_inline_alloc_free(struct kunit *test)
+{
+	struct pcpu_array *pa = create_or_fail(test, "pcpu_array_c_inline", 8);
+	struct pcpu_array_stats st0, st1, st2;
+	void *objs[3 * 8];
+	void *obj, *again;
+	bool zero;
+	int i;
+
+	KUNIT_ASSERT_EQ(test, pcpu_array_prefill(pa, 8, GFP_KERNEL), 0);
+	/* One CPU's array throughout: no sleeping allocation, no migration. */
+	preempt_disable();
+	pcpu_array_get_stats(pa, &st0);
+	obj = pcpu_array_alloc_inline(pa, GFP_NOWAIT);
+	pcpu_array_get_stats(pa, &st1);
+	if (obj) {
+		memset(obj, 0x5a, OBJ_SIZE);
+		pcpu_array_free_inline(pa, obj);
+	}
+	pcpu_array_get_stats(pa, &st2);
+	again = pcpu_array_alloc_inline(pa, GFP_NOWAIT | __GFP_ZERO);
+	zero = again && !memchr_inv(again, 0, OBJ_SIZE);
+	pcpu_array_free_inline(pa, again);
+	pcpu_array_free_inline(pa, NULL);
+	preempt_enable();
+
+	KUNIT_ASSERT_NOT_NULL(test, obj);
+	KUNIT_EXPECT_EQ(test, st1.alloc_array, st0.alloc_array + 1);
+	KUNIT_EXPECT_EQ(test, st1.alloc_backing, st0.alloc_backing);
+	KUNIT_EXPECT_EQ(test, st1.objects_cached, st0.objects_cached - 1);
+	KUNIT_EXPECT_EQ(test, st2.free_array, st1.free_array + 1);
+	KUNIT_EXPECT_EQ(test, st2.objects_cached, st0.objects_cached);
+	KUNIT_EXPECT_PTR_EQ(test, again, obj);
+	KUNIT_EXPECT_TRUE(test, zero);
+
+	/*
+	 * Through both arrays and past them, then back: every object is
+	 * counted once, by the inline hit or by the call.
+	 */
+	pcpu_array_get_stats(pa, &st0);
+	for (i = 0; i < ARRAY_SIZE(objs); i++)
+		objs[i] = pcpu_array_alloc_inline(pa, GFP_KERNEL);
+	pcpu_array_get_stats(pa, &st1);
+	for (i = 0; i < ARRAY_SIZE(objs); i++) {
+		KUNIT_EXPECT_NOT_NULL(test, objs[i]);
+		pcpu_array_free_inline(pa, objs[i]);
+	}
+	pcpu_array_get_stats(pa, &st2);
+	KUNIT_EXPECT_EQ(test, st1.alloc_array + st1.alloc_backing,
+			st0.alloc_array + st0.alloc_backing + ARRAY_SIZE(objs));
+	KUNIT_EXPECT_EQ(test, st2.free_array + st2.free_backing,
+			st1.free_array + st1.free_backing + ARRAY_SIZE(objs));
+	KUNIT_EXPECT_EQ(test, c_abi_in_use(pa), 0);
+	KUNIT_EXPECT_LE(test, st2.objects_cached, 2 * PCPU_ARRAY_MAX_CAPACITY);
 	pcpu_array_destroy(pa);
 }
 
@@ -442,6 +520,7 @@ static struct kunit_case pcpu_array_c_abi_cases[] = {
 	KUNIT_CASE(c_abi_bad_handles_are_refused),
 	KUNIT_CASE(c_abi_contexts),
 	KUNIT_CASE(c_abi_alloc_free),
+	KUNIT_CASE(c_abi_inline_alloc_free),
 	KUNIT_CASE(c_abi_bulk),
 	KUNIT_CASE(c_abi_prefill),
 	KUNIT_CASE(c_abi_create_args_and_shrink),

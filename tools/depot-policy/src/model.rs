@@ -141,6 +141,18 @@ fn magazine_is_a_bounded_stack() {
 }
 
 #[test]
+fn pair_keeps_its_loaded_magazine_first() {
+    // The kernel's inline hit path reads a CPU's pair as the `loaded` and `previous` pointers of
+    // `struct pcpu_array_cpu`, in that order.
+    type Pair = MagazinePair<Box<Magazine<u32>>>;
+    assert_eq!(Pair::LOADED_OFFSET, 0);
+    assert_eq!(
+        Pair::PREVIOUS_OFFSET,
+        core::mem::size_of::<Box<Magazine<u32>>>()
+    );
+}
+
+#[test]
 fn pair_matches_reference() {
     for seed in 0..SEEDS {
         let mut rng = Rng::new(seed);
