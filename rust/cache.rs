@@ -149,8 +149,7 @@ impl Config {
 enum Freed {
     /// Into this CPU's magazines.
     Cached,
-    /// Nowhere yet: both magazines of this CPU are full, and the bulk API may be used
-    /// ([`Cache::free_overflow`]).
+    /// Nowhere yet: the loaded magazine of this CPU is full ([`Cache::free_overflow`]).
     Full,
     /// To the backing cache.
     Backing,
@@ -160,7 +159,19 @@ enum Freed {
 /// allocation paths' use of a locked CPU.
 #[inline(always)]
 fn pop_counted(mags: &mut CpuMagazines, stats: ThisCpuStats<'_>) -> Option<NonNull<c_void>> {
-    let obj = mags.pop();
+    count_pop(mags.pop(), stats)
+}
+
+/// [`pop_counted`] of the loaded magazine alone, the hit path's (see
+/// [`CpuMagazines::pop_loaded`]).
+#[inline(always)]
+fn pop_loaded_counted(mags: &mut CpuMagazines, stats: ThisCpuStats<'_>) -> Option<NonNull<c_void>> {
+    count_pop(mags.pop_loaded(), stats)
+}
+
+/// Counts `alloc_array` for `obj`, just popped, when there was one.
+#[inline(always)]
+fn count_pop(obj: Option<NonNull<c_void>>, stats: ThisCpuStats<'_>) -> Option<NonNull<c_void>> {
     if obj.is_some() {
         stats.inc(Stat::AllocArray);
     }
@@ -345,7 +356,7 @@ impl Cache {
         }
         let popped = self
             .shared
-            .with_this_cpu_raw(Some(Stat::AllocBypassTrylock), pop_counted);
+            .with_this_cpu_raw(Some(Stat::AllocBypassTrylock), pop_loaded_counted);
         match popped {
             Some(Some(obj)) => {
                 self.zero_if_asked(obj, gfp);
@@ -356,13 +367,19 @@ impl Cache {
         }
     }
 
-    /// An allocation that this CPU's magazines could not serve: its lock was held (`locked`),
-    /// or both were empty.
+    /// An allocation that this CPU's loaded magazine could not serve: its lock was held
+    /// (`locked`), or the magazine was empty. Swaps in the previous magazine when that one holds
+    /// objects; else the depot, a refill or the backing cache.
     #[cold]
     #[inline(never)]
     fn alloc_miss(&self, gfp: Gfp, locked: bool) -> Option<NonNull<c_void>> {
         if locked {
             return self.alloc_backing(gfp);
+        }
+        // Locked again: the hit path does not swap, so that it carries one magazine.
+        if let Some(Some(obj)) = self.shared.with_this_cpu(None, pop_counted) {
+            self.zero_if_asked(obj, gfp);
+            return Some(obj);
         }
         if !Self::can_refill(gfp) {
             self.shared.count(Stat::AllocBypassNoBlock, 1);
@@ -580,16 +597,12 @@ impl Cache {
                 }
                 // SAFETY: The caller hands us `obj`, a live object of the backing cache, of this
                 // CPU's node when the cache keeps nodes apart (checked above).
-                match unsafe { mags.push(obj) } {
+                match unsafe { mags.push_loaded(obj) } {
                     Ok(()) => {
                         stats.inc(Stat::FreeArray);
                         Freed::Cached
                     }
-                    Err(_) if bulk_allowed() => Freed::Full,
-                    Err(_) => {
-                        stats.inc(Stat::FreeBypassFull);
-                        Freed::Backing
-                    }
+                    Err(_) => Freed::Full,
                 }
             })
             .unwrap_or(Freed::Backing);
@@ -615,12 +628,14 @@ impl Cache {
         unsafe { self.free_backing(&mut [obj.as_ptr()]) };
     }
 
-    /// A free that found both magazines of its CPU full, where the bulk API may be used: with
-    /// the CPU's lock dropped, gets an empty magazine from the depot of this CPU's node (when
-    /// the context allows and the depot has room for a full one); then, locked again, trades
-    /// the full loaded magazine for it, or else flushes half of the loaded magazine, and pushes
-    /// `obj`. The full magazine goes to the depot and the flushed half to the backing cache with
-    /// the lock dropped.
+    /// A free that found the loaded magazine of its CPU full. Locked again, it swaps in the
+    /// previous magazine when that one has room (the hit path does not swap, so that it carries
+    /// one magazine), and pushes `obj`. When both are full: with the CPU's lock dropped, it first
+    /// gets an empty magazine from the depot of this CPU's node (when the context allows and the
+    /// depot has room for a full one); then, locked, trades the full loaded magazine for it, or
+    /// else, where the bulk API may be used, flushes half of the loaded magazine. The full
+    /// magazine goes to the depot and the flushed half to the backing cache with the lock
+    /// dropped; an object that still does not fit goes to the backing cache.
     ///
     /// # Safety
     ///
@@ -629,12 +644,30 @@ impl Cache {
     #[cold]
     #[inline(never)]
     unsafe fn free_overflow(&self, obj: NonNull<c_void>, obj_node: Option<i32>) {
+        // The swap, when the previous magazine has room: the common overflow, which needs
+        // neither the depot nor the bulk API.
+        let swapped = self.shared.with_this_cpu(None, |mags, stats| {
+            if obj_node.is_some_and(|n| n != mags.node()) {
+                return false;
+            }
+            // SAFETY: The caller hands us `obj`, a live object of the backing cache, of this
+            // CPU's node when the cache keeps nodes apart (checked above).
+            let pushed = unsafe { mags.push(obj) }.is_ok();
+            if pushed {
+                stats.inc(Stat::FreeArray);
+            }
+            pushed
+        });
+        if swapped == Some(true) {
+            return;
+        }
         let node = crate::placement::this_node();
         let mut empty = if depot_allowed() {
             self.shared.get_empty_for_full(node)
         } else {
             None
         };
+        let bulk = bulk_allowed();
         let mut full = None;
         let mut batch = Batch::new();
         let batch_size = self.shared.batch();
@@ -652,10 +685,12 @@ impl Cache {
                             // no object).
                             full = Some((unsafe { mags.replace_loaded(e) }, mags.node()));
                         }
-                        None => {
+                        None if bulk => {
                             mags.loaded_mut().take_into(batch_size, &mut batch);
                             stats.inc(Stat::ArrayFlush);
                         }
+                        // Interrupts off: no flush; the push below fails.
+                        None => {}
                     }
                 }
                 // SAFETY: The caller hands us `obj`, a live object of the backing cache, of this

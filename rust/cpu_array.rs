@@ -413,6 +413,29 @@ impl CpuMagazines {
         self.pair.loaded_mut().pop()
     }
 
+    /// Takes the most recently pushed object of the loaded magazine, without a swap: the hit
+    /// path's pop, which leaves the swap to [`CpuMagazines::pop`] on the miss path, so that it
+    /// carries one magazine pointer, not two.
+    #[inline(always)]
+    pub(crate) fn pop_loaded(&mut self) -> Option<NonNull<c_void>> {
+        self.pair.loaded_mut().pop()
+    }
+
+    /// Pushes `obj` onto the loaded magazine, without a swap, or gives it back when that one is
+    /// full: the hit path's push, as [`CpuMagazines::pop_loaded`] is its pop.
+    ///
+    /// # Safety
+    ///
+    /// As [`CpuMagazines::push`].
+    #[inline(always)]
+    pub(crate) unsafe fn push_loaded(
+        &mut self,
+        obj: NonNull<c_void>,
+    ) -> Result<(), NonNull<c_void>> {
+        // SAFETY: Guaranteed by the caller.
+        unsafe { self.pair.loaded_mut().push(obj) }
+    }
+
     /// Pushes `obj` onto the loaded magazine, swapping in the previous one first when the loaded
     /// one is full. Gives `obj` back when both are full.
     ///

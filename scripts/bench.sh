@@ -15,7 +15,8 @@
 # the range map sample, run with bench=BENCH_RANGE_MAP_OPS, default 2048, and the C ABI
 # sample) and
 # BENCH_MODULE_ARGS (lines "NAME ARGS..." for them), BENCH_OUT (default
-# bench/results/<kernel>-<date>).
+# bench/results/<kernel>-<date>), VM_APPEND (kernel parameters of both boots, e.g.
+# init_on_alloc=0; the report records them).
 
 set -euo pipefail
 

@@ -18,7 +18,8 @@
 # VM_CPUS (default 2; MODE test and run split them over two NUMA nodes and check that the
 # guest sees both), VM_TIMEOUT (seconds, default 1200), KEEP_RESULTS=1 keeps the
 # results directory, VM_MODULE_ARGS: lines "NAME ARGS..." adding ARGS to the insmod of
-# module NAME, STRESS_MS (milliseconds) sets how long pcpu_array_stress.ko runs.
+# module NAME, STRESS_MS (milliseconds) sets how long pcpu_array_stress.ko runs,
+# VM_APPEND adds kernel parameters (e.g. init_on_alloc=0).
 # EXPECT_KASAN="fn..." boots with kasan_multi_shot and requires exactly one KASAN
 # use-after-free report in each function named (each an extended regular expression for
 # the symbol), no other KASAN report, and no other splat.
@@ -90,6 +91,7 @@ if { [ "$mode" = test ] || [ "$mode" = run ]; } && [ "$cpus" -ge 2 ]; then
 	vng_args+=(--numa "1G,cpus=$(range 0 $((half - 1)))" --numa "1G,cpus=$(range "$half" $((cpus - 1)))")
 fi
 [ -n "${KUNIT_FILTER:-}" ] && vng_args+=(--append "kunit.filter_glob=$KUNIT_FILTER")
+[ -n "${VM_APPEND:-}" ] && vng_args+=(--append "$VM_APPEND")
 [ -n "${EXPECT_KASAN:-}" ] && vng_args+=(--append kasan_multi_shot)
 if grep -qwE 'vmx|svm' /proc/cpuinfo && [ -w /dev/kvm ]; then
 	accel=kvm
@@ -195,6 +197,7 @@ bench)
 	{
 		opts=""
 		[ "$accel" = tcg ] && opts=${VM_QEMU_OPTS:-}
+		[ -n "${VM_APPEND:-}" ] && opts="$opts (kernel parameters: $VM_APPEND)"
 		echo "# accel=$accel vcpus=$cpus qemu_opts=$opts"
 		grep -hE ': (config mode=|scenario=[^ ]+ backend=)' "$res/dmesg.txt" 2>/dev/null |
 			sed -E 's/^\[ *[0-9.]+\] //'
