@@ -279,10 +279,11 @@ struct pcpu_array_cpu {
 struct pcpu_array_hot {
 	struct pcpu_array_cpu __percpu *cpu;	/* this CPU's: this_cpu_ptr() */
 	u64 __percpu *stats;	/* indexed by PCPU_ARRAY_STAT_* */
-	const s64 *checks;	/* placement rules: see the inline functions */
+	const s64 *checks;	/* placement rules: PCPU_ARRAY_CHECK_* and more */
 	unsigned int object_size;
 };
 
+#define PCPU_ARRAY_CHECK_NUMA BIT_ULL(62)
 #define PCPU_ARRAY_CHECK_SLAB_ACCOUNTED BIT_ULL(61)
 #define PCPU_ARRAY_STAT_ALLOC_ARRAY 0
 #define PCPU_ARRAY_STAT_FREE_ARRAY 1
@@ -357,33 +358,56 @@ call:
 	return pcpu_array_alloc(pa, gfp);
 }
 
+#if PCPU_ARRAY_INLINE_HIT
 /*
- * pcpu_array_free(), with the hit inline. A free that needs a placement check
- * (several memory nodes, memory cgroups, reserve objects out) or init_on_free
- * takes the call.
+ * Pushes @obj onto this CPU's loaded array when it has room (and, with
+ * @numa, when this CPU's objects are of @node); false when the caller must
+ * call pcpu_array_free(). @numa is a constant: each caller gets its own copy.
+ */
+static __always_inline bool pcpu_array_inline_push(const struct pcpu_array_hot *hot,
+						   void *obj, bool numa, int node)
+{
+	struct pcpu_array_magazine *mag;
+	struct pcpu_array_cpu *cpu;
+
+	if (!pcpu_array_inline_lock(hot, &cpu))
+		return false;
+	mag = cpu->loaded;
+	if (unlikely(mag->len >= mag->capacity || (numa && node != cpu->node))) {
+		pcpu_array_inline_unlock(cpu);
+		return false;
+	}
+	mag->objs[mag->len++] = obj;
+	this_cpu_inc(hot->stats[PCPU_ARRAY_STAT_FREE_ARRAY]);
+	pcpu_array_inline_unlock(cpu);
+	return true;
+}
+#endif
+
+/*
+ * pcpu_array_free(), with the hit inline. On a kernel with several memory
+ * nodes an object goes inline only into an array of its own node. A free that
+ * needs another placement check (memory cgroups, reserve objects out) or
+ * init_on_free takes the call, and so does an object of another node.
  * Context: as pcpu_array_free().
  */
 static __always_inline void pcpu_array_free_inline(struct pcpu_array *pa, void *obj)
 {
 #if PCPU_ARRAY_INLINE_HIT
 	const struct pcpu_array_hot *hot = (const struct pcpu_array_hot *)pa;
-	struct pcpu_array_magazine *mag;
-	struct pcpu_array_cpu *cpu;
+	s64 checks;
 
-	if (IS_ERR_OR_NULL(pa) ||
-	    unlikely(!obj || READ_ONCE(*hot->checks) || want_init_on_free()))
+	if (IS_ERR_OR_NULL(pa) || unlikely(!obj || want_init_on_free()))
 		goto call;
-	if (!pcpu_array_inline_lock(hot, &cpu))
-		goto call;
-	mag = cpu->loaded;
-	if (unlikely(mag->len >= mag->capacity)) {
-		pcpu_array_inline_unlock(cpu);
-		goto call;
+	checks = READ_ONCE(*hot->checks);
+	if (likely(!checks)) {
+		if (pcpu_array_inline_push(hot, obj, false, NUMA_NO_NODE))
+			return;
+	} else if (checks == PCPU_ARRAY_CHECK_NUMA) {
+		/* Several memory nodes, and nothing else to check. */
+		if (pcpu_array_inline_push(hot, obj, true, folio_nid(virt_to_folio(obj))))
+			return;
 	}
-	mag->objs[mag->len++] = obj;
-	this_cpu_inc(hot->stats[PCPU_ARRAY_STAT_FREE_ARRAY]);
-	pcpu_array_inline_unlock(cpu);
-	return;
 call:
 #endif
 	pcpu_array_free(pa, obj);

@@ -162,8 +162,9 @@ pub struct PcpuArrayHot {
     /// Every CPU's counters (`__percpu`), indexed by [`STAT_ALLOC_ARRAY`] and
     /// [`STAT_FREE_ARRAY`].
     pub stats: *mut u64,
-    /// The cache's placement checks: a free may take the inline path only when the word is 0,
-    /// an allocation only when [`CHECK_SLAB_ACCOUNTED`] is clear.
+    /// The cache's placement checks: a free may take the inline path only when the word is 0
+    /// (or [`CHECK_NUMA`] alone, in C, for an object of the CPU's node), an allocation only
+    /// when [`CHECK_SLAB_ACCOUNTED`] is clear.
     pub checks: *const i64,
     /// The object size, for zeroing.
     pub object_size: c_uint,
@@ -178,6 +179,9 @@ unsafe impl Send for PcpuArrayHot {}
 // SAFETY: As above; `&PcpuArrayHot` gives nothing but the addresses.
 unsafe impl Sync for PcpuArrayHot {}
 
+/// `PCPU_ARRAY_CHECK_NUMA`: the bit of [`PcpuArrayHot::checks`] set on a kernel with several
+/// memory nodes, where an object may only go into an array of its own node.
+pub const CHECK_NUMA: i64 = 1 << 62;
 /// `PCPU_ARRAY_CHECK_SLAB_ACCOUNTED`: the bit of [`PcpuArrayHot::checks`] set while every
 /// allocation of the cache must be charged, and so go to the backing cache.
 pub const CHECK_SLAB_ACCOUNTED: i64 = 1 << 61;
@@ -218,6 +222,7 @@ const _: () = {
     assert!(offset_of!(PcpuArrayHot, stats) == 8);
     assert!(offset_of!(PcpuArrayHot, checks) == 16);
     assert!(offset_of!(PcpuArrayHot, object_size) == 24);
+    assert!(CHECK_NUMA == 1 << 62);
     assert!(CHECK_SLAB_ACCOUNTED == 1 << 61);
     assert!(STAT_ALLOC_ARRAY == 0);
     assert!(STAT_FREE_ARRAY == 1);

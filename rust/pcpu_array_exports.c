@@ -49,6 +49,7 @@ static_assert(offsetof(struct pcpu_array_hot, cpu) == 0);
 static_assert(offsetof(struct pcpu_array_hot, stats) == 8);
 static_assert(offsetof(struct pcpu_array_hot, checks) == 16);
 static_assert(offsetof(struct pcpu_array_hot, object_size) == 24);
+static_assert(PCPU_ARRAY_CHECK_NUMA == 1ULL << 62);
 static_assert(PCPU_ARRAY_CHECK_SLAB_ACCOUNTED == 1ULL << 61);
 static_assert(PCPU_ARRAY_STAT_ALLOC_ARRAY == 0);
 static_assert(PCPU_ARRAY_STAT_FREE_ARRAY == 1);

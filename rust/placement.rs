@@ -141,8 +141,11 @@ const NUMA: i64 = 1 << 62;
 /// [`Placement::checks`]: a `SLAB_ACCOUNT` cache, every object of which is charged, refills
 /// included.
 const SLAB_ACCOUNTED: i64 = 1 << 61;
-// The inline hit path of consumers tests this bit by its number in the C ABI.
-const _: () = assert!(SLAB_ACCOUNTED == crate::abi_types::CHECK_SLAB_ACCOUNTED);
+// The inline hit path of consumers tests these bits by their numbers in the C ABI.
+const _: () = {
+    assert!(NUMA == crate::abi_types::CHECK_NUMA);
+    assert!(SLAB_ACCOUNTED == crate::abi_types::CHECK_SLAB_ACCOUNTED);
+};
 /// [`Placement::checks`]: an allocation with `__GFP_ACCOUNT` has been served; such objects are
 /// charged, refills (without it) are not.
 const GFP_ACCOUNTED: i64 = 1 << 60;

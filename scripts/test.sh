@@ -65,6 +65,8 @@ else
 		kasan=(KASAN_MODULES="${KASAN_MODULES:-}" KASAN_FILTER=pcpu_array_kasan
 			EXPECT_KASAN="pcpu_array_kasan_uaf_read (pcpu_array_free|[A-Za-z0-9_]*5Cache4free) [A-Za-z0-9_]*5Cache9free_bulk")
 	else
+		# Make's KASAN_MODULES would still reach vm.sh through the environment.
+		kasan=(KASAN_MODULES=)
 		echo "test.sh: no generic KASAN in $kdir: KASAN phase skipped"
 	fi
 	# The Rust module of Documentation/pcpu_array.rst, built word for word from a copy

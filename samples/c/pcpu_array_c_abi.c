@@ -11,7 +11,9 @@
 #include <linux/hardirq.h>
 #include <linux/hrtimer.h>
 #include <linux/irqflags.h>
+#include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/nodemask.h>
 #include <linux/preempt.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
@@ -259,7 +261,7 @@ static void c_abi_inline_alloc_free(struct kunit *test)
 	bool zero;
 	int i;
 
-	KUNIT_ASSERT_EQ(test, pcpu_array_prefill(pa, 8, GFP_KERNEL), 0);
+	KUNIT_EXPECT_EQ(test, pcpu_array_prefill(pa, 8, GFP_KERNEL), 0);
 	/* One CPU's array throughout: no sleeping allocation, no migration. */
 	preempt_disable();
 	pcpu_array_get_stats(pa, &st0);
@@ -276,7 +278,7 @@ static void c_abi_inline_alloc_free(struct kunit *test)
 	pcpu_array_free_inline(pa, NULL);
 	preempt_enable();
 
-	KUNIT_ASSERT_NOT_NULL(test, obj);
+	KUNIT_EXPECT_NOT_NULL(test, obj);
 	KUNIT_EXPECT_EQ(test, st1.alloc_array, st0.alloc_array + 1);
 	KUNIT_EXPECT_EQ(test, st1.alloc_backing, st0.alloc_backing);
 	KUNIT_EXPECT_EQ(test, st1.objects_cached, st0.objects_cached - 1);
@@ -304,6 +306,52 @@ static void c_abi_inline_alloc_free(struct kunit *test)
 			st1.free_array + st1.free_backing + ARRAY_SIZE(objs));
 	KUNIT_EXPECT_EQ(test, c_abi_in_use(pa), 0);
 	KUNIT_EXPECT_LE(test, st2.objects_cached, 2 * PCPU_ARRAY_MAX_CAPACITY);
+	pcpu_array_destroy(pa);
+}
+
+/*
+ * With several memory nodes, an object of another node than this CPU's never
+ * goes into this CPU's array, inline or not: it goes back to the backing
+ * cache.
+ */
+static void c_abi_inline_remote_node_free(struct kunit *test)
+{
+	struct pcpu_array_stats st0, st1;
+	struct pcpu_array *pa;
+	int node, other = NUMA_NO_NODE;
+	void *obj;
+
+	for_each_online_node(node) {
+		if (node != numa_node_id()) {
+			other = node;
+			break;
+		}
+	}
+	if (other == NUMA_NO_NODE)
+		kunit_skip(test, "one memory node: no remote object to free");
+	pa = create_or_fail(test, "pcpu_array_c_remote", 8);
+	obj = pcpu_array_alloc_node(pa, GFP_KERNEL, other);
+	if (!obj) {
+		pcpu_array_destroy(pa);
+		KUNIT_FAIL(test, "no object on node %d", other);
+		return;
+	}
+
+	preempt_disable();
+	node = folio_nid(virt_to_folio(obj));
+	pcpu_array_get_stats(pa, &st0);
+	pcpu_array_free_inline(pa, obj);
+	pcpu_array_get_stats(pa, &st1);
+	preempt_enable();
+
+	if (node == numa_node_id()) {
+		/* The task moved to the object's node meanwhile: nothing to see. */
+		kunit_info(test, "the task moved to node %d", node);
+	} else {
+		KUNIT_EXPECT_EQ(test, st1.free_array, st0.free_array);
+		KUNIT_EXPECT_EQ(test, st1.free_backing, st0.free_backing + 1);
+		KUNIT_EXPECT_EQ(test, st1.objects_cached, st0.objects_cached);
+	}
 	pcpu_array_destroy(pa);
 }
 
@@ -521,6 +569,7 @@ static struct kunit_case pcpu_array_c_abi_cases[] = {
 	KUNIT_CASE(c_abi_contexts),
 	KUNIT_CASE(c_abi_alloc_free),
 	KUNIT_CASE(c_abi_inline_alloc_free),
+	KUNIT_CASE(c_abi_inline_remote_node_free),
 	KUNIT_CASE(c_abi_bulk),
 	KUNIT_CASE(c_abi_prefill),
 	KUNIT_CASE(c_abi_create_args_and_shrink),
