@@ -108,15 +108,15 @@ extern "C" {
 extern "C" {
     /// The symbol of layout version [`abi_types::LAYOUT`], exported by a `pcpu_array.ko` of
     /// that layout only.
-    static pcpu_array_layout_v1: c_uint;
+    static pcpu_array_layout_v2: c_uint;
 }
 
-/// The reference to `pcpu_array_layout_v1` that the inline hit path needs: a module compiled
+/// The reference to `pcpu_array_layout_v2` that the inline hit path needs: a module compiled
 /// with this binding fails to load against a `pcpu_array.ko` of another layout ("Unknown symbol
-/// pcpu_array_layout_v1"), where its inline path would misread the per-CPU state.
+/// pcpu_array_layout_v2"), where its inline path would misread the per-CPU state.
 #[used]
 // SAFETY: Only the address of the symbol is taken; nothing reads it.
-static LAYOUT_REFERENCE: &c_uint = unsafe { &pcpu_array_layout_v1 };
+static LAYOUT_REFERENCE: &c_uint = unsafe { &pcpu_array_layout_v2 };
 
 /// A `struct pcpu_array *` owned by this module: the untyped cache under the typed ones.
 ///

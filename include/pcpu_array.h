@@ -23,14 +23,18 @@
 #ifndef _PCPU_ARRAY_H
 #define _PCPU_ARRAY_H
 
+#include <linux/align.h>
 #include <linux/array_size.h>
 #include <linux/bits.h>
+#include <linux/build_bug.h>
 #include <linux/err.h>
 #include <linux/gfp_types.h>
+#include <linux/kfence.h>
 #include <linux/local_lock.h>
 #include <linux/mm.h>
 #include <linux/percpu.h>
 #include <linux/slab.h>
+#include <linux/stddef.h>
 #include <linux/string.h>
 #include <linux/types.h>
 
@@ -237,17 +241,23 @@ void pcpu_array_get_stats(struct pcpu_array *pa, struct pcpu_array_stats *st);
  * functions:
  * PCPU_ARRAY_INLINE_HIT says which.
  *
- * The hit reads the cache's per-CPU state, laid out as below. That layout has
- * a version, PCPU_ARRAY_LAYOUT: every module compiled with this header
+ * The hit reads the cache's per-CPU state, laid out as below. That layout and
+ * its protocol (the PCPU_ARRAY_CHECK_* and PCPU_ARRAY_STAT_* numbers) have a
+ * version, PCPU_ARRAY_LAYOUT: every module compiled with this header
  * references the symbol pcpu_array_layout_v<PCPU_ARRAY_LAYOUT>, which only a
  * pcpu_array.ko of the same layout exports, so a module compiled against
- * another layout fails to load with "Unknown symbol pcpu_array_layout_v1".
+ * another layout fails to load with "Unknown symbol pcpu_array_layout_v2".
+ * PCPU_ARRAY_LAYOUT_FINGERPRINT_OF() hashes every size, offset and number of
+ * the layout; the build fails unless it equals the fingerprint recorded for
+ * the version (here and in rust/abi_types.rs), so that no change of the
+ * layout can ship without a new version.
  * The structures are for the inline functions alone: read or write them
  * nowhere else.
  */
-#define PCPU_ARRAY_LAYOUT 1
-extern const unsigned int pcpu_array_layout_v1;
-static const unsigned int *const pcpu_array_layout_ref __used = &pcpu_array_layout_v1;
+#define PCPU_ARRAY_LAYOUT 2
+#define PCPU_ARRAY_LAYOUT_V2_FINGERPRINT 0x0c7b795c62e9d80fULL
+extern const unsigned int pcpu_array_layout_v2;
+static const unsigned int *const pcpu_array_layout_ref __used = &pcpu_array_layout_v2;
 
 #if defined(CONFIG_X86_64) && defined(CONFIG_SMP) && defined(CONFIG_PREEMPT_COUNT) && \
 	!defined(CONFIG_PREEMPT_RT) && !defined(CONFIG_DEBUG_PREEMPT) && \
@@ -283,10 +293,64 @@ struct pcpu_array_hot {
 	unsigned int object_size;
 };
 
-#define PCPU_ARRAY_CHECK_NUMA BIT_ULL(62)
-#define PCPU_ARRAY_CHECK_SLAB_ACCOUNTED BIT_ULL(61)
+/*
+ * The word *checks: why a free may have to look at its object, and what an
+ * allocation must know. A free takes the inline path only when the word is 0 or
+ * PCPU_ARRAY_CHECK_NUMA (PCPU_ARRAY_CHECK_INIT_EXEMPT aside), an allocation only
+ * when it has no bit outside PCPU_ARRAY_CHECK_ALLOC_INLINE: a bit this header
+ * does not know sends both to the call.
+ */
+#define PCPU_ARRAY_CHECK_NUMA BIT_ULL(62)		/* several memory nodes */
+#define PCPU_ARRAY_CHECK_SLAB_ACCOUNTED BIT_ULL(61)	/* allocations are charged */
+#define PCPU_ARRAY_CHECK_GFP_ACCOUNTED BIT_ULL(60)	/* some were charged */
+#define PCPU_ARRAY_CHECK_INIT_EXEMPT BIT_ULL(59)	/* no init_on_alloc/free */
+#define PCPU_ARRAY_CHECK_RESERVE_OBJECTS (BIT_ULL(59) - 1) /* reserve objects out */
+#define PCPU_ARRAY_CHECK_ALLOC_INLINE (PCPU_ARRAY_CHECK_NUMA | \
+				       PCPU_ARRAY_CHECK_GFP_ACCOUNTED | \
+				       PCPU_ARRAY_CHECK_INIT_EXEMPT | \
+				       PCPU_ARRAY_CHECK_RESERVE_OBJECTS)
 #define PCPU_ARRAY_STAT_ALLOC_ARRAY 0
 #define PCPU_ARRAY_STAT_FREE_ARRAY 1
+
+/*
+ * The fingerprint of the layout and protocol: the same values, in the same
+ * order, as layout_fingerprint() in rust/abi_types.rs. The lock's size depends
+ * on the configuration (lockdep), so a CPU's slot enters by its offsets from
+ * @loaded.
+ */
+#define PCPU_ARRAY_FP(i, v) ((u64)(v) * (2 * (i) + 1) * 0x9e3779b97f4a7c15ULL)
+#define PCPU_ARRAY_LAYOUT_FINGERPRINT_OF() (				\
+	PCPU_ARRAY_FP(0, sizeof(struct pcpu_array_hot)) +		\
+	PCPU_ARRAY_FP(1, offsetof(struct pcpu_array_hot, cpu)) +	\
+	PCPU_ARRAY_FP(2, offsetof(struct pcpu_array_hot, stats)) +	\
+	PCPU_ARRAY_FP(3, offsetof(struct pcpu_array_hot, checks)) +	\
+	PCPU_ARRAY_FP(4, offsetof(struct pcpu_array_hot, object_size)) + \
+	PCPU_ARRAY_FP(5, offsetof(struct pcpu_array_cpu, loaded) -	\
+			 ALIGN(sizeof(local_trylock_t), sizeof(void *))) + \
+	PCPU_ARRAY_FP(6, offsetof(struct pcpu_array_cpu, previous) -	\
+			 offsetof(struct pcpu_array_cpu, loaded)) +	\
+	PCPU_ARRAY_FP(7, offsetof(struct pcpu_array_cpu, node) -	\
+			 offsetof(struct pcpu_array_cpu, loaded)) +	\
+	PCPU_ARRAY_FP(8, sizeof(struct pcpu_array_cpu) -		\
+			 offsetof(struct pcpu_array_cpu, loaded)) +	\
+	PCPU_ARRAY_FP(9, sizeof(struct pcpu_array_magazine)) +		\
+	PCPU_ARRAY_FP(10, offsetof(struct pcpu_array_magazine, len)) +	\
+	PCPU_ARRAY_FP(11, offsetof(struct pcpu_array_magazine, capacity)) + \
+	PCPU_ARRAY_FP(12, offsetof(struct pcpu_array_magazine, kasan_size)) + \
+	PCPU_ARRAY_FP(13, offsetof(struct pcpu_array_magazine, objs)) + \
+	PCPU_ARRAY_FP(14, PCPU_ARRAY_MAX_CAPACITY) +			\
+	PCPU_ARRAY_FP(15, PCPU_ARRAY_CHECK_NUMA) +			\
+	PCPU_ARRAY_FP(16, PCPU_ARRAY_CHECK_SLAB_ACCOUNTED) +		\
+	PCPU_ARRAY_FP(17, PCPU_ARRAY_CHECK_GFP_ACCOUNTED) +		\
+	PCPU_ARRAY_FP(18, PCPU_ARRAY_CHECK_INIT_EXEMPT) +		\
+	PCPU_ARRAY_FP(19, PCPU_ARRAY_CHECK_RESERVE_OBJECTS) +		\
+	PCPU_ARRAY_FP(20, PCPU_ARRAY_CHECK_ALLOC_INLINE) +		\
+	PCPU_ARRAY_FP(21, PCPU_ARRAY_STAT_ALLOC_ARRAY) +		\
+	PCPU_ARRAY_FP(22, PCPU_ARRAY_STAT_FREE_ARRAY) +			\
+	PCPU_ARRAY_FP(23, PCPU_ARRAY_LAYOUT))
+static_assert(PCPU_ARRAY_LAYOUT_FINGERPRINT_OF() ==
+	      __PASTE(__PASTE(PCPU_ARRAY_LAYOUT_V, PCPU_ARRAY_LAYOUT), _FINGERPRINT),
+	      "pcpu_array: the inline layout changed: record it as a new PCPU_ARRAY_LAYOUT");
 
 #if PCPU_ARRAY_INLINE_HIT
 /*
@@ -325,7 +389,8 @@ static __always_inline void pcpu_array_inline_unlock(struct pcpu_array_cpu *cpu)
 /*
  * pcpu_array_alloc(), with the hit inline. An allocation that may be charged
  * to a memory cgroup (__GFP_ACCOUNT, or a SLAB_ACCOUNT cache) takes the call,
- * which sends it to the backing cache.
+ * which sends it to the backing cache, and so does any allocation while *checks
+ * has a bit outside PCPU_ARRAY_CHECK_ALLOC_INLINE.
  * Context: as pcpu_array_alloc().
  */
 static __always_inline void *pcpu_array_alloc_inline(struct pcpu_array *pa, gfp_t gfp)
@@ -336,9 +401,12 @@ static __always_inline void *pcpu_array_alloc_inline(struct pcpu_array *pa, gfp_
 	struct pcpu_array_cpu *cpu;
 	void *obj;
 
-	if (IS_ERR_OR_NULL(pa) ||
-	    unlikely((gfp & __GFP_ACCOUNT) ||
-		     (READ_ONCE(*hot->checks) & PCPU_ARRAY_CHECK_SLAB_ACCOUNTED)))
+	s64 checks;
+
+	if (IS_ERR_OR_NULL(pa) || unlikely(gfp & __GFP_ACCOUNT))
+		goto call;
+	checks = READ_ONCE(*hot->checks);
+	if (unlikely(checks & ~PCPU_ARRAY_CHECK_ALLOC_INLINE))
 		goto call;
 	if (!pcpu_array_inline_lock(hot, &cpu))
 		goto call;
@@ -350,7 +418,9 @@ static __always_inline void *pcpu_array_alloc_inline(struct pcpu_array *pa, gfp_
 	obj = mag->objs[--mag->len];
 	this_cpu_inc(hot->stats[PCPU_ARRAY_STAT_ALLOC_ARRAY]);
 	pcpu_array_inline_unlock(cpu);
-	if (want_init_on_alloc(gfp))
+	/* slab_want_init_on_alloc(): exempt caches zero for __GFP_ZERO alone. */
+	if ((gfp & __GFP_ZERO) ||
+	    (!(checks & PCPU_ARRAY_CHECK_INIT_EXEMPT) && want_init_on_alloc(gfp)))
 		memset(obj, 0, hot->object_size);
 	return obj;
 call:
@@ -387,8 +457,9 @@ static __always_inline bool pcpu_array_inline_push(const struct pcpu_array_hot *
 /*
  * pcpu_array_free(), with the hit inline. On a kernel with several memory
  * nodes an object goes inline only into an array of its own node. A free that
- * needs another placement check (memory cgroups, reserve objects out) or
- * init_on_free takes the call, and so does an object of another node.
+ * needs another placement check (memory cgroups, reserve objects out), a KFENCE
+ * object and init_on_free (unless the cache is exempt) take the call, and so
+ * does an object of another node.
  * Context: as pcpu_array_free().
  */
 static __always_inline void pcpu_array_free_inline(struct pcpu_array *pa, void *obj)
@@ -397,9 +468,13 @@ static __always_inline void pcpu_array_free_inline(struct pcpu_array *pa, void *
 	const struct pcpu_array_hot *hot = (const struct pcpu_array_hot *)pa;
 	s64 checks;
 
-	if (IS_ERR_OR_NULL(pa) || unlikely(!obj || want_init_on_free()))
+	if (IS_ERR_OR_NULL(pa) || unlikely(!obj || is_kfence_address(obj)))
 		goto call;
 	checks = READ_ONCE(*hot->checks);
+	/* slab_want_init_on_free(): only exempt caches skip the wipe. */
+	if (unlikely(want_init_on_free() && !(checks & PCPU_ARRAY_CHECK_INIT_EXEMPT)))
+		goto call;
+	checks &= ~PCPU_ARRAY_CHECK_INIT_EXEMPT;
 	if (likely(!checks)) {
 		if (pcpu_array_inline_push(hot, obj, false, NUMA_NO_NODE))
 			return;

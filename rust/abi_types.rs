@@ -120,12 +120,68 @@ pub struct PcpuArrayRsv {
 }
 
 /// `PCPU_ARRAY_LAYOUT`: the version of the layout that the inline hit path reads
-/// ([`PcpuArrayHot`], [`PcpuArrayCpu`], [`PcpuArrayMagazine`]). Any change to those three, to
-/// what their fields mean or to the `CHECK_*` and `STAT_*` numbers takes a new version, and with
-/// it a new name of the symbol that `pcpu_array.ko` exports for it and that every consumer
-/// compiled against the layout references, `pcpu_array_layout_v1` for version 1: a consumer of
-/// another layout fails to load with "Unknown symbol pcpu_array_layout_v<N>".
-pub const LAYOUT: u32 = 1;
+/// ([`PcpuArrayHot`], [`PcpuArrayCpu`], [`PcpuArrayMagazine`]) and of its protocol (the
+/// `CHECK_*` and `STAT_*` numbers). Any change to those takes a new version, and with it a new
+/// name of the symbol that `pcpu_array.ko` exports for it and that every consumer compiled
+/// against the layout references, `pcpu_array_layout_v2` for version 2: a consumer of another
+/// layout fails to load with "Unknown symbol pcpu_array_layout_v<N>".
+///
+/// [`LAYOUT_FINGERPRINT`] is computed from all of them, here and in the header, and each side
+/// fails to build unless it equals the fingerprint recorded for this version: a change to the
+/// layout or the protocol fails the build until a new version is recorded with its fingerprint.
+pub const LAYOUT: u32 = 2;
+
+/// The fingerprint of layout version [`LAYOUT`], as recorded when the version was made
+/// (`PCPU_ARRAY_LAYOUT_V2_FINGERPRINT` in C). A version's fingerprint never changes: a layout
+/// or protocol with another fingerprint is another version.
+pub const LAYOUT_FINGERPRINT: u64 = 0x0c7b_795c_62e9_d80f;
+
+/// One term of the fingerprint: the `i`th value of the layout, `PCPU_ARRAY_FP(i, v)` in C.
+const fn fingerprint_term(i: u64, v: u64) -> u64 {
+    v.wrapping_mul(2 * i + 1)
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+/// The fingerprint of the layout and protocol as compiled, `PCPU_ARRAY_LAYOUT_FINGERPRINT_OF()`
+/// in C: the same values in the same order. The lock's size depends on the kernel's
+/// configuration (lockdep), so the slot of a CPU enters by its offsets from `loaded`.
+pub const fn layout_fingerprint() -> u64 {
+    let lock_end = size_of::<bindings::local_trylock_t>().next_multiple_of(size_of::<usize>());
+    let loaded = offset_of!(PcpuArrayCpu, loaded);
+    let values: [u64; 24] = [
+        size_of::<PcpuArrayHot>() as u64,
+        offset_of!(PcpuArrayHot, cpu) as u64,
+        offset_of!(PcpuArrayHot, stats) as u64,
+        offset_of!(PcpuArrayHot, checks) as u64,
+        offset_of!(PcpuArrayHot, object_size) as u64,
+        (loaded - lock_end) as u64,
+        (offset_of!(PcpuArrayCpu, previous) - loaded) as u64,
+        (offset_of!(PcpuArrayCpu, node) - loaded) as u64,
+        (size_of::<PcpuArrayCpu>() - loaded) as u64,
+        size_of::<PcpuArrayMagazine>() as u64,
+        offset_of!(PcpuArrayMagazine, len) as u64,
+        offset_of!(PcpuArrayMagazine, capacity) as u64,
+        offset_of!(PcpuArrayMagazine, kasan_size) as u64,
+        offset_of!(PcpuArrayMagazine, objs) as u64,
+        MAX_CAPACITY as u64,
+        CHECK_NUMA as u64,
+        CHECK_SLAB_ACCOUNTED as u64,
+        CHECK_GFP_ACCOUNTED as u64,
+        CHECK_INIT_EXEMPT as u64,
+        CHECK_RESERVE_OBJECTS as u64,
+        CHECK_ALLOC_INLINE as u64,
+        STAT_ALLOC_ARRAY as u64,
+        STAT_FREE_ARRAY as u64,
+        LAYOUT as u64,
+    ];
+    let mut fp = 0u64;
+    let mut i = 0;
+    while i < values.len() {
+        fp = fp.wrapping_add(fingerprint_term(i as u64, values[i]));
+        i += 1;
+    }
+    fp
+}
 
 /// `struct pcpu_array_magazine`: one magazine of a CPU, a stack of free objects.
 #[repr(C)]
@@ -163,8 +219,8 @@ pub struct PcpuArrayHot {
     /// [`STAT_FREE_ARRAY`].
     pub stats: *mut u64,
     /// The cache's placement checks: a free may take the inline path only when the word is 0
-    /// (or [`CHECK_NUMA`] alone, in C, for an object of the CPU's node), an allocation only
-    /// when [`CHECK_SLAB_ACCOUNTED`] is clear.
+    /// (or [`CHECK_NUMA`] alone, in C, for an object of the CPU's node), [`CHECK_INIT_EXEMPT`]
+    /// aside; an allocation only when it has no bit outside [`CHECK_ALLOC_INLINE`].
     pub checks: *const i64,
     /// The object size, for zeroing.
     pub object_size: c_uint,
@@ -185,6 +241,22 @@ pub const CHECK_NUMA: i64 = 1 << 62;
 /// `PCPU_ARRAY_CHECK_SLAB_ACCOUNTED`: the bit of [`PcpuArrayHot::checks`] set while every
 /// allocation of the cache must be charged, and so go to the backing cache.
 pub const CHECK_SLAB_ACCOUNTED: i64 = 1 << 61;
+/// `PCPU_ARRAY_CHECK_GFP_ACCOUNTED`: the bit of [`PcpuArrayHot::checks`] set once an allocation
+/// with `__GFP_ACCOUNT` was served: frees must check whether accounting is online.
+pub const CHECK_GFP_ACCOUNTED: i64 = 1 << 60;
+/// `PCPU_ARRAY_CHECK_INIT_EXEMPT`: the bit of [`PcpuArrayHot::checks`] set for a cache that
+/// `init_on_alloc` and `init_on_free` leave alone (`SLAB_TYPESAFE_BY_RCU`, `SLAB_POISON`). Not a
+/// reason for a free to take the call.
+pub const CHECK_INIT_EXEMPT: i64 = 1 << 59;
+/// `PCPU_ARRAY_CHECK_RESERVE_OBJECTS`: the bits of [`PcpuArrayHot::checks`] that count the
+/// objects of reserve (pfmemalloc) slabs handed out: while not zero, frees must check their
+/// objects.
+pub const CHECK_RESERVE_OBJECTS: i64 = CHECK_INIT_EXEMPT - 1;
+/// `PCPU_ARRAY_CHECK_ALLOC_INLINE`: the bits of [`PcpuArrayHot::checks`] with which an
+/// allocation without `__GFP_ACCOUNT` may still take the inline hit; any other bit, one this
+/// layout does not know included, sends it to the call.
+pub const CHECK_ALLOC_INLINE: i64 =
+    CHECK_NUMA | CHECK_GFP_ACCOUNTED | CHECK_INIT_EXEMPT | CHECK_RESERVE_OBJECTS;
 /// `PCPU_ARRAY_STAT_ALLOC_ARRAY`: the counter of allocations served from a magazine.
 pub const STAT_ALLOC_ARRAY: usize = 0;
 /// `PCPU_ARRAY_STAT_FREE_ARRAY`: the counter of frees into a magazine.
@@ -226,5 +298,7 @@ const _: () = {
     assert!(CHECK_SLAB_ACCOUNTED == 1 << 61);
     assert!(STAT_ALLOC_ARRAY == 0);
     assert!(STAT_FREE_ARRAY == 1);
-    assert!(LAYOUT == 1);
+    assert!(LAYOUT == 2);
+    // The layout and protocol as compiled are those recorded for version `LAYOUT`.
+    assert!(layout_fingerprint() == LAYOUT_FINGERPRINT);
 };

@@ -230,7 +230,7 @@ impl Cache {
         let backing = BackingCache::new(name, config.size, config.align, config.flags, sheaves)?;
         let shared = Shared::new(
             backing,
-            Placement::new(config.flags),
+            Placement::new(name, config.flags)?,
             capacity,
             config.adaptive,
             config.flags & SLAB_TYPESAFE_BY_RCU != 0,
@@ -281,6 +281,12 @@ impl Cache {
         self.shared.stats()
     }
 
+    /// The adaptation's tick, for tests; `None` for a cache of fixed capacity.
+    #[cfg(pcpu_array_kunit)]
+    pub(crate) fn adapt_tick(&self) -> Option<&AdaptTick> {
+        self._adapt.as_ref()
+    }
+
     /// The registered shrinker, for tests that call it as reclaim would.
     #[cfg(pcpu_array_kunit)]
     pub(crate) fn shrinker(&self) -> &Shrinker {
@@ -299,18 +305,40 @@ impl Cache {
     }
 
     /// Zeroes `obj`, about to be handed out, when `gfp` asks for it (`__GFP_ZERO`) or the
-    /// kernel runs with `init_on_alloc`, as `kmem_cache_alloc()` would.
+    /// kernel runs with `init_on_alloc` and the cache is not exempt, as `kmem_cache_alloc()`
+    /// would (`slab_want_init_on_alloc()`).
     #[inline]
     pub(crate) fn zero_if_asked(&self, obj: NonNull<c_void>, gfp: Gfp) {
-        if gfp.wants_zero() || hardening::init_on_alloc() {
+        if gfp.wants_zero() || self.shared.placement.init_on_alloc() {
             self.zero(obj);
         }
     }
 
-    /// Hands `objs`, just allocated from the backing cache with `gfp`, to the caller.
-    fn out_of_backing(&self, objs: &[*mut c_void], gfp: Gfp) {
+    /// Charges `obj`, taken out of a reservation for a caller that asks for accounting
+    /// (`gfp` has `__GFP_ACCOUNT`), to the caller's memory cgroup, unless it is charged already
+    /// (a reservation made with `__GFP_ACCOUNT`, a `SLAB_ACCOUNT` cache). The charge cannot
+    /// fail (`__GFP_NOFAIL`, as `kmem_cache_alloc_from_sheaf()` forces it): a reservation's
+    /// objects are the caller's already. From then on the cache's frees check for accounting
+    /// (`crate::placement`), so that this object is uncharged by the backing cache.
+    ///
+    /// # Safety
+    ///
+    /// `obj` must be a live object of this cache, handed to the caller.
+    #[cold]
+    #[inline(never)]
+    pub(crate) unsafe fn charge_handed_out(&self, obj: NonNull<c_void>, gfp: Gfp) {
+        if !crate::placement::memcg_kmem_online() {
+            return;
+        }
+        self.shared.placement.mark_gfp_accounted();
+        // SAFETY: `obj` is a live slab object of the backing cache (caller).
+        unsafe { bindings::kmem_cache_charge(obj.as_ptr(), gfp.no_fail().as_raw()) };
+    }
+
+    /// Hands `objs`, just allocated from the backing cache, to the caller.
+    fn out_of_backing(&self, objs: &[*mut c_void]) {
         // SAFETY: `objs` are live objects of the backing cache, now the caller's.
-        unsafe { self.shared.placement.handing_out_from_backing(objs, gfp) };
+        unsafe { self.shared.placement.handing_out_from_backing(objs) };
     }
 
     /// Zeroes all of `obj`, a live object of this cache that the caller owns.
@@ -330,7 +358,7 @@ impl Cache {
         }
         let obj = self.shared.backing.alloc(gfp)?;
         self.shared.count(Stat::AllocBacking, 1);
-        self.out_of_backing(&[obj.as_ptr()], gfp);
+        self.out_of_backing(&[obj.as_ptr()]);
         Some(obj)
     }
 
@@ -369,7 +397,8 @@ impl Cache {
 
     /// An allocation that this CPU's loaded magazine could not serve: its lock was held
     /// (`locked`), or the magazine was empty. Swaps in the previous magazine when that one holds
-    /// objects; else the depot, a refill or the backing cache.
+    /// objects; else the depot (whatever the gfp flags), a refill (when they may block) or the
+    /// backing cache.
     #[cold]
     #[inline(never)]
     fn alloc_miss(&self, gfp: Gfp, locked: bool) -> Option<NonNull<c_void>> {
@@ -381,16 +410,19 @@ impl Cache {
             self.zero_if_asked(obj, gfp);
             return Some(obj);
         }
-        if !Self::can_refill(gfp) {
-            self.shared.count(Stat::AllocBypassNoBlock, 1);
-            return self.alloc_backing(gfp);
-        }
+        // The depot before the gfp flags: a trade allocates nothing and never sleeps, so a
+        // non-blocking allocation (`GFP_ATOMIC`, `GFP_NOWAIT`) takes the magazines that frees
+        // in softirqs left there. Only the bulk refill needs flags that may block.
         if depot_allowed() {
             let loaded = self.load_from_depot(crate::placement::this_node(), pop_counted);
             if let Some(obj) = loaded.flatten() {
                 self.zero_if_asked(obj, gfp);
                 return Some(obj);
             }
+        }
+        if !Self::can_refill(gfp) {
+            self.shared.count(Stat::AllocBypassNoBlock, 1);
+            return self.alloc_backing(gfp);
         }
         let Some(obj) = self.refill_and_pop(gfp) else {
             self.shared.count(Stat::AllocBypassRefillFailed, 1);
@@ -465,6 +497,13 @@ impl Cache {
         let mut remote = Batch::new();
         let r = self.shared.with_this_cpu(bypass, |mags, stats| {
             if placement.numa() {
+                // The CPU's memory node may have changed since its magazines were set up (a
+                // memoryless node that got memory): empty ones follow it, so that refills do not
+                // all turn out remote.
+                let here = crate::placement::this_node();
+                if mags.node() != here {
+                    mags.set_node(here);
+                }
                 let node = mags.node();
                 // SAFETY: A batch's objects are live objects of the backing cache.
                 let n = batch.move_where(&mut remote, |obj| unsafe {
@@ -523,7 +562,7 @@ impl Cache {
             // double free; pushing it again would hand it out twice.
             return;
         }
-        if self.shared.placement.free_needs_check() {
+        if self.shared.placement.free_needs_check() || hardening::is_kfence(obj) {
             // SAFETY: Guaranteed by the caller.
             return unsafe { self.free_checked(obj) };
         }
@@ -556,8 +595,9 @@ impl Cache {
     /// As [`Cache::free`].
     #[inline(always)]
     unsafe fn free_to_array(&self, obj: NonNull<c_void>, node: Option<i32>) {
-        // `init_on_free`: no data of the previous user stays in a cached object.
-        if hardening::init_on_free() {
+        // `init_on_free`: no data of the previous user stays in a cached object, unless the
+        // cache is exempt.
+        if self.shared.placement.init_on_free() {
             // SAFETY: Guaranteed by the caller.
             return unsafe { self.free_zeroed(obj, node) };
         }
@@ -766,7 +806,7 @@ impl Cache {
         self.shared.count(Stat::AllocBypassNode, 1);
         let obj = self.shared.backing.alloc_node(gfp, node)?;
         self.shared.count(Stat::AllocBacking, 1);
-        self.out_of_backing(&[obj.as_ptr()], gfp);
+        self.out_of_backing(&[obj.as_ptr()]);
         Some(obj)
     }
 
@@ -794,7 +834,7 @@ impl Cache {
             self.shared.count(Stat::AllocBypassMemcg, out.len() as u64);
             0
         };
-        if zero && (gfp.wants_zero() || hardening::init_on_alloc()) {
+        if zero && (gfp.wants_zero() || self.shared.placement.init_on_alloc()) {
             for &obj in &out[..from_array] {
                 if let Some(obj) = NonNull::new(obj) {
                     self.zero(obj);
@@ -807,7 +847,7 @@ impl Cache {
         }
         if self.shared.backing.alloc_bulk(gfp, rest) {
             self.shared.count(Stat::AllocBacking, rest.len() as u64);
-            self.out_of_backing(rest, gfp);
+            self.out_of_backing(rest);
             return true;
         }
         // All or nothing: the objects taken from the magazines go back.
@@ -877,7 +917,7 @@ impl Cache {
             if !unsafe { crate::kasan::check(obj) } {
                 continue;
             }
-            if !placement.free_needs_check() {
+            if !placement.free_needs_check() && !hardening::is_kfence(obj) {
                 objs[n] = obj.as_ptr();
                 n += 1;
                 continue;
@@ -937,6 +977,8 @@ impl Cache {
     ///
     /// Every pointer in `objs` must be a live object of this cache, owned by the caller and not
     /// used afterwards (unless it is left out).
+    // Never inlined, so that KASAN names it in a report of a pointer given twice.
+    #[inline(never)]
     unsafe fn push_bulk(&self, objs: &mut [*mut c_void]) -> Option<(usize, usize)> {
         let placement = &self.shared.placement;
         self.shared
@@ -958,7 +1000,15 @@ impl Cache {
                         i += 1;
                         continue;
                     }
-                    if hardening::init_on_free() {
+                    // The same pointer twice in one call (`{a, a}`, `{a, b, a}`): its first copy
+                    // is parked and poisoned now, so KASAN reports the second, which is left
+                    // out (it is nowhere now, as after `Cache::free`'s check).
+                    // SAFETY: The caller gave us `obj`, a pointer into slab memory.
+                    if !unsafe { crate::kasan::check(obj) } {
+                        i += 1;
+                        continue;
+                    }
+                    if placement.init_on_free() {
                         self.zero(obj);
                     }
                     // SAFETY: The caller gave us `obj`, a live object of this cache, ours now,

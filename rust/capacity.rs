@@ -186,6 +186,15 @@ impl AdaptTick {
     }
 }
 
+impl AdaptTick {
+    /// Whether the tick's timer is deferrable, for the tests.
+    #[cfg(pcpu_array_kunit)]
+    pub(crate) fn deferrable(&self) -> bool {
+        // SAFETY: The tick lives until `drop` (type invariant); only its timer's flags are read.
+        unsafe { ffi::pcpu_array_tick_deferrable(self.tick.as_ptr()) }
+    }
+}
+
 impl Drop for AdaptTick {
     fn drop(&mut self) {
         // SAFETY: Started in `start` (type invariant), stopped once, here; this waits for a

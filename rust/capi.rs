@@ -72,11 +72,11 @@ pub(crate) struct AbiCache {
     teardown_work: Opaque<bindings::work_struct>,
 }
 
-/// `pcpu_array_layout_v1`: the symbol of layout version [`LAYOUT`] (1), which every consumer
+/// `pcpu_array_layout_v2`: the symbol of layout version [`LAYOUT`] (2), which every consumer
 /// compiled against it references (see `include/pcpu_array.h`), so that one compiled against
 /// another layout fails to load. Its value is the version.
 #[no_mangle]
-pub static pcpu_array_layout_v1: u32 = LAYOUT;
+pub static pcpu_array_layout_v2: u32 = LAYOUT;
 
 /// What a `struct pcpu_array_reservation *` points to.
 pub(crate) struct AbiReservation {

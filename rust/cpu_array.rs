@@ -381,6 +381,18 @@ impl CpuMagazines {
         self.node
     }
 
+    /// Makes the magazines hold objects of memory node `node` from now on: the CPU's memory node
+    /// changed (a CPU hot-added to a node, a memoryless node that got memory). Fails, changing
+    /// nothing, while they hold objects, which are of the old node.
+    pub(crate) fn set_node(&mut self, node: i32) -> bool {
+        if !self.is_empty() {
+            return false;
+        }
+        // INVARIANT: Empty magazines hold no object of any node.
+        self.node = node;
+        true
+    }
+
     /// How many objects the two magazines hold.
     #[inline]
     pub(crate) fn len(&self) -> usize {

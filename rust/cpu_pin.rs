@@ -11,7 +11,9 @@ use kernel::ffi::c_void;
 /// A guard that keeps the current task on its CPU.
 ///
 /// Creating a [`CpuPin`] disables preemption (migration on PREEMPT_RT, where the per-CPU lock
-/// may sleep); dropping it enables it again. Anything that needs "this CPU" takes a `&CpuPin`,
+/// may sleep); dropping it enables it again. On PREEMPT_RT in hard interrupt or NMI context,
+/// where neither preemption nor migration can happen, it changes nothing, as upstream's
+/// `__local_trylock()` decides before it would migrate_disable() (and its trylock fails there). Anything that needs "this CPU" takes a `&CpuPin`,
 /// so the requirement is checked by the compiler rather than stated in a comment. Pins nest.
 ///
 /// While a pin is held on a !PREEMPT_RT kernel the task must not sleep.
@@ -30,6 +32,9 @@ use kernel::ffi::c_void;
 /// ```
 #[must_use = "the task is unpinned as soon as the guard is dropped"]
 pub(crate) struct CpuPin {
+    /// On PREEMPT_RT, whether `new` disabled migration, which `drop` enables again.
+    #[cfg(CONFIG_PREEMPT_RT)]
+    migrate_disabled: bool,
     _not_send: PhantomData<*mut ()>,
 }
 
@@ -38,15 +43,26 @@ impl CpuPin {
     #[inline]
     pub(crate) fn new() -> Self {
         #[cfg(CONFIG_PREEMPT_RT)]
-        // SAFETY: Always callable; `Drop` balances it.
-        unsafe {
-            ffi::pcpu_array_migrate_disable()
-        };
+        {
+            // In hard interrupt or NMI context the task cannot move: nothing to disable.
+            let migrate_disabled = !this_cpu::in_hardirq_or_nmi();
+            if migrate_disabled {
+                // SAFETY: Always callable in a task or softirq; `Drop` balances it.
+                unsafe { ffi::pcpu_array_migrate_disable() };
+            }
+            // INVARIANT: Pinned just above, or by the context; unpinned only in `drop`.
+            Self {
+                migrate_disabled,
+                _not_send: PhantomData,
+            }
+        }
         #[cfg(not(CONFIG_PREEMPT_RT))]
-        this_cpu::preempt_disable();
-        // INVARIANT: Pinned just above; unpinned only in `drop`.
-        Self {
-            _not_send: PhantomData,
+        {
+            this_cpu::preempt_disable();
+            // INVARIANT: Pinned just above; unpinned only in `drop`.
+            Self {
+                _not_send: PhantomData,
+            }
         }
     }
 
@@ -79,11 +95,11 @@ impl Drop for CpuPin {
     #[inline]
     fn drop(&mut self) {
         #[cfg(CONFIG_PREEMPT_RT)]
-        // SAFETY: Balances the `migrate_disable()` in `new`, on the same task (the guard is
-        // not `Send`).
-        unsafe {
-            ffi::pcpu_array_migrate_enable()
-        };
+        if self.migrate_disabled {
+            // SAFETY: Balances the `migrate_disable()` in `new`, on the same task (the guard is
+            // not `Send`).
+            unsafe { ffi::pcpu_array_migrate_enable() };
+        }
         #[cfg(not(CONFIG_PREEMPT_RT))]
         // SAFETY: Balances the `preempt_disable()` in `new`, on the same task (the guard is not
         // `Send`).

@@ -32,6 +32,8 @@ mod object_hooks;
 mod percpu;
 mod placement;
 mod reservation;
+#[cfg(pcpu_array_kunit)]
+mod semantics_tests;
 mod shared;
 mod shrink;
 mod stats;

@@ -67,17 +67,11 @@ extern "C" {
     /// `try_module_get(module)`. The `struct module *` is passed as `void *`: its generated
     /// binding contains types that are not FFI-safe for rustc's lint.
     pub(crate) fn pcpu_array_try_module_get(module: *mut c_void) -> bool;
-    /// `is_kfence_address(addr)`.
-    #[cfg(CONFIG_KASAN_GENERIC)]
-    pub(crate) fn pcpu_array_is_kfence_address(addr: *const c_void) -> bool;
 
     /// `folio_nid(virt_to_folio(obj))`: the memory node of slab object `obj`.
     pub(crate) fn pcpu_array_obj_node(obj: *const c_void) -> c_int;
     /// `slab_test_pfmemalloc()` of `obj`'s slab: whether it was allocated from the reserves.
     pub(crate) fn pcpu_array_obj_pfmemalloc(obj: *const c_void) -> bool;
-    /// Whether an allocation with `gfp` by the current context may be given reserve memory (a
-    /// superset of `gfp_pfmemalloc_allowed()`).
-    pub(crate) fn pcpu_array_may_use_reserves(gfp: bindings::gfp_t) -> bool;
     /// `numa_mem_id()`: the nearest memory node of the current CPU.
     pub(crate) fn pcpu_array_numa_mem_id() -> c_int;
     /// `cpu_to_mem(cpu)`: the nearest memory node of `cpu`.
@@ -117,10 +111,12 @@ extern "C" {
     #[cfg(not(pcpu_array_inline_trylock))]
     pub(crate) fn pcpu_array_local_unlock(lock: *mut c_void);
 
-    /// `cpuhp_setup_state_multi(CPUHP_BP_PREPARE_DYN, name, NULL, teardown)`: the new state, or
-    /// a negative errno. `teardown` has the exact type the hotplug core calls it through.
+    /// `cpuhp_setup_state_multi(CPUHP_BP_PREPARE_DYN, name, startup, teardown)`: the new state,
+    /// or a negative errno. The callbacks have the exact type the hotplug core calls them
+    /// through.
     pub(crate) fn pcpu_array_cpuhp_setup_multi(
         name: *const c_char,
+        startup: unsafe extern "C" fn(cpu: c_uint, node: *mut bindings::hlist_node) -> c_int,
         teardown: unsafe extern "C" fn(cpu: c_uint, node: *mut bindings::hlist_node) -> c_int,
     ) -> c_int;
     /// `cpuhp_remove_multi_state(state)`.
@@ -155,6 +151,9 @@ extern "C" {
     ) -> *mut c_void;
     /// Stops such a tick, waiting for a running call, and frees it.
     pub(crate) fn pcpu_array_tick_stop(tick: *mut c_void);
+    /// Whether such a tick's timer is deferrable (it never wakes an idle CPU).
+    #[cfg(pcpu_array_kunit)]
+    pub(crate) fn pcpu_array_tick_deferrable(tick: *const c_void) -> bool;
     /// A set of work items, one per possible CPU, with the mutex of the caller that queues them
     /// (a `struct pcpu_array_cpu_works *`, opaque here), or NULL.
     pub(crate) fn pcpu_array_cpu_works_alloc() -> *mut c_void;

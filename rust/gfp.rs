@@ -26,6 +26,8 @@ const DIRECT_RECLAIM: bindings::gfp_t = 1 << bindings::___GFP_DIRECT_RECLAIM_BIT
 const NOMEMALLOC: bindings::gfp_t = 1 << bindings::___GFP_NOMEMALLOC_BIT;
 /// `__GFP_THISNODE`: no fallback to another memory node.
 const THISNODE: bindings::gfp_t = 1 << bindings::___GFP_THISNODE_BIT;
+/// `__GFP_NOFAIL`.
+const NOFAIL: bindings::gfp_t = 1 << bindings::___GFP_NOFAIL_BIT;
 /// `__GFP_ACCOUNT`: charge the allocation to the current task's memory cgroup.
 const ACCOUNT: bindings::gfp_t = 1 << bindings::___GFP_ACCOUNT_BIT;
 
@@ -59,6 +61,11 @@ impl Gfp {
     /// Whether the object must come back zeroed (`__GFP_ZERO`).
     pub const fn wants_zero(self) -> bool {
         self.0 & bindings::__GFP_ZERO != 0
+    }
+
+    /// These flags with `__GFP_NOFAIL`.
+    pub const fn no_fail(self) -> Self {
+        Self(self.0 | NOFAIL)
     }
 
     /// These flags with `__GFP_THISNODE`: only the node asked for.

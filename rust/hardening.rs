@@ -8,9 +8,18 @@
 //! skips, so the cache applies them itself: an object served from an array is zeroed when
 //! `init_on_alloc` is on (as for `__GFP_ZERO`), and an object freed into an array is wiped when
 //! `init_on_free` is on, so that no data of its previous user survives in it. The kernel
-//! exports both static keys; reading one is a load.
+//! exports both static keys; reading one is a load. A cache exempt from both, as SLUB exempts it,
+//! is decided in `crate::placement`.
+//!
+//! KFENCE objects are never parked ([`is_kfence`]): SLUB gives them to `kfence_free()`.
+//!
+//! Compiled into consumers as well, by the binding's inline hit path.
 
-use kernel::bindings;
+use core::ptr::NonNull;
+use kernel::{
+    bindings,
+    ffi::c_void, //
+};
 
 /// `want_init_on_alloc()` without the gfp flags: whether `init_on_alloc` is on.
 #[inline(always)]
@@ -26,4 +35,30 @@ pub(crate) fn init_on_alloc() -> bool {
 pub(crate) fn init_on_free() -> bool {
     // SAFETY: As in `init_on_alloc`, for the `init_on_free` key.
     unsafe { (&raw const bindings::init_on_free.key.enabled.counter).read_volatile() != 0 }
+}
+
+/// Whether `obj` is a KFENCE object (`is_kfence_address()`): SLUB gives those to
+/// `kfence_free()`, so an array never holds one. A compare with the bounds of KFENCE's pool,
+/// which `mm/kfence/core.c` exports.
+#[inline(always)]
+pub(crate) fn is_kfence(obj: NonNull<c_void>) -> bool {
+    #[cfg(CONFIG_KFENCE)]
+    {
+        extern "C" {
+            /// The start of KFENCE's pool, NULL until it is set up (`mm/kfence/core.c`).
+            static __kfence_pool: *mut u8;
+        }
+        /// `KFENCE_POOL_SIZE`.
+        const POOL_SIZE: usize =
+            (bindings::CONFIG_KFENCE_NUM_OBJECTS as usize + 1) * 2 * kernel::page::PAGE_SIZE;
+        // SAFETY: `__kfence_pool` is set once, at boot, before any module is loaded; reading
+        // it is `is_kfence_address()`'s plain load.
+        let pool = unsafe { (&raw const __kfence_pool).read() };
+        (obj.as_ptr() as usize).wrapping_sub(pool as usize) < POOL_SIZE && !pool.is_null()
+    }
+    #[cfg(not(CONFIG_KFENCE))]
+    {
+        let _ = obj;
+        false
+    }
 }

@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! CPU hotplug: a CPU that goes offline gives its magazines to its node's depot.
+//! CPU hotplug: a CPU that goes offline gives its magazines to its node's depot; a CPU that comes
+//! up takes its memory node as it is then.
 //!
 //! The module registers one multi-instance `CPUHP_BP_PREPARE_DYN` state ([`HotplugState`]);
 //! each cache adds an instance ([`HotplugInstance`]). The teardown of a prepare state runs on a
 //! control CPU after the CPU is dead, when nothing can run on it any more, so the dead CPU's
 //! magazines are reached without taking its lock: each one that holds objects goes to the depot
 //! whole, replaced by an empty one (what the depot has no room for goes back to the backing
-//! cache). A CPU that comes back starts with empty magazines.
+//! cache). A CPU that comes back starts with empty magazines, set up by the state's startup,
+//! which runs on a control CPU before the CPU comes up, for the memory node the CPU has then
+//! (`cpu_to_mem()`): a CPU hot-added to a node after the cache was created does not keep
+//! magazines of the node it was first given.
 
 use crate::{
     ffi,
@@ -48,9 +52,10 @@ pub(crate) struct HotplugState {
 impl HotplugState {
     /// Registers the state as `name`. Called once, from module init, before any cache exists.
     pub(crate) fn register(name: &'static CStr) -> Result<Self> {
-        // SAFETY: `name` is a static C string and `cpu_dead` has the type the multi-instance
-        // state calls its teardown through.
-        let state = unsafe { ffi::pcpu_array_cpuhp_setup_multi(name.as_char_ptr(), cpu_dead) };
+        // SAFETY: `name` is a static C string and `cpu_prepare` and `cpu_dead` have the type the
+        // multi-instance state calls its callbacks through.
+        let state =
+            unsafe { ffi::pcpu_array_cpuhp_setup_multi(name.as_char_ptr(), cpu_prepare, cpu_dead) };
         to_result(state)?;
         STATE.store(state, Relaxed);
         // INVARIANT: Registered and published just above.
@@ -122,6 +127,37 @@ impl PinnedDrop for HotplugInstance {
     }
 }
 
+/// The instance whose `node` field `node` is.
+///
+/// # Safety
+///
+/// `node` must be the `node` field of a live, registered [`HotplugInstance`].
+unsafe fn instance<'a>(node: *mut bindings::hlist_node) -> &'a HotplugInstance {
+    // SAFETY: Guaranteed by the caller, and `Opaque<T>` has the layout of `T`.
+    unsafe {
+        &*kernel::container_of!(
+            node.cast::<Opaque<bindings::hlist_node>>(),
+            HotplugInstance,
+            node
+        )
+    }
+}
+
+/// The startup of the hotplug state: called for each instance before `cpu` comes up, through
+/// `int (*)(unsigned int, struct hlist_node *)`.
+///
+/// # Safety
+///
+/// Called by the hotplug core with `node` the `node` field of a registered
+/// [`HotplugInstance`].
+unsafe extern "C" fn cpu_prepare(cpu: c_uint, node: *mut bindings::hlist_node) -> c_int {
+    // SAFETY: Guaranteed by the caller.
+    let inst = unsafe { instance(node) };
+    // SAFETY: The core calls a prepare state's startup before `cpu` runs, one at a time.
+    unsafe { inst.shared.prepare_cpu(cpu) };
+    0
+}
+
 /// The teardown of the hotplug state: called for each instance once `cpu` is dead, through
 /// `int (*)(unsigned int, struct hlist_node *)`.
 ///
@@ -130,15 +166,8 @@ impl PinnedDrop for HotplugInstance {
 /// Called by the hotplug core with `node` the `node` field of a registered
 /// [`HotplugInstance`].
 unsafe extern "C" fn cpu_dead(cpu: c_uint, node: *mut bindings::hlist_node) -> c_int {
-    // SAFETY: `node` is the `node` field of a live, registered `HotplugInstance` (guaranteed by
-    // the caller), and `Opaque<T>` has the layout of `T`.
-    let inst = unsafe {
-        &*kernel::container_of!(
-            node.cast::<Opaque<bindings::hlist_node>>(),
-            HotplugInstance,
-            node
-        )
-    };
+    // SAFETY: Guaranteed by the caller.
+    let inst = unsafe { instance(node) };
     // SAFETY: The core calls a prepare state's teardown after `cpu` is dead, one at a time.
     unsafe { inst.shared.flush_dead_cpu(cpu) };
     0

@@ -42,8 +42,8 @@ pub(crate) unsafe fn alloc(pa: NonNull<c_void>, gfp: Gfp) -> Option<NonNull<c_vo
 
 /// Puts `obj` onto this CPU's loaded magazine of `pa`, as `pcpu_array_free()` would. Gives it
 /// back when the caller must call `pcpu_array_free()`: a full magazine, a lock held by an
-/// interrupted context, a free that needs a placement check or `init_on_free`, or no inline hit
-/// path in this build.
+/// interrupted context, a free that needs a placement check, a KFENCE object, `init_on_free` on
+/// a cache it applies to, or no inline hit path in this build.
 ///
 /// # Safety
 ///
@@ -70,7 +70,8 @@ mod hit {
         abi_types::{
             PcpuArrayHot,
             PcpuArrayMagazine,
-            CHECK_SLAB_ACCOUNTED,
+            CHECK_ALLOC_INLINE,
+            CHECK_INIT_EXEMPT,
             STAT_ALLOC_ARRAY,
             STAT_FREE_ARRAY, //
         },
@@ -132,9 +133,14 @@ mod hit {
         // SAFETY: A live cache begins with its `struct pcpu_array_hot`, set at creation and
         // never changed (guaranteed by the caller; the layout's contract).
         let hot = unsafe { pa.cast::<PcpuArrayHot>().as_ref() };
+        if gfp.accounts() {
+            return None;
+        }
         // SAFETY: `checks` points to the cache's checks word, which lives as long as the cache
         // and is written atomically; this is `READ_ONCE()`.
-        if gfp.accounts() || unsafe { hot.checks.read_volatile() } & CHECK_SLAB_ACCOUNTED != 0 {
+        let checks = unsafe { hot.checks.read_volatile() };
+        // Fail closed: a bit this layout does not know takes the call.
+        if checks & !CHECK_ALLOC_INLINE != 0 {
             return None;
         }
         let pop = |mag: &mut PcpuArrayMagazine| {
@@ -149,7 +155,8 @@ mod hit {
         // SAFETY: As above.
         let popped = unsafe { with_loaded(hot, STAT_ALLOC_ARRAY, pop) };
         let obj = popped?.ok()?;
-        if gfp.wants_zero() || hardening::init_on_alloc() {
+        // `slab_want_init_on_alloc()`: an exempt cache zeroes for `__GFP_ZERO` alone.
+        if gfp.wants_zero() || (checks & CHECK_INIT_EXEMPT == 0 && hardening::init_on_alloc()) {
             // SAFETY: `obj` is an object of `object_size` bytes, now the caller's.
             unsafe {
                 core::ptr::write_bytes(obj.as_ptr().cast::<u8>(), 0, hot.object_size as usize)
@@ -170,8 +177,14 @@ mod hit {
     ) -> Result<(), NonNull<c_void>> {
         // SAFETY: As in `alloc`.
         let hot = unsafe { pa.cast::<PcpuArrayHot>().as_ref() };
+        if hardening::is_kfence(obj) {
+            return Err(obj);
+        }
         // SAFETY: As in `alloc`.
-        if unsafe { hot.checks.read_volatile() } != 0 || hardening::init_on_free() {
+        let checks = unsafe { hot.checks.read_volatile() };
+        // `slab_want_init_on_free()`: an exempt cache is not wiped; any other check, one this
+        // layout does not know included, takes the call.
+        if checks & !CHECK_INIT_EXEMPT != 0 || (checks == 0 && hardening::init_on_free()) {
             return Err(obj);
         }
         let push = |mag: &mut PcpuArrayMagazine| {

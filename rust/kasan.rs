@@ -21,11 +21,7 @@ pub(crate) const ENABLED: bool = cfg!(CONFIG_KASAN_GENERIC);
 /// with pages of its own), and a shadow written for one would outlive it: a later object in
 /// the same KFENCE slot could get a false report. The arrays leave them alone as well.
 #[cfg(CONFIG_KASAN_GENERIC)]
-#[inline]
-fn is_kfence(obj: NonNull<c_void>) -> bool {
-    // SAFETY: Only compares the address with the KFENCE pool's bounds.
-    unsafe { ffi::pcpu_array_is_kfence_address(obj.as_ptr()) }
-}
+use crate::hardening::is_kfence;
 
 /// Marks the `size` bytes at `obj` as a freed slab object: KASAN then reports any access.
 ///

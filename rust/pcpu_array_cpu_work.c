@@ -169,7 +169,9 @@ unsigned long pcpu_array_cpu_works_wait(struct pcpu_array_cpu_works *works)
 /*
  * A periodic call, for the capacity adaptation (rust/capacity.rs): @fn(@arg)
  * runs every @period_ms on system_long_wq (it may wait for the per-CPU work
- * items above, so not on their workqueue) until pcpu_array_tick_stop().
+ * items above, so not on their workqueue) until pcpu_array_tick_stop(). The
+ * timer is deferrable: an idle CPU is not woken for it, and an idle cache
+ * adapts when its CPU wakes up anyway.
  */
 struct pcpu_array_tick {
 	struct delayed_work work;
@@ -197,9 +199,15 @@ struct pcpu_array_tick *pcpu_array_tick_start(void (*fn)(void *arg), void *arg,
 	t->fn = fn;
 	t->arg = arg;
 	t->period = msecs_to_jiffies(period_ms);
-	INIT_DELAYED_WORK(&t->work, pcpu_array_tick_fn);
+	INIT_DEFERRABLE_WORK(&t->work, pcpu_array_tick_fn);
 	queue_delayed_work(system_long_wq, &t->work, round_jiffies_relative(t->period));
 	return t;
+}
+
+/* Whether the tick's timer is deferrable, for the tests. */
+bool pcpu_array_tick_deferrable(const struct pcpu_array_tick *t)
+{
+	return t->work.timer.flags & TIMER_DEFERRABLE;
 }
 
 /* Waits for a running call; the work item re-queueing itself is stopped too. */

@@ -53,7 +53,7 @@ static_assert(PCPU_ARRAY_CHECK_NUMA == 1ULL << 62);
 static_assert(PCPU_ARRAY_CHECK_SLAB_ACCOUNTED == 1ULL << 61);
 static_assert(PCPU_ARRAY_STAT_ALLOC_ARRAY == 0);
 static_assert(PCPU_ARRAY_STAT_FREE_ARRAY == 1);
-static_assert(PCPU_ARRAY_LAYOUT == 1);
+static_assert(PCPU_ARRAY_LAYOUT == 2);
 /*
  * The header's choice of the inline hit path is Kbuild's pcpu_array_inline_hit,
  * which the Rust binding compiles with: the two conditions must agree.
@@ -78,4 +78,4 @@ EXPORT_SYMBOL_GPL(pcpu_array_rsv_alloc);
 EXPORT_SYMBOL_GPL(pcpu_array_rsv_release);
 EXPORT_SYMBOL_GPL(pcpu_array_cache);
 EXPORT_SYMBOL_GPL(pcpu_array_get_stats);
-EXPORT_SYMBOL_GPL(pcpu_array_layout_v1);
+EXPORT_SYMBOL_GPL(pcpu_array_layout_v2);

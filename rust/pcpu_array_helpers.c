@@ -12,7 +12,6 @@
 #include <linux/cpumask.h>
 #include <linux/hardirq.h>
 #include <linux/irqflags.h>
-#include <linux/kfence.h>
 #include <linux/kmemleak.h>
 #include <linux/local_lock.h>
 #include <linux/mm.h>
@@ -130,11 +129,6 @@ bool pcpu_array_try_module_get(void *mod)
 	return try_module_get(mod);
 }
 
-bool pcpu_array_is_kfence_address(const void *addr)
-{
-	return is_kfence_address(addr);
-}
-
 bool pcpu_array_irqs_disabled(void)
 {
 	return irqs_disabled();
@@ -185,9 +179,10 @@ void pcpu_array_local_unlock(local_trylock_t __percpu *lock)
  * is gone, so its arrays can be flushed without their locks.
  */
 int pcpu_array_cpuhp_setup_multi(const char *name,
+				 int (*startup)(unsigned int cpu, struct hlist_node *node),
 				 int (*teardown)(unsigned int cpu, struct hlist_node *node))
 {
-	return cpuhp_setup_state_multi(CPUHP_BP_PREPARE_DYN, name, NULL, teardown);
+	return cpuhp_setup_state_multi(CPUHP_BP_PREPARE_DYN, name, startup, teardown);
 }
 
 void pcpu_array_cpuhp_remove_multi(int state)
@@ -224,13 +219,6 @@ bool pcpu_array_obj_pfmemalloc(const void *obj)
 	return test_bit(PG_active, &virt_to_folio(obj)->flags.f);
 }
 
-/* The superset of gfp_pfmemalloc_allowed() that a module can compute. */
-bool pcpu_array_may_use_reserves(gfp_t gfp)
-{
-	if (gfp & __GFP_NOMEMALLOC)
-		return false;
-	return (gfp & __GFP_MEMALLOC) || (current->flags & PF_MEMALLOC);
-}
 
 int pcpu_array_numa_mem_id(void)
 {

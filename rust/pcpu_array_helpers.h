@@ -33,11 +33,9 @@ bool pcpu_array_irqs_disabled(void);
 void pcpu_array_this_cpu_add_u64(u64 __percpu *ptr, u64 n);
 void pcpu_array_this_cpu_write_u64(u64 __percpu *ptr, u64 v);
 bool pcpu_array_try_module_get(void *mod);
-bool pcpu_array_is_kfence_address(const void *addr);
 
 int pcpu_array_obj_node(const void *obj);
 bool pcpu_array_obj_pfmemalloc(const void *obj);
-bool pcpu_array_may_use_reserves(gfp_t gfp);
 int pcpu_array_numa_mem_id(void);
 int pcpu_array_cpu_to_mem(unsigned int cpu);
 unsigned int pcpu_array_nr_node_ids(void);
@@ -59,6 +57,7 @@ void pcpu_array_local_unlock(local_trylock_t __percpu *lock);
 
 struct hlist_node;
 int pcpu_array_cpuhp_setup_multi(const char *name,
+				 int (*startup)(unsigned int cpu, struct hlist_node *node),
 				 int (*teardown)(unsigned int cpu, struct hlist_node *node));
 void pcpu_array_cpuhp_remove_multi(int state);
 int pcpu_array_cpuhp_add_instance(int state, struct hlist_node *node);
@@ -82,6 +81,7 @@ struct pcpu_array_tick;
 struct pcpu_array_tick *pcpu_array_tick_start(void (*fn)(void *arg), void *arg,
 					      unsigned int period_ms);
 void pcpu_array_tick_stop(struct pcpu_array_tick *t);
+bool pcpu_array_tick_deferrable(const struct pcpu_array_tick *t);
 
 /* pcpu_array_kasan.c */
 #ifdef CONFIG_KASAN_GENERIC

@@ -16,11 +16,19 @@
 //!   the current CPU may use the array. On a kernel with one node (`nr_node_ids == 1`) none of
 //!   this costs anything.
 //! - **Reserves.** No object of a pfmemalloc slab (one allocated from the memory reserves) is
-//!   ever parked: refills never use the reserves (`__GFP_NOMEMALLOC`), and an object handed out
-//!   from the backing cache to a caller that may use them is checked; while any such object is
-//!   out, every free checks its slab, and a reserve object goes back to the backing cache
-//!   (`free_bypass_pfmemalloc`). A caller that may use the reserves still gets them from the
-//!   backing cache when the array is empty and a refill fails.
+//!   ever parked: refills never use the reserves (`__GFP_NOMEMALLOC`), and every object handed
+//!   out from the backing cache is checked, whoever the caller; while any such object is out,
+//!   every free checks its slab, and a reserve object goes back to the backing cache
+//!   (`free_bypass_pfmemalloc`). The count of those out saturates at zero. A caller that may
+//!   use the reserves still gets them from the backing cache when the array is empty and a
+//!   refill fails.
+//! - **KFENCE.** A KFENCE object is never parked: its free goes to the backing cache
+//!   (`free_bypass_kfence`), which hands it to `kfence_free()`, so that KFENCE still sees its
+//!   use after free and gets its slot back.
+//! - **Initialisation.** A `SLAB_TYPESAFE_BY_RCU` or `SLAB_POISON` cache is exempt from
+//!   `init_on_alloc` and `init_on_free`, as in SLUB (`slab_want_init_on_alloc()`,
+//!   `slab_want_init_on_free()`): decided once, at creation, and read by the inline hit paths
+//!   from the same word of checks.
 //! - **Memory cgroups.** A module cannot uncharge an object (the kernel exports
 //!   `kmem_cache_charge()`, not its inverse), so an object parked in an array would stay charged
 //!   to whoever freed it and be handed to another cgroup for free. Accounted allocations
@@ -36,6 +44,7 @@
 use crate::{
     ffi,
     gfp::Gfp,
+    hardening,
     stats::Stat, //
 };
 use core::ptr::NonNull;
@@ -45,7 +54,12 @@ use core::sync::atomic::{
 };
 use kernel::{
     bindings,
-    ffi::c_void, //
+    ffi::c_void,
+    prelude::*,
+    str::{
+        CStr,
+        CString, //
+    },
 };
 
 /// Whether `flags` has `SLAB_ACCOUNT`: every object of the cache is charged to its allocator's
@@ -137,36 +151,56 @@ impl FreeTo {
 }
 
 /// [`Placement::checks`]: the kernel has several memory nodes.
-const NUMA: i64 = 1 << 62;
+const NUMA: i64 = crate::abi_types::CHECK_NUMA;
 /// [`Placement::checks`]: a `SLAB_ACCOUNT` cache, every object of which is charged, refills
 /// included.
-const SLAB_ACCOUNTED: i64 = 1 << 61;
-// The inline hit path of consumers tests these bits by their numbers in the C ABI.
-const _: () = {
-    assert!(NUMA == crate::abi_types::CHECK_NUMA);
-    assert!(SLAB_ACCOUNTED == crate::abi_types::CHECK_SLAB_ACCOUNTED);
-};
+const SLAB_ACCOUNTED: i64 = crate::abi_types::CHECK_SLAB_ACCOUNTED;
 /// [`Placement::checks`]: an allocation with `__GFP_ACCOUNT` has been served; such objects are
 /// charged, refills (without it) are not.
-const GFP_ACCOUNTED: i64 = 1 << 60;
+const GFP_ACCOUNTED: i64 = crate::abi_types::CHECK_GFP_ACCOUNTED;
+/// [`Placement::checks`]: the cache is exempt from `init_on_alloc` and `init_on_free`, as SLUB
+/// exempts it (`slab_want_init_on_alloc()`, `slab_want_init_on_free()` in `mm/slab.h`): its
+/// freed objects may still be read (`SLAB_TYPESAFE_BY_RCU`) or are poisoned (`SLAB_POISON`).
+/// Fixed at creation. Not a reason for a free to check its object.
+const INIT_EXEMPT: i64 = crate::abi_types::CHECK_INIT_EXEMPT;
 /// [`Placement::checks`]: the number of objects of pfmemalloc slabs handed out and not yet freed.
-const RESERVE_OBJECTS: i64 = GFP_ACCOUNTED - 1;
+const RESERVE_OBJECTS: i64 = crate::abi_types::CHECK_RESERVE_OBJECTS;
+
+/// The `SLAB_*` flags with which SLUB neither zeroes on allocation nor wipes on free:
+/// `SLAB_TYPESAFE_BY_RCU` and `SLAB_POISON` (SLUB's third exemption, a constructor, cannot be
+/// given to this module).
+const INIT_EXEMPT_FLAGS: bindings::slab_flags_t = (1
+    << bindings::_slab_flag_bits__SLAB_TYPESAFE_BY_RCU)
+    | (1 << bindings::_slab_flag_bits__SLAB_POISON);
+
+/// Whether a cache created with `flags` is exempt from `init_on_alloc` and `init_on_free`.
+pub(crate) const fn init_exempt(flags: bindings::slab_flags_t) -> bool {
+    flags & INIT_EXEMPT_FLAGS != 0
+}
 
 /// The placement rules of one cache.
 pub(crate) struct Placement {
     /// Every reason a free may have to check its object, in one word so that the common free
     /// tests it with one load: [`NUMA`] (fixed at creation), [`SLAB_ACCOUNTED`] (fixed),
-    /// [`GFP_ACCOUNTED`] (set once, never cleared) and the count of [`RESERVE_OBJECTS`] out.
+    /// [`GFP_ACCOUNTED`] (set once, never cleared) and the count of [`RESERVE_OBJECTS`] out;
+    /// and [`INIT_EXEMPT`] (fixed), for the inline hit paths of consumers, which read the word
+    /// anyway. The count never goes below zero and never borrows from the bits above it
+    /// ([`Placement::reserve_object_back`]).
     ///
     /// A `core` atomic: its relaxed load is one `mov`, what `READ_ONCE()` compiles to, where the
     /// kernel crate's `Atomic<T>` calls a C helper from a module. Written rarely, with
     /// `lock`-prefixed read-modify-writes, and orders nothing.
     checks: AtomicI64,
+    /// [`INIT_EXEMPT`], for the module's own paths, which read it only when `init_on_alloc` or
+    /// `init_on_free` is on.
+    init_exempt: bool,
+    /// The cache's name, for the kernel log.
+    name: CString,
 }
 
 impl Placement {
-    /// The rules for a backing cache created with `flags`.
-    pub(crate) fn new(flags: bindings::slab_flags_t) -> Self {
+    /// The rules for a backing cache `name` created with `flags`.
+    pub(crate) fn new(name: &CStr, flags: bindings::slab_flags_t) -> Result<Self> {
         // SAFETY: Reads `nr_node_ids`, set at boot.
         let nodes = unsafe { ffi::pcpu_array_nr_node_ids() };
         let mut checks = 0;
@@ -176,9 +210,15 @@ impl Placement {
         if slab_account(flags) {
             checks |= SLAB_ACCOUNTED;
         }
-        Self {
-            checks: AtomicI64::new(checks),
+        let init_exempt = init_exempt(flags);
+        if init_exempt {
+            checks |= INIT_EXEMPT;
         }
+        Ok(Self {
+            checks: AtomicI64::new(checks),
+            init_exempt,
+            name: CString::try_from_fmt(fmt!("{name}"))?,
+        })
     }
 
     /// The word of checks, for the inline hit path of consumers: a free may skip
@@ -186,6 +226,22 @@ impl Placement {
     /// only without `__GFP_ACCOUNT` and while `PCPU_ARRAY_CHECK_SLAB_ACCOUNTED` is clear.
     pub(crate) fn checks_ptr(&self) -> *const i64 {
         self.checks.as_ptr()
+    }
+
+    /// Whether an object handed out must be zeroed when `gfp` has no `__GFP_ZERO`:
+    /// `init_on_alloc` is on and the cache is not exempt (`slab_want_init_on_alloc()`).
+    #[inline(always)]
+    pub(crate) fn init_on_alloc(&self) -> bool {
+        hardening::init_on_alloc() && !self.init_exempt
+    }
+
+    /// Whether an object freed into an array must be wiped first: `init_on_free` is on and the
+    /// cache is not exempt (`slab_want_init_on_free()`). An exempt cache's object keeps its
+    /// contents while parked, as it would in SLUB: RCU readers of a `SLAB_TYPESAFE_BY_RCU`
+    /// cache may still look at it.
+    #[inline(always)]
+    pub(crate) fn init_on_free(&self) -> bool {
+        hardening::init_on_free() && !self.init_exempt
     }
 
     /// Whether objects must be placed by node at all.
@@ -213,9 +269,7 @@ impl Placement {
             return true;
         }
         if gfp.accounts() {
-            if self.checks.load(Relaxed) & GFP_ACCOUNTED == 0 {
-                self.checks.fetch_or(GFP_ACCOUNTED, Relaxed);
-            }
+            self.mark_gfp_accounted();
             return false;
         }
         // A plain allocation from a cache that `__GFP_ACCOUNT` calls made accounted: refills
@@ -223,11 +277,28 @@ impl Placement {
         self.checks.load(Relaxed) & SLAB_ACCOUNTED == 0
     }
 
+    /// Notes that an object of the cache was charged to a memory cgroup outside `SLAB_ACCOUNT`:
+    /// from now on every free checks whether accounting is online and, while it is, goes to the
+    /// backing cache, which uncharges it. Said once in the kernel log, since one stray
+    /// `__GFP_ACCOUNT` allocation costs every later free of the cache its array.
+    pub(crate) fn mark_gfp_accounted(&self) {
+        if self.checks.load(Relaxed) & GFP_ACCOUNTED != 0 {
+            return;
+        }
+        if self.checks.fetch_or(GFP_ACCOUNTED, Relaxed) & GFP_ACCOUNTED == 0 {
+            pr_notice!(
+                "{}: an allocation with __GFP_ACCOUNT: frees bypass the arrays while memory \
+                 cgroups are online\n",
+                self.name.to_str().unwrap_or("?")
+            );
+        }
+    }
+
     /// Whether a free must ask [`Placement::free_to`] where its object may go; when it need
     /// not, the object may go into any array. One load.
     #[inline(always)]
     pub(crate) fn free_needs_check(&self) -> bool {
-        self.checks.load(Relaxed) != 0
+        self.checks.load(Relaxed) & !INIT_EXEMPT != 0
     }
 
     /// Where `obj`, being freed on the current CPU, may go.
@@ -248,45 +319,84 @@ impl Placement {
     }
 
     /// Whether `obj`, being freed, must go to the backing cache whatever its node, and why: it
-    /// may be charged to a memory cgroup, or it comes from the reserves. Counts a reserve object
-    /// as back.
+    /// may be charged to a memory cgroup, it comes from the reserves, or it is a KFENCE object.
+    /// Counts a reserve object as back.
     ///
     /// # Safety
     ///
     /// `obj` must be a live object of the cache these rules belong to.
     pub(crate) unsafe fn free_to_backing(&self, obj: NonNull<c_void>) -> Option<Stat> {
         let checks = self.checks.load(Relaxed);
+        // First, so that a reserve object is counted back whichever way it goes.
+        // SAFETY: `obj` is a live slab object (caller).
+        if checks & RESERVE_OBJECTS != 0 && unsafe { obj_pfmemalloc(obj) } {
+            self.reserve_object_back();
+            return Some(Stat::FreeBypassPfmemalloc);
+        }
         if checks & (SLAB_ACCOUNTED | GFP_ACCOUNTED) != 0 && memcg_kmem_online() {
             return Some(Stat::FreeBypassMemcg);
         }
-        // SAFETY: `obj` is a live slab object (caller).
-        if checks & RESERVE_OBJECTS != 0 && unsafe { obj_pfmemalloc(obj) } {
-            self.checks.fetch_sub(1, Relaxed);
-            return Some(Stat::FreeBypassPfmemalloc);
+        if hardening::is_kfence(obj) {
+            return Some(Stat::FreeBypassKfence);
         }
         None
     }
 
-    /// Notes `objs`, allocated from the backing cache with `gfp` and about to be handed out:
-    /// those from the reserves make frees check their slabs until they are back.
+    /// Counts one reserve object back, unless the count is zero already: two frees may race
+    /// for the last one, and an object of a pfmemalloc slab may come back that was never
+    /// counted (it was handed out before the count saw it). Never borrows from the bits above
+    /// the count.
+    pub(crate) fn reserve_object_back(&self) {
+        let _ = self.checks.fetch_update(Relaxed, Relaxed, |c| {
+            (c & RESERVE_OBJECTS != 0).then_some(c - 1)
+        });
+    }
+
+    /// Counts `n` objects of pfmemalloc slabs handed out, saturating below the bits above the
+    /// count.
+    pub(crate) fn reserve_objects_out(&self, n: i64) {
+        let _ = self.checks.fetch_update(Relaxed, Relaxed, |c| {
+            let count = (c & RESERVE_OBJECTS).saturating_add(n).min(RESERVE_OBJECTS);
+            Some((c & !RESERVE_OBJECTS) | count)
+        });
+    }
+
+    /// The number of reserve objects counted out, for tests.
+    #[cfg(pcpu_array_kunit)]
+    pub(crate) fn reserve_objects(&self) -> i64 {
+        self.checks.load(Relaxed) & RESERVE_OBJECTS
+    }
+
+    /// The whole checks word, for tests.
+    #[cfg(pcpu_array_kunit)]
+    pub(crate) fn checks(&self) -> i64 {
+        self.checks.load(Relaxed)
+    }
+
+    /// Notes `objs`, allocated from the backing cache and about to be handed out: those from
+    /// the reserves make frees check their slabs until they are back. Every such object is
+    /// counted, whoever the caller is: a task may use the reserves for more reasons than a
+    /// module can see (`gfp_pfmemalloc_allowed()` also lets an OOM victim use them, through
+    /// `oom_reserves_allowed()`), and a reserve object handed to any caller must not be parked
+    /// when it comes back.
     ///
     /// # Safety
     ///
     /// Every non-null pointer of `objs` must be a live object of the cache these rules belong
     /// to.
-    pub(crate) unsafe fn handing_out_from_backing(&self, objs: &[*mut c_void], gfp: Gfp) {
-        // SAFETY: Reads the current task's flags.
-        if !unsafe { ffi::pcpu_array_may_use_reserves(gfp.as_raw()) } {
-            return;
-        }
+    pub(crate) unsafe fn handing_out_from_backing(&self, objs: &[*mut c_void]) {
+        let mut n = 0;
         for &obj in objs {
             let Some(obj) = NonNull::new(obj) else {
                 continue;
             };
             // SAFETY: `obj` is a live slab object (caller).
             if unsafe { obj_pfmemalloc(obj) } {
-                self.checks.fetch_add(1, Relaxed);
+                n += 1;
             }
+        }
+        if n != 0 {
+            self.reserve_objects_out(n);
         }
     }
 

@@ -105,10 +105,16 @@ pub(crate) fn top_up(
 }
 
 /// Hands `obj`, taken out of a reservation of `cache`, to its caller: zeroed when `gfp` asks
-/// for it or the kernel runs with `init_on_alloc`, as `kmem_cache_alloc_from_sheaf()` does.
+/// for it or the kernel runs with `init_on_alloc`, and charged to the caller's memory cgroup
+/// when `gfp` has `__GFP_ACCOUNT`, as `kmem_cache_alloc_from_sheaf()` does (whatever flags the
+/// reservation was made with).
 #[inline]
 pub(crate) fn hand_out(cache: &Cache, obj: NonNull<c_void>, gfp: Gfp) -> NonNull<c_void> {
     cache.zero_if_asked(obj, gfp);
+    if gfp.accounts() {
+        // SAFETY: `obj` is a live object of `cache`, leaving its reservation for the caller.
+        unsafe { cache.charge_handed_out(obj, gfp) };
+    }
     obj
 }
 

@@ -407,13 +407,21 @@ impl Shared {
             (depot.full_len() < depot.limit()).then(|| depot.get_empty())
         });
         let magazine = match got {
-            Some(Some(magazine)) => Some(magazine),
+            Some(Some(magazine)) => Some(self.fitted_empty(magazine)),
             Some(None) => self.new_magazine(GFP_NOWAIT).ok(),
             None => None,
         };
         if magazine.is_none() {
             self.count(Stat::DepotMiss, 1);
         }
+        magazine
+    }
+
+    /// `magazine`, an empty one from a depot, with the capacity now: the capacity may have
+    /// changed while it waited there.
+    fn fitted_empty(&self, mut magazine: Magazine) -> Magazine {
+        // Cannot fail: an empty magazine takes any capacity up to `MAX_CAPACITY`.
+        magazine.set_capacity(self.capacity());
         magazine
     }
 
@@ -541,12 +549,17 @@ impl Shared {
             let empty = self
                 .depot(node)
                 .and_then(|d| self.lock_depot(d).get_empty())
+                .map(|m| self.fitted_empty(m))
                 .or_else(|| self.new_magazine(GFP_KERNEL).ok());
             match empty {
                 Some(empty) => {
                     let full = core::mem::replace(slot, empty);
+                    let objects = Stack::len(&*full);
                     if self.put_full(node, full) {
                         put += 1;
+                    } else {
+                        // The depot had no room: its objects went to the backing cache.
+                        flushed += objects;
                     }
                 }
                 None => flushed += drain(&self.backing, |batch| slot.take_into(BATCH_MAX, batch)),
@@ -560,6 +573,61 @@ impl Shared {
             s.add(Stat::CpuDeadFlush, flushed as u64);
             s.add(Stat::DepotPut, put);
         }
+    }
+
+    /// Prepares the magazines of `cpu`, about to come online, for the memory node it has now
+    /// (`cpu_to_mem()`), which may not be the one it had when the cache was created: a CPU
+    /// hot-added to a node, or brought back after its node changed. Its magazines are empty
+    /// (they went to the depot when it died, or it never ran); anything left in them goes back
+    /// to the backing cache first.
+    ///
+    /// # Safety
+    ///
+    /// `cpu` must be offline (no context can hold or take its lock), and calls for the same CPU
+    /// must not run concurrently (the hotplug core serialises its callbacks).
+    pub(crate) unsafe fn prepare_cpu(&self, cpu: u32) {
+        // SAFETY: Guaranteed by the caller.
+        let Some(mags) = (unsafe { self.magazines.value_of_dead_cpu(cpu) }) else {
+            return;
+        };
+        let node = cpu_node(cpu);
+        if mags.node() == node {
+            return;
+        }
+        let flushed = drain(&self.backing, |batch| {
+            mags.take_oldest_into(BATCH_MAX, batch)
+        });
+        mags.set_node(node);
+        if let Some(s) = self.stats.on_cpu(cpu) {
+            s.set_cached(0);
+            s.add(Stat::CpuDeadFlush, flushed as u64);
+        }
+    }
+
+    /// Sets the memory node of `cpu`'s magazines to `node`, whatever the CPU's node: for the
+    /// tests that play a CPU whose node changed. `false` while they hold objects.
+    ///
+    /// # Safety
+    ///
+    /// As [`Shared::prepare_cpu`].
+    #[cfg(pcpu_array_kunit)]
+    pub(crate) unsafe fn set_offline_cpu_node(&self, cpu: u32, node: i32) -> bool {
+        // SAFETY: Guaranteed by the caller.
+        unsafe { self.magazines.value_of_dead_cpu(cpu) }.is_some_and(|mags| mags.set_node(node))
+    }
+
+    /// The memory node of the current CPU's magazines; `None` when its lock is held.
+    #[cfg(pcpu_array_kunit)]
+    pub(crate) fn this_cpu_node(&self) -> Option<i32> {
+        self.with_this_cpu(None, |mags, _| mags.node())
+    }
+
+    /// Sets the memory node of the current CPU's magazines to `node`, for the tests that play a
+    /// CPU whose node changed: `Some(false)` while they hold objects, `None` when the lock is
+    /// held.
+    #[cfg(pcpu_array_kunit)]
+    pub(crate) fn set_this_cpu_node(&self, node: i32) -> Option<bool> {
+        self.with_this_cpu(None, |mags, _| mags.set_node(node))
     }
 
     /// Tries the current CPU's lock without touching anything, for the tests that play an

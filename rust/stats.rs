@@ -91,6 +91,8 @@ stats! {
     /// Frees of an object from the memory reserves (a pfmemalloc slab), which went to the
     /// backing cache.
     FreeBypassPfmemalloc => c"free_bypass_pfmemalloc",
+    /// Frees of KFENCE objects, which go to the backing cache and from there to KFENCE.
+    FreeBypassKfence => c"free_bypass_kfence",
     /// Full magazines an allocation took from its node's depot, instead of a bulk refill.
     DepotGet => c"depot_get",
     /// Full magazines a free (or a dead CPU) gave to its node's depot, instead of a bulk flush.

@@ -90,6 +90,7 @@ all_cases() {
 			result "$1" "${m}_$c" "$2"
 		done
 	done
+	result "$1" reserved_charge "$2"
 	write_ktap
 	exit 0
 }
@@ -232,4 +233,34 @@ for m in plain pcpu_array; do
 		rmdir "$pfx-$g" 2>>"$out/guest.log"
 	done
 done
+
+# reserved_charge: a cache without SLAB_ACCOUNT; A reserves 16 objects (charged to no
+# one), B takes them with GFP_KERNEL_ACCOUNT: each is charged to B as it is taken, and
+# uncharged when B's put frees it.
+ctl=$ctl_dir/reserved
+pfx=$cg/pcpu_array_memcg-reserved
+rmdir "$pfx-A" "$pfx-B" 2>/dev/null
+if ! mkdir "$pfx-A" "$pfx-B" 2>>"$out/guest.log"; then
+	result FAIL reserved_charge "cannot create the cgroups $pfx-A, $pfx-B"
+elif ! run_in "$pfx-A" "reserve 16" "$ctl"; then
+	result FAIL reserved_charge "A's reserve 16 failed"
+else
+	slab "$pfx-B"
+	before=$val
+	if ! run_in "$pfx-B" "take 16" "$ctl"; then
+		result FAIL reserved_charge "B's take 16 failed"
+	else
+		drain "$pfx-A"
+		want=$((before + 16 * obj))
+		if wait_slab "$pfx-B" "$want" "$big"; then
+			result OK reserved_charge \
+				"B's slab_unreclaimable $before -> $val bytes after taking 16 reserved objects (at least +$((16 * obj)))"
+		else
+			result FAIL reserved_charge \
+				"B's slab_unreclaimable $before -> $val bytes after taking 16 reserved objects (at least +$((16 * obj)) expected)"
+		fi
+	fi
+fi
+run_in "$pfx-B" put "$ctl" || log "reserved: B's put failed"
+rmdir "$pfx-A" "$pfx-B" 2>>"$out/guest.log"
 write_ktap

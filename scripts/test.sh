@@ -60,10 +60,11 @@ else
 	kasan=()
 	if grep -q '^CONFIG_KASAN_GENERIC=y' "$kdir/.config"; then
 		# The use after free in the test's own reader; the double frees in Cache::free
-		# (inlined into pcpu_array_free or not) and Cache::free_bulk (Rust v0-mangled
-		# names), whose checks are the ones that refuse the object.
+		# (inlined into pcpu_array_free or not) and Cache::free_bulk, and the pointer
+		# given twice to one bulk free in Cache::push_bulk (Rust v0-mangled names),
+		# whose checks are the ones that refuse the object.
 		kasan=(KASAN_MODULES="${KASAN_MODULES:-}" KASAN_FILTER=pcpu_array_kasan
-			EXPECT_KASAN="pcpu_array_kasan_uaf_read (pcpu_array_free|[A-Za-z0-9_]*5Cache4free) [A-Za-z0-9_]*5Cache9free_bulk")
+			EXPECT_KASAN="pcpu_array_kasan_uaf_read (pcpu_array_free|[A-Za-z0-9_]*5Cache4free) [A-Za-z0-9_]*5Cache9free_bulk [A-Za-z0-9_]*5Cache9push_bulk[A-Za-z0-9_]*")
 	else
 		# Make's KASAN_MODULES would still reach vm.sh through the environment.
 		kasan=(KASAN_MODULES=)

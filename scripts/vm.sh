@@ -15,7 +15,7 @@
 #              clean load and unload.
 #
 # Environment: KDIR (a built kernel tree; default: the cached debug build),
-# VM_CPUS (default 2; MODE test and run split them over two NUMA nodes and check that the
+# VM_CPUS (default 4 for MODE test, else 2; MODE test and run split them over two NUMA nodes and check that the
 # guest sees both), VM_TIMEOUT (seconds, default 1200), KEEP_RESULTS=1 keeps the
 # results directory, VM_MODULE_ARGS: lines "NAME ARGS..." adding ARGS to the insmod of
 # module NAME, STRESS_MS (milliseconds) sets how long pcpu_array_stress.ko runs,
@@ -72,13 +72,18 @@ done
 # the user's command: 30 s or more under TCG with KASAN, for volatile files in /run, /var
 # and /tmp that nothing here uses (the guest's root is the host's, read-only, under
 # throwaway overlays).
-cpus=${VM_CPUS:-2}
+# MODE test boots two vCPUs per node, so that the depot's trades between CPUs of one node
+# run on every commit; the others keep two.
+default_cpus=2
+[ "$mode" = test ] && default_cpus=4
+cpus=${VM_CPUS:-$default_cpus}
 vng_args=(--run "$kdir" --cpus "$cpus" --memory 2G --rwdir "$res"
 	--append "slab_debug=A,pcpu_array_test_bulkfail,pcpu_array_stress"
 	--append "PATH=$here/guest-bin")
-# The tests run with init_on_alloc on, as distribution kernels do (the benchmarks keep the
-# perf kernel's default).
-[ "$mode" = test ] && vng_args+=(--append init_on_alloc=1)
+# The tests run with init_on_alloc on, as distribution kernels do, and init_on_free on, so
+# that the wipe of objects freed into an array and SLUB's exemptions from both are tested
+# (the benchmarks keep the perf kernel's defaults).
+[ "$mode" = test ] && vng_args+=(--append "init_on_alloc=1 init_on_free=1")
 # Two NUMA nodes for the tests and the demos, as on the servers the module is for: 1 GiB
 # each, the first half of the vCPUs on node 0, the rest on node 1 (one vCPU: one node).
 # The benchmarks keep booting one node (and virtme-ng's microvm machine under KVM, which

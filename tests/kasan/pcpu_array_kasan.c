@@ -114,6 +114,38 @@ static long double_free_bulk_on_cpu(void *arg)
 	return 0;
 }
 
+static long duplicate_in_bulk_on_cpu(void *arg)
+{
+	struct kasan_ctx *c = arg;
+	void *objs[3];
+
+	c->obj = pcpu_array_alloc(c->pa, GFP_KERNEL);
+	c->other = pcpu_array_alloc(c->pa, GFP_KERNEL);
+	if (!c->obj || !c->other) {
+		pcpu_array_free(c->pa, c->obj);
+		pcpu_array_free(c->pa, c->other);
+		return -ENOMEM;
+	}
+	pcpu_array_get_stats(c->pa, &c->before);
+	/*
+	 * c->obj twice in one call: the first goes into the array, the second
+	 * is reported by the check in the push and left out.
+	 */
+	objs[0] = c->obj;
+	objs[1] = c->other;
+	objs[2] = c->obj;
+	pcpu_array_free_bulk(c->pa, ARRAY_SIZE(objs), objs);
+	pcpu_array_get_stats(c->pa, &c->parked);
+	/* Were c->obj in the array twice, the next two allocations would get it. */
+	c->again = pcpu_array_alloc(c->pa, GFP_KERNEL);
+	objs[0] = c->again;
+	objs[1] = pcpu_array_alloc(c->pa, GFP_KERNEL);
+	c->byte = objs[0] != objs[1];
+	pcpu_array_free_bulk(c->pa, 2, objs);
+	pcpu_array_get_stats(c->pa, &c->after);
+	return 0;
+}
+
 static void run_on_cpu(struct kunit *test, long (*fn)(void *), struct kasan_ctx *c,
 		       const char *name)
 {
@@ -174,10 +206,25 @@ static void kasan_bulk_free_skips_double_free(struct kunit *test)
 	pcpu_array_destroy(c.pa);
 }
 
+static void kasan_bulk_free_skips_duplicate(struct kunit *test)
+{
+	struct kasan_ctx c = {};
+
+	run_on_cpu(test, duplicate_in_bulk_on_cpu, &c, "pcpu_array_kasan_dup_bulk");
+	/* Two objects went in, the duplicate nowhere. */
+	KUNIT_EXPECT_EQ(test, c.parked.free_array - c.before.free_array, 2);
+	KUNIT_EXPECT_EQ(test, c.parked.free_backing, c.before.free_backing);
+	KUNIT_EXPECT_EQ(test, c.byte, 1);
+	KUNIT_EXPECT_EQ(test, c.after.alloc_array + c.after.alloc_backing,
+			c.after.free_array + c.after.free_backing);
+	pcpu_array_destroy(c.pa);
+}
+
 static struct kunit_case pcpu_array_kasan_cases[] = {
 	KUNIT_CASE(kasan_reports_uaf_of_cached_object),
 	KUNIT_CASE(kasan_reports_and_refuses_double_free),
 	KUNIT_CASE(kasan_bulk_free_skips_double_free),
+	KUNIT_CASE(kasan_bulk_free_skips_duplicate),
 	{}
 };
 

@@ -16,6 +16,15 @@
  *            fails with -ENOMEM;
  *   put      free every object kept.
  *
+ * A third file, "reserved", is a pcpu_array cache without SLAB_ACCOUNT whose
+ * objects come out of a reservation:
+ *
+ *   reserve N  reserve N objects with GFP_KERNEL (charged to no one);
+ *   take N     take N of them with GFP_KERNEL_ACCOUNT and keep them: each is
+ *              charged to the writer's memory cgroup as it is taken
+ *              (pcpu_array_alloc_reserved(), as kmem_cache_alloc_from_sheaf());
+ *   put        free every object kept and give the reservation back.
+ *
  * A command runs with migration disabled, on one CPU; reading the file gives
  * that CPU and the number of objects kept ("cpu=0 kept=16"). The writers pin
  * themselves to a CPU (taskset), so that the arrays they meet are that CPU's.
@@ -47,6 +56,7 @@
 struct target {
 	const char *name;
 	struct pcpu_array *pa;		/* the pcpu_array target */
+	struct pcpu_array_reservation *rsv;	/* "reserved": what it takes from */
 	struct kmem_cache *plain;	/* the control */
 	struct mutex lock;		/* the fields below, and one command at a time */
 	void *kept[KEEP_MAX];
@@ -55,15 +65,20 @@ struct target {
 	int last_cpu;
 };
 
-static struct target targets[2] = {
+static struct target targets[3] = {
 	{ .name = "pcpu_array", .last_cpu = -1 },
 	{ .name = "plain", .last_cpu = -1 },
+	{ .name = "reserved", .last_cpu = -1 },
 };
+
+#define RESERVED (&targets[2])
 
 static struct dentry *dir;
 
 static void *target_alloc(struct target *t)
 {
+	if (t == RESERVED)
+		return t->rsv ? pcpu_array_alloc_reserved(t->rsv, GFP_KERNEL_ACCOUNT) : NULL;
 	return t->pa ? pcpu_array_alloc(t->pa, GFP) : kmem_cache_alloc(t->plain, GFP);
 }
 
@@ -95,6 +110,8 @@ static void target_put(struct target *t)
 {
 	while (t->nkept)
 		target_free(t, t->kept[--t->nkept]);
+	pcpu_array_unreserve(t->rsv);
+	t->rsv = NULL;
 }
 
 static int target_command(struct target *t, const char *cmd, unsigned int n, bool has_n)
@@ -116,6 +133,15 @@ static int target_command(struct target *t, const char *cmd, unsigned int n, boo
 			return ret;
 		memcpy(&t->kept[t->nkept], t->scratch, n * sizeof(void *));
 		t->nkept += n;
+		return 0;
+	}
+	if (!strcmp(cmd, "reserve") && has_n && t == RESERVED && !t->rsv) {
+		t->rsv = pcpu_array_reserve(t->pa, n, GFP);
+		if (IS_ERR(t->rsv)) {
+			ret = PTR_ERR(t->rsv);
+			t->rsv = NULL;
+			return ret;
+		}
 		return 0;
 	}
 	if (!strcmp(cmd, "put") && !has_n) {
@@ -201,6 +227,12 @@ static int __init pcpu_array_memcg_init(void)
 		memcg_test_cleanup();
 		return -ENOMEM;
 	}
+	pa = pcpu_array_create("pcpu_array_memcg_reserved", OBJ_SIZE, 0, 0, CAPACITY);
+	if (IS_ERR(pa)) {
+		memcg_test_cleanup();
+		return PTR_ERR(pa);
+	}
+	RESERVED->pa = pa;
 
 	dir = debugfs_create_dir("pcpu_array_memcg", NULL);
 	for (i = 0; i < ARRAY_SIZE(targets); i++)
