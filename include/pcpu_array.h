@@ -352,6 +352,32 @@ static_assert(PCPU_ARRAY_LAYOUT_FINGERPRINT_OF() ==
 	      __PASTE(__PASTE(PCPU_ARRAY_LAYOUT_V, PCPU_ARRAY_LAYOUT), _FINGERPRINT),
 	      "pcpu_array: the inline layout changed: record it as a new PCPU_ARRAY_LAYOUT");
 
+/*
+ * Whether an allocation with @gfp may take the inline hit while the cache's
+ * word of checks is @checks: not one that may be charged, and no bit outside
+ * PCPU_ARRAY_CHECK_ALLOC_INLINE (fail closed: a bit this header does not know
+ * takes the call).
+ */
+static __always_inline bool pcpu_array_inline_alloc_allowed(s64 checks, gfp_t gfp)
+{
+	return !(gfp & __GFP_ACCOUNT) && !(checks & ~PCPU_ARRAY_CHECK_ALLOC_INLINE);
+}
+
+/*
+ * Whether a free may take the inline hit while the word of checks is @checks:
+ * nothing to check but, on a kernel with several nodes, the object's node
+ * (PCPU_ARRAY_CHECK_NUMA), and no init_on_free wipe to make
+ * (slab_want_init_on_free(): exempt caches skip it). Any other bit, one this
+ * header does not know included, takes the call.
+ */
+static __always_inline bool pcpu_array_inline_free_allowed(s64 checks)
+{
+	if (want_init_on_free() && !(checks & PCPU_ARRAY_CHECK_INIT_EXEMPT))
+		return false;
+	checks &= ~PCPU_ARRAY_CHECK_INIT_EXEMPT;
+	return !checks || checks == PCPU_ARRAY_CHECK_NUMA;
+}
+
 #if PCPU_ARRAY_INLINE_HIT
 /*
  * local_trylock() and local_unlock() of this CPU's lock, as they compile
@@ -403,10 +429,10 @@ static __always_inline void *pcpu_array_alloc_inline(struct pcpu_array *pa, gfp_
 
 	s64 checks;
 
-	if (IS_ERR_OR_NULL(pa) || unlikely(gfp & __GFP_ACCOUNT))
+	if (IS_ERR_OR_NULL(pa))
 		goto call;
 	checks = READ_ONCE(*hot->checks);
-	if (unlikely(checks & ~PCPU_ARRAY_CHECK_ALLOC_INLINE))
+	if (unlikely(!pcpu_array_inline_alloc_allowed(checks, gfp)))
 		goto call;
 	if (!pcpu_array_inline_lock(hot, &cpu))
 		goto call;
@@ -471,14 +497,12 @@ static __always_inline void pcpu_array_free_inline(struct pcpu_array *pa, void *
 	if (IS_ERR_OR_NULL(pa) || unlikely(!obj || is_kfence_address(obj)))
 		goto call;
 	checks = READ_ONCE(*hot->checks);
-	/* slab_want_init_on_free(): only exempt caches skip the wipe. */
-	if (unlikely(want_init_on_free() && !(checks & PCPU_ARRAY_CHECK_INIT_EXEMPT)))
+	if (unlikely(!pcpu_array_inline_free_allowed(checks)))
 		goto call;
-	checks &= ~PCPU_ARRAY_CHECK_INIT_EXEMPT;
-	if (likely(!checks)) {
+	if (likely(!(checks & ~PCPU_ARRAY_CHECK_INIT_EXEMPT))) {
 		if (pcpu_array_inline_push(hot, obj, false, NUMA_NO_NODE))
 			return;
-	} else if (checks == PCPU_ARRAY_CHECK_NUMA) {
+	} else {
 		/* Several memory nodes, and nothing else to check. */
 		if (pcpu_array_inline_push(hot, obj, true, folio_nid(virt_to_folio(obj))))
 			return;

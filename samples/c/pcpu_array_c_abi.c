@@ -252,6 +252,41 @@ static s64 c_abi_in_use(struct pcpu_array *pa)
  * zeroes it, and past the loaded array the calls take over without losing an
  * object or a count.
  */
+/*
+ * The inline paths fail closed: an allocation takes the inline hit only with
+ * the bits of PCPU_ARRAY_CHECK_ALLOC_INLINE set, a free only with NUMA (and the
+ * init_on_free exemption); any other bit of the word of checks, one the header
+ * does not know included, takes the call. Checked on every kernel: the
+ * decisions are compiled whether or not the inline hit is.
+ */
+static void c_abi_inline_fails_closed(struct kunit *test)
+{
+	const s64 exempt = PCPU_ARRAY_CHECK_INIT_EXEMPT;
+	bool wipe = want_init_on_free();
+	int bit;
+
+	KUNIT_EXPECT_TRUE(test, pcpu_array_inline_alloc_allowed(0, GFP_KERNEL));
+	KUNIT_EXPECT_FALSE(test, pcpu_array_inline_alloc_allowed(0, GFP_KERNEL_ACCOUNT));
+	KUNIT_EXPECT_EQ(test, pcpu_array_inline_free_allowed(0), !wipe);
+	KUNIT_EXPECT_TRUE(test, pcpu_array_inline_free_allowed(exempt));
+	for (bit = 0; bit < 64; bit++) {
+		s64 checks = (s64)BIT_ULL(bit);
+		bool known = checks & PCPU_ARRAY_CHECK_ALLOC_INLINE;
+
+		KUNIT_EXPECT_EQ_MSG(test, pcpu_array_inline_alloc_allowed(checks, GFP_KERNEL),
+				    known, "bit %d", bit);
+		KUNIT_EXPECT_EQ_MSG(test, pcpu_array_inline_free_allowed(checks),
+				    (checks == PCPU_ARRAY_CHECK_NUMA && !wipe) || checks == exempt,
+				    "bit %d", bit);
+		KUNIT_EXPECT_EQ_MSG(test, pcpu_array_inline_free_allowed(checks | exempt),
+				    checks == PCPU_ARRAY_CHECK_NUMA || checks == exempt,
+				    "bit %d", bit);
+	}
+	/* The bits the header knows: every bit but the sign bit is taken. */
+	KUNIT_EXPECT_EQ(test, (u64)PCPU_ARRAY_CHECK_ALLOC_INLINE | PCPU_ARRAY_CHECK_SLAB_ACCOUNTED,
+			(u64)S64_MAX);
+}
+
 static void c_abi_inline_alloc_free(struct kunit *test)
 {
 	struct pcpu_array *pa = create_or_fail(test, "pcpu_array_c_inline", 8);
@@ -568,6 +603,7 @@ static struct kunit_case pcpu_array_c_abi_cases[] = {
 	KUNIT_CASE(c_abi_bad_handles_are_refused),
 	KUNIT_CASE(c_abi_contexts),
 	KUNIT_CASE(c_abi_alloc_free),
+	KUNIT_CASE(c_abi_inline_fails_closed),
 	KUNIT_CASE(c_abi_inline_alloc_free),
 	KUNIT_CASE(c_abi_inline_remote_node_free),
 	KUNIT_CASE(c_abi_bulk),
