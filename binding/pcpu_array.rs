@@ -63,6 +63,8 @@ pub use typed::{
 };
 
 use abi_types::{
+    pcpu_array,
+    pcpu_array_reservation,
     PcpuArrayArgs,
     PcpuArrayRsv, //
 };
@@ -84,25 +86,34 @@ use kernel::{
     str::CStr,
 };
 
+// The prototypes of `include/pcpu_array.h`, with the types of its C names (see `abi_types`), so
+// that a function pointer to one of them has the kCFI type of the exported function.
 extern "C" {
-    fn pcpu_array_create_args(name: *const c_char, args: *const PcpuArrayArgs) -> *mut c_void;
-    fn pcpu_array_destroy(pa: *mut c_void);
-    fn pcpu_array_alloc(pa: *mut c_void, gfp: bindings::gfp_t) -> *mut c_void;
-    fn pcpu_array_free(pa: *mut c_void, obj: *mut c_void);
-    fn pcpu_array_prefill(pa: *mut c_void, count: c_uint, gfp: bindings::gfp_t) -> c_int;
-    fn pcpu_array_reserve(pa: *mut c_void, count: c_uint, gfp: bindings::gfp_t) -> *mut c_void;
-    fn pcpu_array_alloc_reserved(r: *mut c_void, gfp: bindings::gfp_t) -> *mut c_void;
-    fn pcpu_array_unreserve(r: *mut c_void);
+    fn pcpu_array_create_args(name: *const c_char, args: *const PcpuArrayArgs) -> *mut pcpu_array;
+    fn pcpu_array_destroy(pa: *mut pcpu_array);
+    fn pcpu_array_alloc(pa: *mut pcpu_array, gfp: bindings::gfp_t) -> *mut c_void;
+    fn pcpu_array_free(pa: *mut pcpu_array, obj: *mut c_void);
+    fn pcpu_array_prefill(pa: *mut pcpu_array, count: c_uint, gfp: bindings::gfp_t) -> c_int;
+    fn pcpu_array_reserve(
+        pa: *mut pcpu_array,
+        count: c_uint,
+        gfp: bindings::gfp_t,
+    ) -> *mut pcpu_array_reservation;
+    fn pcpu_array_alloc_reserved(
+        r: *mut pcpu_array_reservation,
+        gfp: bindings::gfp_t,
+    ) -> *mut c_void;
+    fn pcpu_array_unreserve(r: *mut pcpu_array_reservation);
     fn pcpu_array_rsv_fill(
-        pa: *mut c_void,
+        pa: *mut pcpu_array,
         rsv: *mut PcpuArrayRsv,
         count: c_uint,
         gfp: bindings::gfp_t,
     ) -> c_int;
     fn pcpu_array_rsv_alloc(rsv: *mut PcpuArrayRsv, gfp: bindings::gfp_t) -> *mut c_void;
     fn pcpu_array_rsv_release(rsv: *mut PcpuArrayRsv);
-    fn pcpu_array_get_stats(pa: *mut c_void, st: *mut Stats);
-    fn pcpu_array_shrink(pa: *mut c_void) -> c_ulong;
+    fn pcpu_array_get_stats(pa: *mut pcpu_array, st: *mut Stats);
+    fn pcpu_array_shrink(pa: *mut pcpu_array) -> c_ulong;
 }
 
 extern "C" {
@@ -124,7 +135,7 @@ static LAYOUT_REFERENCE: &c_uint = unsafe { &pcpu_array_layout_v2 };
 ///
 /// `pa` came from `pcpu_array_create_args()` and is destroyed only on drop.
 pub struct ExternCache {
-    pa: NonNull<c_void>,
+    pa: NonNull<pcpu_array>,
 }
 
 // SAFETY: The C ABI may be called from any CPU and task.
@@ -259,7 +270,7 @@ unsafe impl RawCache for ExternCache {
 /// `r` came from `pcpu_array_reserve()` on a cache that outlives `'a`, holds `left` objects,
 /// and is unreserved only on drop.
 pub struct ExternReservation<'a> {
-    r: NonNull<c_void>,
+    r: NonNull<pcpu_array_reservation>,
     left: usize,
     _cache: PhantomData<&'a ExternCache>,
 }

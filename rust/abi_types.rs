@@ -7,10 +7,26 @@
 //! The layout is part of the ABI, so it is pinned twice: by the `const` assertions below and by
 //! the `static_assert()`s on the same numbers in `rust/pcpu_array_exports.c`, which compiles the
 //! header. A change to either side alone fails the build.
+//!
+//! The types that the exported functions take or return are also part of their kCFI type: in
+//! an `extern "C"` function's type, rustc encodes a pointer to a `#[repr(C)]` type by the type's
+//! name alone, as clang encodes a `struct` pointer. So those types carry the C names
+//! ([`pcpu_array`], [`pcpu_array_reservation`], [`pcpu_array_args`], [`pcpu_array_rsv`],
+//! [`pcpu_array_stats`]): then each exported function has the type id of its prototype in the
+//! header, and a C caller may call it through a function pointer of that type on a kernel with
+//! `CONFIG_CFI`. Under another name the call traps ("CFI failure"). The Rust names
+//! ([`PcpuArrayArgs`], [`PcpuArrayRsv`], [`PcpuArrayStats`]) are aliases of the C ones. (rustc's
+//! `non_camel_case_types` lint leaves `#[repr(C)]` types alone.)
 
-use core::mem::{
-    offset_of,
-    size_of, //
+use core::{
+    marker::{
+        PhantomData,
+        PhantomPinned, //
+    },
+    mem::{
+        offset_of,
+        size_of, //
+    },
 };
 use kernel::{
     bindings,
@@ -26,10 +42,28 @@ pub const MAX_CAPACITY: usize = 64;
 /// `PCPU_ARRAY_MAX_RESERVE`: objects one reservation may hold at most.
 pub const MAX_RESERVE: usize = 256;
 
+/// `struct pcpu_array`: what a cache handle of the C ABI points to, opaque to its users.
+///
+/// Never constructed: a handle is a `*mut pcpu_array`, which `pcpu_array.ko` casts to its own
+/// type. Its name is what matters, for kCFI (see the module's documentation).
+#[repr(C)]
+pub struct pcpu_array {
+    _opaque: [u8; 0],
+    _not_send_sync_unpin: PhantomData<(*mut u8, PhantomPinned)>,
+}
+
+/// `struct pcpu_array_reservation`: what a reservation handle of the C ABI points to, opaque to
+/// its users. Never constructed, as [`pcpu_array`].
+#[repr(C)]
+pub struct pcpu_array_reservation {
+    _opaque: [u8; 0],
+    _not_send_sync_unpin: PhantomData<(*mut u8, PhantomPinned)>,
+}
+
 /// `struct pcpu_array_stats`: a cache's counters, summed over every CPU.
 #[repr(C)]
 #[derive(Clone, Copy, Default, Debug)]
-pub struct PcpuArrayStats {
+pub struct pcpu_array_stats {
     /// Allocations served from an array.
     pub alloc_array: u64,
     /// Frees into an array.
@@ -46,7 +80,10 @@ pub struct PcpuArrayStats {
     pub objects_cached: u64,
 }
 
-impl PcpuArrayStats {
+/// The Rust name of [`pcpu_array_stats`].
+pub type PcpuArrayStats = pcpu_array_stats;
+
+impl pcpu_array_stats {
     /// Objects handed out by the cache and not given back yet: `alloc_array + alloc_backing -
     /// free_array - free_backing`.
     ///
@@ -88,7 +125,7 @@ impl PcpuArrayStats {
 /// `struct pcpu_array_args`: every option of `pcpu_array_create_args()`.
 #[repr(C)]
 #[derive(Clone, Copy, Default, Debug)]
-pub struct PcpuArrayArgs {
+pub struct pcpu_array_args {
     /// Object size in bytes.
     pub size: c_uint,
     /// Object alignment (0 for the default).
@@ -103,14 +140,17 @@ pub struct PcpuArrayArgs {
     pub fixed_capacity: bool,
 }
 
+/// The Rust name of [`pcpu_array_args`].
+pub type PcpuArrayArgs = pcpu_array_args;
+
 /// `struct pcpu_array_rsv`: a reservation kept in storage its owner provides (a caller-stored
 /// reservation). Its owner sets `objs` and `size` and only reads the rest: the module owns
 /// `pa` and `count`.
 #[repr(C)]
 #[derive(Debug)]
-pub struct PcpuArrayRsv {
+pub struct pcpu_array_rsv {
     /// The cache, while the reservation holds a reference to it; NULL otherwise.
-    pub pa: *mut c_void,
+    pub pa: *mut pcpu_array,
     /// The owner's storage, `size` entries.
     pub objs: *mut *mut c_void,
     /// Entries of `objs`.
@@ -118,6 +158,9 @@ pub struct PcpuArrayRsv {
     /// Objects held: `objs[0]` to `objs[count - 1]`.
     pub count: c_uint,
 }
+
+/// The Rust name of [`pcpu_array_rsv`].
+pub type PcpuArrayRsv = pcpu_array_rsv;
 
 /// `PCPU_ARRAY_LAYOUT`: the version of the layout that the inline hit path reads
 /// ([`PcpuArrayHot`], [`PcpuArrayCpu`], [`PcpuArrayMagazine`]) and of its protocol (the

@@ -9,14 +9,20 @@
 //! leaves the final destruction to the last unreserve instead of freeing memory still in use.
 //!
 //! The symbols are defined here and exported by `pcpu_array_exports.c`. Each function's
-//! `# Safety` section is the contract the header states in C terms.
+//! `# Safety` section is the contract the header states in C terms. Each has the types of its
+//! prototype in the header, the handles included (`*mut pcpu_array`, not `*mut c_void`): on a
+//! kernel with `CONFIG_CFI`, a C caller that calls one through a function pointer of the
+//! header's type checks the callee's kCFI type id, which rustc derives from these types (see
+//! `abi_types`).
 
 use crate::{
     abi_types::{
-        PcpuArrayArgs,
-        PcpuArrayHot,
-        PcpuArrayRsv,
-        PcpuArrayStats, //
+        pcpu_array,
+        pcpu_array_args,
+        pcpu_array_reservation,
+        pcpu_array_rsv,
+        pcpu_array_stats,
+        PcpuArrayHot, //
         LAYOUT,
     },
     backing::Sheaves,
@@ -115,7 +121,7 @@ fn release_owner(owner: Arc<AbiCache>) {
 /// # Safety
 ///
 /// `pa` as for [`pcpu_array_shrink`].
-unsafe fn reservation_owner(pa: *mut c_void) -> Arc<AbiCache> {
+unsafe fn reservation_owner(pa: *mut pcpu_array) -> Arc<AbiCache> {
     // SAFETY: `pa` is `Arc::into_raw` of a live `Arc<AbiCache>` (guaranteed by the caller); we
     // take a new reference without consuming the caller's.
     let owner: Arc<AbiCache> = unsafe { ArcBorrow::from_raw(pa.cast::<AbiCache>()) }.into();
@@ -151,7 +157,7 @@ static WARNED_OUTSTANDING: Atomic<i32> = Atomic::new(0);
 /// Whether `p` is NULL or an `ERR_PTR()`: what a failed create or reserve returned, never a
 /// handle (`IS_ERR_OR_NULL()`).
 #[inline(always)]
-fn is_err_or_null(p: *const c_void) -> bool {
+fn is_err_or_null<T>(p: *const T) -> bool {
     (p as usize).wrapping_sub(1) >= (bindings::MAX_ERRNO as usize).wrapping_neg() - 1
 }
 
@@ -189,7 +195,7 @@ macro_rules! cache_or_return {
 ///
 /// `pa` must be a cache returned by `pcpu_array_create()` or `pcpu_array_create_args()` that
 /// has not been destroyed, and must stay so for `'a`.
-unsafe fn cache<'a>(pa: *mut c_void) -> &'a Cache {
+unsafe fn cache<'a>(pa: *mut pcpu_array) -> &'a Cache {
     // SAFETY: Guaranteed by the caller: `pa` is `Arc::into_raw` of a live `Arc<AbiCache>`,
     // whose reference the caller keeps for `'a`.
     unsafe { &(*pa.cast::<AbiCache>()).cache }
@@ -200,7 +206,7 @@ unsafe fn cache<'a>(pa: *mut c_void) -> &'a Cache {
 /// # Safety
 ///
 /// `name` must be NULL or a NUL-terminated string valid for reading during the call.
-unsafe fn create(name: *const c_char, args: &PcpuArrayArgs) -> Result<*mut c_void> {
+unsafe fn create(name: *const c_char, args: &pcpu_array_args) -> Result<*mut pcpu_array> {
     if name.is_null() {
         return Err(EINVAL);
     }
@@ -243,8 +249,8 @@ pub unsafe extern "C" fn pcpu_array_create(
     align: c_uint,
     flags: bindings::slab_flags_t,
     capacity: c_uint,
-) -> *mut c_void {
-    let args = PcpuArrayArgs {
+) -> *mut pcpu_array {
+    let args = pcpu_array_args {
         size,
         align,
         flags,
@@ -265,8 +271,8 @@ pub unsafe extern "C" fn pcpu_array_create(
 #[no_mangle]
 pub unsafe extern "C" fn pcpu_array_create_args(
     name: *const c_char,
-    args: *const PcpuArrayArgs,
-) -> *mut c_void {
+    args: *const pcpu_array_args,
+) -> *mut pcpu_array {
     if args.is_null() {
         return EINVAL.to_ptr();
     }
@@ -282,7 +288,7 @@ pub unsafe extern "C" fn pcpu_array_create_args(
 /// `pa` must be NULL, an `ERR_PTR()` (both refused with a warning), or a live cache: returned
 /// by `pcpu_array_create*()` and not destroyed before this call returns.
 #[no_mangle]
-pub unsafe extern "C" fn pcpu_array_shrink(pa: *mut c_void) -> c_ulong {
+pub unsafe extern "C" fn pcpu_array_shrink(pa: *mut pcpu_array) -> c_ulong {
     cache_or_return!(pa, "pcpu_array_shrink", 0).shrink() as c_ulong
 }
 
@@ -294,7 +300,7 @@ pub unsafe extern "C" fn pcpu_array_shrink(pa: *mut c_void) -> c_ulong {
 /// up: nothing may use it once this call has begun. Every object must have been freed, except
 /// those of reservations still outstanding. May sleep.
 #[no_mangle]
-pub unsafe extern "C" fn pcpu_array_destroy(pa: *mut c_void) {
+pub unsafe extern "C" fn pcpu_array_destroy(pa: *mut pcpu_array) {
     if is_err_or_null(pa) {
         return;
     }
@@ -318,7 +324,10 @@ pub unsafe extern "C" fn pcpu_array_destroy(pa: *mut c_void) {
 ///
 /// `pa` as for [`pcpu_array_shrink`].
 #[no_mangle]
-pub unsafe extern "C" fn pcpu_array_alloc(pa: *mut c_void, gfp: bindings::gfp_t) -> *mut c_void {
+pub unsafe extern "C" fn pcpu_array_alloc(
+    pa: *mut pcpu_array,
+    gfp: bindings::gfp_t,
+) -> *mut c_void {
     let c = cache_or_return!(pa, "pcpu_array_alloc", null_mut());
     c.alloc(Gfp::from_raw(gfp))
         .map_or(null_mut(), NonNull::as_ptr)
@@ -331,7 +340,7 @@ pub unsafe extern "C" fn pcpu_array_alloc(pa: *mut c_void, gfp: bindings::gfp_t)
 /// `pa` as for [`pcpu_array_shrink`].
 #[no_mangle]
 pub unsafe extern "C" fn pcpu_array_alloc_node(
-    pa: *mut c_void,
+    pa: *mut pcpu_array,
     gfp: bindings::gfp_t,
     node: c_int,
 ) -> *mut c_void {
@@ -347,7 +356,7 @@ pub unsafe extern "C" fn pcpu_array_alloc_node(
 /// `pa` as for [`pcpu_array_shrink`]; `obj` NULL or an object allocated
 /// from `pa` (by any of its allocation functions), owned by the caller and not used afterwards.
 #[no_mangle]
-pub unsafe extern "C" fn pcpu_array_free(pa: *mut c_void, obj: *mut c_void) {
+pub unsafe extern "C" fn pcpu_array_free(pa: *mut pcpu_array, obj: *mut c_void) {
     let c = cache_or_return!(pa, "pcpu_array_free");
     let Some(obj) = NonNull::new(obj) else {
         return;
@@ -364,7 +373,7 @@ pub unsafe extern "C" fn pcpu_array_free(pa: *mut c_void, obj: *mut c_void) {
 /// pointers, and not accessed by anything else during the call.
 #[no_mangle]
 pub unsafe extern "C" fn pcpu_array_alloc_bulk(
-    pa: *mut c_void,
+    pa: *mut pcpu_array,
     gfp: bindings::gfp_t,
     n: usize,
     p: *mut *mut c_void,
@@ -387,7 +396,7 @@ pub unsafe extern "C" fn pcpu_array_alloc_bulk(
 /// writing `n` pointers, each an object allocated from `pa`, owned by the caller and not used
 /// afterwards.
 #[no_mangle]
-pub unsafe extern "C" fn pcpu_array_free_bulk(pa: *mut c_void, n: usize, p: *mut *mut c_void) {
+pub unsafe extern "C" fn pcpu_array_free_bulk(pa: *mut pcpu_array, n: usize, p: *mut *mut c_void) {
     let c = cache_or_return!(pa, "pcpu_array_free_bulk");
     if n == 0 || p.is_null() {
         return;
@@ -404,7 +413,7 @@ pub unsafe extern "C" fn pcpu_array_free_bulk(pa: *mut c_void, n: usize, p: *mut
 /// `pa` as for [`pcpu_array_shrink`].
 #[no_mangle]
 pub unsafe extern "C" fn pcpu_array_prefill(
-    pa: *mut c_void,
+    pa: *mut pcpu_array,
     count: c_uint,
     gfp: bindings::gfp_t,
 ) -> c_int {
@@ -421,7 +430,11 @@ pub unsafe extern "C" fn pcpu_array_prefill(
 /// # Safety
 ///
 /// `pa` as for [`pcpu_array_shrink`].
-unsafe fn reserve(pa: *mut c_void, count: c_uint, gfp: Gfp) -> Result<*mut c_void> {
+unsafe fn reserve(
+    pa: *mut pcpu_array,
+    count: c_uint,
+    gfp: Gfp,
+) -> Result<*mut pcpu_array_reservation> {
     let count = usize::try_from(count).map_err(|_| EINVAL)?;
     // SAFETY: `pa` is a live cache (guaranteed by the caller).
     let objs = ReservedObjs::fill(unsafe { cache(pa) }, count, gfp)?;
@@ -445,10 +458,10 @@ unsafe fn reserve(pa: *mut c_void, count: c_uint, gfp: Gfp) -> Result<*mut c_voi
 /// `pa` as for [`pcpu_array_shrink`].
 #[no_mangle]
 pub unsafe extern "C" fn pcpu_array_reserve(
-    pa: *mut c_void,
+    pa: *mut pcpu_array,
     count: c_uint,
     gfp: bindings::gfp_t,
-) -> *mut c_void {
+) -> *mut pcpu_array_reservation {
     cache_or_return!(pa, "pcpu_array_reserve", EINVAL.to_ptr());
     // SAFETY: `pa` is a live cache (checked above, and guaranteed by the caller).
     unsafe { reserve(pa, count, Gfp::from_raw(gfp)) }.unwrap_or_else(|e| e.to_ptr())
@@ -462,7 +475,7 @@ pub unsafe extern "C" fn pcpu_array_reserve(
 /// by `pcpu_array_reserve()`, not yet unreserved, that no other context uses during the call.
 #[no_mangle]
 pub unsafe extern "C" fn pcpu_array_alloc_reserved(
-    r: *mut c_void,
+    r: *mut pcpu_array_reservation,
     gfp: bindings::gfp_t,
 ) -> *mut c_void {
     if is_err_or_null(r) {
@@ -489,7 +502,7 @@ pub unsafe extern "C" fn pcpu_array_alloc_reserved(
 /// `pcpu_array_reserve()` that the caller gives up: nothing may use it once this call has
 /// begun.
 #[no_mangle]
-pub unsafe extern "C" fn pcpu_array_unreserve(r: *mut c_void) {
+pub unsafe extern "C" fn pcpu_array_unreserve(r: *mut pcpu_array_reservation) {
     if is_err_or_null(r) {
         return;
     }
@@ -504,7 +517,7 @@ pub unsafe extern "C" fn pcpu_array_unreserve(r: *mut c_void) {
 ///
 /// `r.objs` must be valid for reading and writing `r.size` pointers, with no other access for
 /// `'a`, unless it is NULL (refused with `EINVAL`).
-unsafe fn rsv_slots<'a>(r: &PcpuArrayRsv) -> Result<&'a mut [*mut c_void]> {
+unsafe fn rsv_slots<'a>(r: &pcpu_array_rsv) -> Result<&'a mut [*mut c_void]> {
     if r.objs.is_null() || r.count > r.size {
         return Err(EINVAL);
     }
@@ -518,7 +531,7 @@ unsafe fn rsv_slots<'a>(r: &PcpuArrayRsv) -> Result<&'a mut [*mut c_void]> {
 /// # Safety
 ///
 /// `pa` as for [`pcpu_array_shrink`]; `r` as for [`pcpu_array_rsv_fill`], non-null.
-unsafe fn rsv_fill(pa: *mut c_void, r: &mut PcpuArrayRsv, count: c_uint, gfp: Gfp) -> Result {
+unsafe fn rsv_fill(pa: *mut pcpu_array, r: &mut pcpu_array_rsv, count: c_uint, gfp: Gfp) -> Result {
     if !r.pa.is_null() && r.pa != pa {
         return Err(EINVAL);
     }
@@ -548,13 +561,13 @@ unsafe fn rsv_fill(pa: *mut c_void, r: &mut PcpuArrayRsv, count: c_uint, gfp: Gf
 /// no other context uses during the call.
 #[no_mangle]
 pub unsafe extern "C" fn pcpu_array_rsv_fill(
-    pa: *mut c_void,
-    rsv: *mut PcpuArrayRsv,
+    pa: *mut pcpu_array,
+    rsv: *mut pcpu_array_rsv,
     count: c_uint,
     gfp: bindings::gfp_t,
 ) -> c_int {
     cache_or_return!(pa, "pcpu_array_rsv_fill", EINVAL.to_errno());
-    if is_err_or_null(rsv.cast()) {
+    if is_err_or_null(rsv) {
         static WARNED: Atomic<i32> = Atomic::new(0);
         bad_handle("pcpu_array_rsv_fill", &WARNED);
         return EINVAL.to_errno();
@@ -574,10 +587,10 @@ pub unsafe extern "C" fn pcpu_array_rsv_fill(
 /// `rsv` as for [`pcpu_array_rsv_fill`].
 #[no_mangle]
 pub unsafe extern "C" fn pcpu_array_rsv_alloc(
-    rsv: *mut PcpuArrayRsv,
+    rsv: *mut pcpu_array_rsv,
     gfp: bindings::gfp_t,
 ) -> *mut c_void {
-    if is_err_or_null(rsv.cast()) {
+    if is_err_or_null(rsv) {
         static WARNED: Atomic<i32> = Atomic::new(0);
         bad_handle("pcpu_array_rsv_alloc", &WARNED);
         return null_mut();
@@ -604,8 +617,8 @@ pub unsafe extern "C" fn pcpu_array_rsv_alloc(
 ///
 /// `rsv` NULL or an `ERR_PTR()` (no-ops), or as for [`pcpu_array_rsv_fill`].
 #[no_mangle]
-pub unsafe extern "C" fn pcpu_array_rsv_release(rsv: *mut PcpuArrayRsv) {
-    if is_err_or_null(rsv.cast()) {
+pub unsafe extern "C" fn pcpu_array_rsv_release(rsv: *mut pcpu_array_rsv) {
+    if is_err_or_null(rsv) {
         return;
     }
     // SAFETY: As for `pcpu_array_rsv_fill`.
@@ -634,13 +647,13 @@ pub unsafe extern "C" fn pcpu_array_rsv_release(rsv: *mut PcpuArrayRsv) {
 /// `pa` as for [`pcpu_array_shrink`]; `st` NULL or valid for writing a
 /// `struct pcpu_array_stats`.
 #[no_mangle]
-pub unsafe extern "C" fn pcpu_array_get_stats(pa: *mut c_void, st: *mut PcpuArrayStats) {
+pub unsafe extern "C" fn pcpu_array_get_stats(pa: *mut pcpu_array, st: *mut pcpu_array_stats) {
     if st.is_null() {
         return;
     }
     let c = cache_or_return!(pa, "pcpu_array_get_stats", {
         // SAFETY: `st` is valid for writing (guaranteed by the caller, checked non-null above).
-        unsafe { st.write(PcpuArrayStats::default()) }
+        unsafe { st.write(pcpu_array_stats::default()) }
     });
     // SAFETY: `st` is valid for writing (guaranteed by the caller, checked non-null above).
     unsafe { st.write(c.stats().to_abi()) };
@@ -652,6 +665,6 @@ pub unsafe extern "C" fn pcpu_array_get_stats(pa: *mut c_void, st: *mut PcpuArra
 ///
 /// `pa` as for [`pcpu_array_shrink`].
 #[no_mangle]
-pub unsafe extern "C" fn pcpu_array_cache(pa: *mut c_void) -> *mut bindings::kmem_cache {
+pub unsafe extern "C" fn pcpu_array_cache(pa: *mut pcpu_array) -> *mut bindings::kmem_cache {
     cache_or_return!(pa, "pcpu_array_cache", null_mut()).kmem_cache()
 }

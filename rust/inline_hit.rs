@@ -18,7 +18,10 @@
 use core::ptr::NonNull;
 use kernel::ffi::c_void;
 
-use super::gfp::Gfp;
+use super::{
+    abi_types::pcpu_array,
+    gfp::Gfp, //
+};
 
 /// Takes an object from this CPU's loaded magazine of `pa`, zeroed when `gfp` or
 /// `init_on_alloc` asks for it, as `pcpu_array_alloc()` would. `None`, with nothing changed, when
@@ -29,7 +32,7 @@ use super::gfp::Gfp;
 ///
 /// `pa` must be a live cache returned by `pcpu_array_create_args()`.
 #[inline(always)]
-pub(crate) unsafe fn alloc(pa: NonNull<c_void>, gfp: Gfp) -> Option<NonNull<c_void>> {
+pub(crate) unsafe fn alloc(pa: NonNull<pcpu_array>, gfp: Gfp) -> Option<NonNull<c_void>> {
     #[cfg(pcpu_array_inline_hit)]
     // SAFETY: Guaranteed by the caller.
     return unsafe { hit::alloc(pa, gfp) };
@@ -51,7 +54,7 @@ pub(crate) unsafe fn alloc(pa: NonNull<c_void>, gfp: Gfp) -> Option<NonNull<c_vo
 /// allocated from it that the caller owns and does not use afterwards.
 #[inline(always)]
 pub(crate) unsafe fn free(
-    pa: NonNull<c_void>,
+    pa: NonNull<pcpu_array>,
     obj: NonNull<c_void>,
 ) -> Result<(), NonNull<c_void>> {
     #[cfg(pcpu_array_inline_hit)]
@@ -68,6 +71,7 @@ pub(crate) unsafe fn free(
 mod hit {
     use super::super::{
         abi_types::{
+            pcpu_array,
             PcpuArrayHot,
             PcpuArrayMagazine,
             CHECK_ALLOC_INLINE,
@@ -129,7 +133,7 @@ mod hit {
     ///
     /// As [`super::alloc`].
     #[inline(always)]
-    pub(super) unsafe fn alloc(pa: NonNull<c_void>, gfp: Gfp) -> Option<NonNull<c_void>> {
+    pub(super) unsafe fn alloc(pa: NonNull<pcpu_array>, gfp: Gfp) -> Option<NonNull<c_void>> {
         // SAFETY: A live cache begins with its `struct pcpu_array_hot`, set at creation and
         // never changed (guaranteed by the caller; the layout's contract).
         let hot = unsafe { pa.cast::<PcpuArrayHot>().as_ref() };
@@ -172,7 +176,7 @@ mod hit {
     /// As [`super::free`].
     #[inline(always)]
     pub(super) unsafe fn free(
-        pa: NonNull<c_void>,
+        pa: NonNull<pcpu_array>,
         obj: NonNull<c_void>,
     ) -> Result<(), NonNull<c_void>> {
         // SAFETY: As in `alloc`.

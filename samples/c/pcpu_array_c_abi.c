@@ -598,6 +598,118 @@ static void c_abi_destroy_with_reservations_outstanding(struct kunit *test)
 	spin_unlock(&c_abi_lock);
 }
 
+/*
+ * The entry points as a C consumer may keep them: in a table of function
+ * pointers of the header's types (an ops structure), called indirectly. On a
+ * kernel with CONFIG_CFI each indirect call checks the callee's type id, which
+ * clang derives from the pointer's type and rustc from the Rust definition's,
+ * and traps ("CFI failure at ...", then an Oops) where they differ: every call
+ * below proves that the function, defined in Rust, has the type of its
+ * prototype in the header. Without CONFIG_CFI nothing is checked, and the case
+ * passes as a plain test of the calls.
+ */
+struct c_abi_ops {
+	typeof(pcpu_array_create) *create;
+	typeof(pcpu_array_create_args) *create_args;
+	typeof(pcpu_array_destroy) *destroy;
+	typeof(pcpu_array_shrink) *shrink;
+	typeof(pcpu_array_alloc) *alloc;
+	typeof(pcpu_array_alloc_node) *alloc_node;
+	typeof(pcpu_array_free) *free;
+	typeof(pcpu_array_alloc_bulk) *alloc_bulk;
+	typeof(pcpu_array_free_bulk) *free_bulk;
+	typeof(pcpu_array_prefill) *prefill;
+	typeof(pcpu_array_reserve) *reserve;
+	typeof(pcpu_array_alloc_reserved) *alloc_reserved;
+	typeof(pcpu_array_unreserve) *unreserve;
+	typeof(pcpu_array_rsv_fill) *rsv_fill;
+	typeof(pcpu_array_rsv_alloc) *rsv_alloc;
+	typeof(pcpu_array_rsv_release) *rsv_release;
+	typeof(pcpu_array_cache) *cache;
+	typeof(pcpu_array_get_stats) *get_stats;
+};
+
+static const struct c_abi_ops c_abi_ops = {
+	.create = pcpu_array_create,
+	.create_args = pcpu_array_create_args,
+	.destroy = pcpu_array_destroy,
+	.shrink = pcpu_array_shrink,
+	.alloc = pcpu_array_alloc,
+	.alloc_node = pcpu_array_alloc_node,
+	.free = pcpu_array_free,
+	.alloc_bulk = pcpu_array_alloc_bulk,
+	.free_bulk = pcpu_array_free_bulk,
+	.prefill = pcpu_array_prefill,
+	.reserve = pcpu_array_reserve,
+	.alloc_reserved = pcpu_array_alloc_reserved,
+	.unreserve = pcpu_array_unreserve,
+	.rsv_fill = pcpu_array_rsv_fill,
+	.rsv_alloc = pcpu_array_rsv_alloc,
+	.rsv_release = pcpu_array_rsv_release,
+	.cache = pcpu_array_cache,
+	.get_stats = pcpu_array_get_stats,
+};
+
+static void c_abi_indirect_calls(struct kunit *test)
+{
+	struct pcpu_array_args args = { .size = OBJ_SIZE, .capacity = 8 };
+	const struct c_abi_ops *ops = &c_abi_ops;
+	struct pcpu_array_reservation *r;
+	void *slots[4], *p[12], *obj;
+	struct pcpu_array_rsv rsv = PCPU_ARRAY_RSV_INIT(slots);
+	struct pcpu_array_stats st;
+	struct pcpu_array *pa;
+
+	/*
+	 * The compiler no longer knows which table @ops points to, so each call
+	 * loads its pointer and is indirect (checked), not a direct call.
+	 */
+	OPTIMIZER_HIDE_VAR(ops);
+
+	pa = ops->create_args("pcpu_array_c_indirect_args", &args);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(pa));
+	KUNIT_EXPECT_GE(test, kmem_cache_size(ops->cache(pa)), OBJ_SIZE);
+	ops->destroy(pa);
+
+	pa = ops->create("pcpu_array_c_indirect", OBJ_SIZE, 0, 0, 8);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(pa));
+	KUNIT_EXPECT_EQ(test, ops->prefill(pa, 4, GFP_KERNEL), 0);
+	obj = ops->alloc(pa, GFP_KERNEL);
+	KUNIT_EXPECT_NOT_NULL(test, obj);
+	ops->free(pa, obj);
+	obj = ops->alloc_node(pa, GFP_KERNEL, numa_node_id());
+	KUNIT_EXPECT_NOT_NULL(test, obj);
+	ops->free(pa, obj);
+
+	if (ops->alloc_bulk(pa, GFP_KERNEL, ARRAY_SIZE(p), p))
+		ops->free_bulk(pa, ARRAY_SIZE(p), p);
+	else
+		KUNIT_FAIL(test, "pcpu_array_alloc_bulk() failed");
+
+	r = ops->reserve(pa, 2, GFP_KERNEL);
+	if (!IS_ERR(r)) {
+		obj = ops->alloc_reserved(r, GFP_KERNEL);
+		KUNIT_EXPECT_NOT_NULL(test, obj);
+		ops->unreserve(r);
+		ops->free(pa, obj);
+	} else {
+		KUNIT_FAIL(test, "pcpu_array_reserve() failed: %ld", PTR_ERR(r));
+	}
+
+	KUNIT_EXPECT_EQ(test, ops->rsv_fill(pa, &rsv, 2, GFP_KERNEL), 0);
+	obj = ops->rsv_alloc(&rsv, GFP_KERNEL);
+	KUNIT_EXPECT_NOT_NULL(test, obj);
+	ops->rsv_release(&rsv);
+	ops->free(pa, obj);
+
+	/* Everything came back, and the arrays hold some of it for shrink. */
+	ops->get_stats(pa, &st);
+	KUNIT_EXPECT_EQ(test, st.alloc_array + st.alloc_backing, st.free_array + st.free_backing);
+	KUNIT_EXPECT_GE(test, st.objects_cached, 1);
+	KUNIT_EXPECT_GE(test, ops->shrink(pa), 1);
+	ops->destroy(pa);
+}
+
 static struct kunit_case pcpu_array_c_abi_cases[] = {
 	KUNIT_CASE(c_abi_create_rejects_bad_input),
 	KUNIT_CASE(c_abi_bad_handles_are_refused),
@@ -613,6 +725,7 @@ static struct kunit_case pcpu_array_c_abi_cases[] = {
 	KUNIT_CASE(c_abi_destroy_with_reservations_outstanding),
 	/* After it: the warning of a destroy with reservations is printed once. */
 	KUNIT_CASE(c_abi_stored_reservation),
+	KUNIT_CASE(c_abi_indirect_calls),
 	{}
 };
 
