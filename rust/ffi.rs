@@ -137,11 +137,14 @@ extern "C" {
     pub(crate) fn pcpu_array_cpu_work_init() -> c_int;
     /// Destroys those workqueues, after every work item queued to them has run.
     pub(crate) fn pcpu_array_cpu_work_exit();
-    /// `INIT_WORK(work, f)` and queues it to the teardown workqueue.
-    pub(crate) fn pcpu_array_defer(
+    /// Calls `f(work)` at once when `pcpu_array_may_sleep()`, else `INIT_WORK(work, f)` and
+    /// queues it to the teardown workqueue. Not from NMI.
+    pub(crate) fn pcpu_array_run_sleepable(
         work: *mut bindings::work_struct,
         f: unsafe extern "C" fn(work: *mut bindings::work_struct),
     );
+    /// `flush_workqueue()` of the teardown workqueue: waits for every item queued so far.
+    pub(crate) fn pcpu_array_defer_flush();
     /// Calls `f(arg)` every `period_ms` milliseconds from a work item on `system_long_wq`
     /// until [`pcpu_array_tick_stop`] (a `struct pcpu_array_tick *`, opaque here), or NULL.
     pub(crate) fn pcpu_array_tick_start(
