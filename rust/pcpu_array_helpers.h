@@ -100,6 +100,9 @@ void pcpu_array_local_bh_disable(void);
 void pcpu_array_local_bh_enable(void);
 long pcpu_array_work_on_cpu(int cpu, long (*fn)(void *), void *arg);
 void pcpu_array_in_parallel(long (*fa)(void *), void *a, long (*fb)(void *), void *b);
+void pcpu_array_in_rcu_callback(long (*fn)(void *), void *arg);
+void pcpu_array_rcu_read_lock(void);
+void pcpu_array_rcu_read_unlock(void);
 void pcpu_array_set_make_it_fail(bool fail);
 void pcpu_array_kunit_skip(const char *reason);
 
