@@ -66,7 +66,9 @@ struct pcpu_array_stats {
  * @capacity objects in front of it. ERR_PTR(-EINVAL) for a NULL name, a zero
  * size, a capacity of 0 or above PCPU_ARRAY_MAX_CAPACITY, an @align that is not
  * a power of two or a flag the backing cache cannot take (SLAB_KMALLOC, or a bit
- * this kernel does not define); ERR_PTR(-ENOMEM) when memory runs out.
+ * this kernel does not define); ERR_PTR(-ENOMEM) when memory runs out. It
+ * first waits for the teardowns that pcpu_array_destroy() left to the module's
+ * workqueue, so a name is free again as soon as its destroy has returned.
  * Context: process, may sleep.
  */
 struct pcpu_array *pcpu_array_create(const char *name, unsigned int size,
@@ -75,9 +77,15 @@ struct pcpu_array *pcpu_array_create(const char *name, unsigned int size,
 /*
  * Flushes every CPU's array, then destroys the backing cache. NULL and ERR_PTR()
  * are no-ops. Every object must have been freed. With reservations outstanding
- * it WARNs once and leaves the destruction to the last pcpu_array_unreserve(),
- * which hands it to the module's workqueue.
- * Context: process, may sleep.
+ * it WARNs once and leaves the destruction to the last pcpu_array_unreserve()
+ * or pcpu_array_rsv_release(). Whichever call ends the cache, the teardown
+ * runs in it only where it may sleep (a task with preemption, softirqs and
+ * interrupts enabled, outside rcu_read_lock(); any context on a kernel without
+ * CONFIG_PREEMPT_COUNT counts as atomic); elsewhere it goes to the module's
+ * workqueue and completes after the call returns. The next pcpu_array_create()
+ * waits for it; until then the cache keeps pcpu_array.ko loaded.
+ * Context: any but NMI; on PREEMPT_RT not with interrupts off or in a hard
+ * interrupt (it frees the handle, as kfree()).
  */
 void pcpu_array_destroy(struct pcpu_array *pa);
 
@@ -163,8 +171,9 @@ struct pcpu_array_reservation *pcpu_array_reserve(struct pcpu_array *pa,
 void *pcpu_array_alloc_reserved(struct pcpu_array_reservation *r, gfp_t gfp);
 /*
  * Gives the unused objects back. NULL and ERR_PTR() are no-ops. When the cache
- * was destroyed meanwhile and this was its last reservation, the destruction
- * goes to the module's workqueue: unreserve itself never sleeps.
+ * was destroyed meanwhile and this was its last reservation, this ends it as
+ * pcpu_array_destroy() would: where nothing may sleep, on the module's
+ * workqueue.
  * Context: any but NMI.
  */
 void pcpu_array_unreserve(struct pcpu_array_reservation *r);
@@ -216,9 +225,9 @@ int pcpu_array_rsv_fill(struct pcpu_array *pa, struct pcpu_array_rsv *rsv,
 void *pcpu_array_rsv_alloc(struct pcpu_array_rsv *rsv, gfp_t gfp);
 /*
  * Gives the objects @rsv still holds back and drops its reference to the
- * cache (the last one of a destroyed cache hands the destruction to the
- * module's workqueue, as pcpu_array_unreserve() does); @rsv may be filled
- * again afterwards. NULL and an empty @rsv are no-ops.
+ * cache (the last one of a destroyed cache ends it, as pcpu_array_unreserve()
+ * does); @rsv may be filled again afterwards. NULL and an empty @rsv are
+ * no-ops.
  * Context: any but NMI.
  */
 void pcpu_array_rsv_release(struct pcpu_array_rsv *rsv);

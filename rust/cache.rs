@@ -38,7 +38,8 @@
 //!   goes to the backing cache for one object.
 //! - `alloc_bulk`, `free_bulk` and `prefill` need interrupts enabled, like
 //!   `kmem_cache_alloc_bulk()`.
-//! - Dropping the cache may sleep.
+//! - The cache may be dropped in any context but NMI: where the caller may not sleep, the
+//!   teardown goes to the module's teardown workqueue (`crate::lifecycle::SleepableDrop`).
 //!
 
 use crate::{
@@ -60,7 +61,11 @@ use crate::{
     gfp::Gfp,
     hardening,
     hotplug::HotplugInstance,
-    lifecycle::ModuleRef,
+    lifecycle::{
+        wait_for_deferred_drops,
+        ModuleRef,
+        SleepableDrop, //
+    },
     object_hooks::might_alloc,
     placement::{
         FreeTo,
@@ -183,12 +188,36 @@ fn count_pop(obj: Option<NonNull<c_void>>, stats: ThisCpuStats<'_>) -> Option<No
 ///
 /// The raw entry points (`alloc`, `free`, ...) serve the C ABI and the typed API of
 /// `crate::typed`.
+///
+/// It may be dropped in any context but NMI: the teardown, which sleeps, runs at once where
+/// the caller may sleep and otherwise on the module's teardown workqueue
+/// (`crate::lifecycle::SleepableDrop`).
+/// [`Cache::new`] waits for such teardowns first, so that a cache can be created again under
+/// the name of one just dropped.
 pub struct Cache {
+    // `shared` first drops a reference that is never the last: `registrations` holds another.
+    shared: Arc<Shared>,
+    #[cfg_attr(
+        not(pcpu_array_kunit),
+        expect(
+            dead_code,
+            reason = "held until the teardown; the tests read the shrinker"
+        )
+    )]
+    registrations: SleepableDrop<Registrations>,
+}
+
+/// What a cache registered, and the references that must outlive those registrations.
+struct Registrations {
     // Fields drop in this order: the adaptation's periodic work, the shrinker and the hotplug
     // instance first (each waits for its running callbacks and lets go of `shared`), then the
     // debugfs files, then `shared`, whose last reference flushes every array and destroys the
     // backing cache, and only then the reference to the module.
-    _adapt: Option<AdaptTick>,
+    #[cfg_attr(
+        not(pcpu_array_kunit),
+        expect(dead_code, reason = "held for its periodic work; the tests read it")
+    )]
+    adapt: Option<AdaptTick>,
     #[cfg_attr(
         not(pcpu_array_kunit),
         expect(dead_code, reason = "held for its registration; the tests call it")
@@ -196,7 +225,7 @@ pub struct Cache {
     shrinker: Shrinker,
     _hotplug: Pin<KBox<HotplugInstance>>,
     _debugfs: Option<CacheDir>,
-    shared: Arc<Shared>,
+    _shared: Arc<Shared>,
     _module: ModuleRef,
 }
 
@@ -206,7 +235,9 @@ impl Cache {
     ///
     /// Fails with `EINVAL` for a zero size, a capacity outside 1..=[`MAX_CAPACITY`], an
     /// alignment that is not a power of two (or 0), or a flag the backing cache cannot take;
-    /// `ENODEV` while the module is being unloaded; `ENOMEM` when memory runs out. May sleep.
+    /// `ENODEV` while the module is being unloaded; `ENOMEM` when memory runs out. May sleep:
+    /// it first waits for the teardowns of dropped caches still queued, whose backing caches
+    /// and debugfs directories may hold `name`.
     pub fn new(name: &CStr, config: Config) -> Result<Self> {
         let capacity = usize::try_from(config.capacity).map_err(|_| EINVAL)?;
         if config.size == 0 || capacity == 0 || capacity > MAX_CAPACITY {
@@ -219,6 +250,7 @@ impl Cache {
             return Err(EINVAL);
         }
         let module = ModuleRef::get()?;
+        wait_for_deferred_drops();
         // The allocations of a `SLAB_ACCOUNT` cache go to the backing cache while accounting is
         // online (`crate::placement`): it keeps SLUB's sheaves, so that they cost what they cost
         // without this module.
@@ -244,13 +276,17 @@ impl Cache {
         } else {
             None
         };
-        Ok(Self {
-            _adapt: adapt,
+        let registrations = SleepableDrop::new(Registrations {
+            adapt,
             shrinker,
             _hotplug: hotplug,
             _debugfs: debugfs,
-            shared,
+            _shared: shared.clone(),
             _module: module,
+        })?;
+        Ok(Self {
+            shared,
+            registrations,
         })
     }
 
@@ -284,13 +320,13 @@ impl Cache {
     /// The adaptation's tick, for tests; `None` for a cache of fixed capacity.
     #[cfg(pcpu_array_kunit)]
     pub(crate) fn adapt_tick(&self) -> Option<&AdaptTick> {
-        self._adapt.as_ref()
+        self.registrations.adapt.as_ref()
     }
 
     /// The registered shrinker, for tests that call it as reclaim would.
     #[cfg(pcpu_array_kunit)]
     pub(crate) fn shrinker(&self) -> &Shrinker {
-        &self.shrinker
+        &self.registrations.shrinker
     }
 
     /// What the cache shares with its shrinker and hotplug instance, for tests.
@@ -1269,7 +1305,7 @@ mod tests {
             SHRINK_STOP, //
         };
         let c = fixed_cache(c"pcpu_array_test_shrinker", 8)?;
-        let s = c.shrinker.raw();
+        let s = c.shrinker().raw();
         // SAFETY: All-zero is a valid `shrink_control`.
         let mut sc: bindings::shrink_control = unsafe { core::mem::zeroed() };
         sc.gfp_mask = bindings::GFP_KERNEL;

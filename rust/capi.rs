@@ -7,6 +7,8 @@
 //! `struct pcpu_array_reservation *` a [`KBox<AbiReservation>`]; a reservation holds a
 //! reference to its cache, so destroying a cache with reservations outstanding warns once and
 //! leaves the final destruction to the last unreserve instead of freeing memory still in use.
+//! Whichever lets go last, destroy or unreserve, in whatever context, the [`Cache`] decides
+//! where its teardown runs (at once, or on the module's teardown workqueue).
 //!
 //! The symbols are defined here and exported by `pcpu_array_exports.c`. Each function's
 //! `# Safety` section is the contract the header states in C terms. Each has the types of its
@@ -30,7 +32,6 @@ use crate::{
         Cache,
         Config, //
     },
-    ffi,
     gfp::Gfp,
     reservation::{
         hand_out,
@@ -61,7 +62,6 @@ use kernel::{
         Arc,
         ArcBorrow, //
     },
-    types::Opaque,
 };
 
 /// What a `struct pcpu_array *` points to.
@@ -74,8 +74,6 @@ pub(crate) struct AbiCache {
     hot: PcpuArrayHot,
     cache: Cache,
     reservations: Atomic<i32>,
-    /// The work item of [`teardown`], initialised when it is queued.
-    teardown_work: Opaque<bindings::work_struct>,
 }
 
 /// `pcpu_array_layout_v2`: the symbol of layout version [`LAYOUT`] (2), which every consumer
@@ -102,18 +100,11 @@ impl Drop for AbiReservation {
 }
 
 /// Drops a reservation's reference to its cache. The last reference of a cache destroyed with
-/// this reservation outstanding: destroying it may sleep, and a reservation may be given back
-/// where nothing may sleep, so the destruction goes to the module's teardown workqueue (which
-/// module exit waits for).
+/// this reservation outstanding ends the cache: a reservation may be given back where nothing
+/// may sleep, and then the [`Cache`] hands its teardown to the module's teardown workqueue.
 fn release_owner(owner: Arc<AbiCache>) {
     owner.reservations.fetch_sub(1, Relaxed);
-    if let Some(last) = Arc::into_unique_or_drop(owner) {
-        let ptr = Arc::into_raw(Arc::from(last));
-        // SAFETY: `ptr` is the last reference to a live `AbiCache`, handed to `teardown`,
-        // which gives it back; the work item inside it lives until then, and is not queued
-        // elsewhere (this is the only place that queues it, for the last reference).
-        unsafe { ffi::pcpu_array_defer((*ptr).teardown_work.get(), teardown) };
-    }
+    drop(owner);
 }
 
 /// A new reservation's reference to the cache behind `pa`.
@@ -127,27 +118,6 @@ unsafe fn reservation_owner(pa: *mut pcpu_array) -> Arc<AbiCache> {
     let owner: Arc<AbiCache> = unsafe { ArcBorrow::from_raw(pa.cast::<AbiCache>()) }.into();
     owner.reservations.fetch_add(1, Relaxed);
     owner
-}
-
-/// Destroys a cache whose last reference a reservation dropped (see [`AbiReservation`]).
-///
-/// # Safety
-///
-/// `work` must be the `teardown_work` of an `AbiCache` whose last reference was turned into a
-/// raw pointer with `Arc::into_raw` and is not used by anything else.
-unsafe extern "C" fn teardown(work: *mut bindings::work_struct) {
-    // SAFETY: `work` is the `teardown_work` field of an `AbiCache` (guaranteed by the caller),
-    // and `Opaque<T>` has the layout of `T`.
-    let ptr = unsafe {
-        kernel::container_of!(
-            work.cast::<Opaque<bindings::work_struct>>(),
-            AbiCache,
-            teardown_work
-        )
-    };
-    // SAFETY: `ptr` is the last reference, from `Arc::into_raw` (guaranteed by the caller). The
-    // work item may be freed by its own function.
-    drop(unsafe { Arc::from_raw(ptr) });
 }
 
 /// Set once a cache has been destroyed with reservations outstanding, so that the warning is
@@ -230,7 +200,6 @@ unsafe fn create(name: *const c_char, args: &pcpu_array_args) -> Result<*mut pcp
             hot: cache.hot(),
             cache,
             reservations: Atomic::new(0),
-            teardown_work: Opaque::uninit(),
         },
         GFP_KERNEL,
     )?;
@@ -298,7 +267,7 @@ pub unsafe extern "C" fn pcpu_array_shrink(pa: *mut pcpu_array) -> c_ulong {
 ///
 /// `pa` must be NULL or an `ERR_PTR()` (both no-ops), or a live cache that the caller gives
 /// up: nothing may use it once this call has begun. Every object must have been freed, except
-/// those of reservations still outstanding. May sleep.
+/// those of reservations still outstanding. Any context but NMI.
 #[no_mangle]
 pub unsafe extern "C" fn pcpu_array_destroy(pa: *mut pcpu_array) {
     if is_err_or_null(pa) {

@@ -137,11 +137,20 @@ extern "C" {
     pub(crate) fn pcpu_array_cpu_work_init() -> c_int;
     /// Destroys those workqueues, after every work item queued to them has run.
     pub(crate) fn pcpu_array_cpu_work_exit();
-    /// `INIT_WORK(work, f)` and queues it to the teardown workqueue.
-    pub(crate) fn pcpu_array_defer(
+    /// Whether the caller may sleep, as far as the kernel can tell (`in_task()`,
+    /// `preemptible()`, interrupts on, no RCU read-side section); always `false` without
+    /// `CONFIG_PREEMPT_COUNT`. What [`pcpu_array_run_sleepable`] decides with; the tests check
+    /// it.
+    #[cfg(pcpu_array_kunit)]
+    pub(crate) fn pcpu_array_may_sleep() -> bool;
+    /// Calls `f(work)` at once when `pcpu_array_may_sleep()`, else `INIT_WORK(work, f)` and
+    /// queues it to the teardown workqueue. Not from NMI.
+    pub(crate) fn pcpu_array_run_sleepable(
         work: *mut bindings::work_struct,
         f: unsafe extern "C" fn(work: *mut bindings::work_struct),
     );
+    /// `flush_workqueue()` of the teardown workqueue: waits for every item queued so far.
+    pub(crate) fn pcpu_array_defer_flush();
     /// Calls `f(arg)` every `period_ms` milliseconds from a work item on `system_long_wq`
     /// until [`pcpu_array_tick_stop`] (a `struct pcpu_array_tick *`, opaque here), or NULL.
     pub(crate) fn pcpu_array_tick_start(
@@ -225,6 +234,16 @@ extern "C" {
         fb: unsafe extern "C" fn(*mut c_void) -> kernel::ffi::c_long,
         b: *mut c_void,
     );
+    /// Runs `f(arg)` in an RCU callback (`call_rcu_hurry()`: a softirq, or a kthread with
+    /// softirqs disabled) and waits for it.
+    pub(crate) fn pcpu_array_in_rcu_callback(
+        f: unsafe extern "C" fn(*mut c_void) -> kernel::ffi::c_long,
+        arg: *mut c_void,
+    );
+    /// `rcu_read_lock()`.
+    pub(crate) fn pcpu_array_rcu_read_lock();
+    /// `rcu_read_unlock()`.
+    pub(crate) fn pcpu_array_rcu_read_unlock();
     /// Sets `current->make_it_fail`, the fault-injection task filter.
     #[cfg(CONFIG_FAILSLAB)]
     pub(crate) fn pcpu_array_set_make_it_fail(fail: bool);

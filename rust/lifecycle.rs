@@ -4,6 +4,10 @@
 //! per-CPU workqueue, the CPU hotplug state and the debugfs root. Teardown is their `Drop`s,
 //! in field order, after every cache is gone (a consumer of the C ABI keeps the module loaded
 //! while it is loaded itself).
+//!
+//! And how a cache ends: [`SleepableDrop`], the one way its teardown, which sleeps, runs from
+//! whatever context lets go of the cache last (a task, an RCU callback, a spinlock, interrupts
+//! off).
 
 use crate::{
     cpu_work::CpuWorkQueue,
@@ -11,10 +15,15 @@ use crate::{
     ffi,
     hotplug::HotplugState, //
 };
+use core::{
+    ops::Deref,
+    ptr::NonNull, //
+};
 use kernel::{
     bindings,
     prelude::*,
-    str::CStr, //
+    str::CStr,
+    types::Opaque, //
 };
 
 /// The debugfs root and the hotplug state's name: `pcpu_array` for the module users load, its
@@ -67,9 +76,114 @@ impl Drop for ModuleRef {
     fn drop(&mut self) {
         // SAFETY: Raised by `get` (type invariant). The last reference is dropped either by a
         // consumer, whose own dependency on this module keeps it loaded during the call, or by
-        // a work item on the module's teardown workqueue, which module exit waits for.
+        // a work item on the module's teardown workqueue ([`SleepableDrop`]), which module exit
+        // waits for.
         unsafe { bindings::module_put(this_module()) };
     }
+}
+
+/// A `T` whose drop may sleep (a cache's shrinker, hotplug instance, debugfs files, backing
+/// cache and module reference), dropped where sleeping is allowed: at once when the context
+/// that drops this may sleep, else from a work item on the module's teardown workqueue.
+///
+/// The decision is `pcpu_array_may_sleep()` (`pcpu_array_cpu_work.c`): a task with
+/// preemption, softirqs and interrupts enabled, outside an RCU read-side section. A kernel
+/// without `CONFIG_PREEMPT_COUNT` cannot see a held spinlock, so there every drop is deferred.
+/// The work item lives in the same allocation as the `T`, made with the `T`, so that a drop
+/// where nothing may sleep allocates nothing and cannot fail. Module exit waits for the
+/// workqueue, and [`wait_for_deferred_drops`] for what is queued so far. Not from NMI.
+///
+/// The workqueue exists from the start of module init to the end of module exit: a
+/// `SleepableDrop` is dropped in between, as the caches' are (each holds a module reference).
+///
+/// # Invariants
+///
+/// `ptr` is `KBox::leak` of a live `Deferred<T>`, owned by this object; its work item is
+/// neither initialised nor queued until this object is dropped.
+pub(crate) struct SleepableDrop<T: Send + 'static> {
+    ptr: NonNull<Deferred<T>>,
+}
+
+/// What a [`SleepableDrop`] owns: the value and the work item that drops it.
+struct Deferred<T> {
+    work: Opaque<bindings::work_struct>,
+    value: T,
+}
+
+// SAFETY: The object owns its `T`, which it drops in another task when it defers; `T: Send`.
+unsafe impl<T: Send + 'static> Send for SleepableDrop<T> {}
+// SAFETY: `&SleepableDrop<T>` gives only `&T`.
+unsafe impl<T: Send + Sync + 'static> Sync for SleepableDrop<T> {}
+
+impl<T: Send + 'static> SleepableDrop<T> {
+    /// Moves `value` into a new allocation with the work item that may drop it. May sleep.
+    pub(crate) fn new(value: T) -> Result<Self> {
+        let b = KBox::new(
+            Deferred {
+                work: Opaque::uninit(),
+                value,
+            },
+            GFP_KERNEL,
+        )?;
+        // INVARIANT: A live box, ours, with its work item untouched.
+        Ok(Self {
+            ptr: NonNull::from(KBox::leak(b)),
+        })
+    }
+}
+
+impl<T: Send + 'static> Deref for SleepableDrop<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        // SAFETY: `ptr` is live and ours (type invariant); only shared references are given out.
+        unsafe { &self.ptr.as_ref().value }
+    }
+}
+
+impl<T: Send + 'static> Drop for SleepableDrop<T> {
+    fn drop(&mut self) {
+        let ptr = self.ptr.as_ptr();
+        // SAFETY: `ptr` is a live `Deferred<T>` that we own and give up here (type invariant);
+        // `drop_deferred::<T>` takes it back once, either at once or from the work item, which
+        // lives in that allocation until then and is queued nowhere else. The teardown
+        // workqueue exists (see the type's documentation).
+        unsafe {
+            ffi::pcpu_array_run_sleepable(
+                Opaque::cast_into(&raw const (*ptr).work),
+                drop_deferred::<T>,
+            )
+        };
+    }
+}
+
+/// Drops the `Deferred<T>` around `work`: the end of a [`SleepableDrop`].
+///
+/// # Safety
+///
+/// `work` must be the work item of a `Deferred<T>` made by `KBox::leak`, which nothing else
+/// uses any more.
+unsafe extern "C" fn drop_deferred<T>(work: *mut bindings::work_struct) {
+    // SAFETY: `work` is the `work` field of a `Deferred<T>` (guaranteed by the caller), and
+    // `Opaque<T>` has the layout of `T`.
+    let ptr = unsafe {
+        kernel::container_of!(
+            work.cast::<Opaque<bindings::work_struct>>(),
+            Deferred<T>,
+            work
+        )
+    };
+    // SAFETY: `ptr` came from the box, and is ours (guaranteed by the caller). A work item may
+    // be freed by its own function.
+    drop(unsafe { KBox::from_raw(ptr) });
+}
+
+/// Waits for every [`SleepableDrop`] deferred so far to be done. May sleep.
+pub(crate) fn wait_for_deferred_drops() {
+    // SAFETY: The teardown workqueue exists from the start of module init to the end of module
+    // exit; callers are in between (`Cache::new` holds a module reference, the tests run after
+    // init).
+    unsafe { ffi::pcpu_array_defer_flush() };
 }
 
 /// The module's registrations.
@@ -91,5 +205,160 @@ impl Registrations {
             _hotplug: hotplug,
             _cpu_work: cpu_work,
         })
+    }
+}
+
+#[cfg(pcpu_array_kunit)]
+#[kunit_tests(pcpu_array_lifecycle)]
+mod tests {
+    use super::*;
+    use crate::{
+        cache::Cache,
+        gfp::Gfp,
+        testing::{
+            bh_off,
+            fixed_config,
+            in_rcu_callback,
+            irqs_off,
+            module_refs,
+            rcu_read, //
+        },
+    };
+    use kernel::new_spinlock;
+
+    /// Whether the caller may sleep, by the decision every teardown takes.
+    fn may_sleep() -> bool {
+        // SAFETY: Only reads the current context.
+        unsafe { ffi::pcpu_array_may_sleep() }
+    }
+
+    /// Where a last drop happens in the cases below.
+    #[derive(Clone, Copy, Debug)]
+    enum Context {
+        Softirq,
+        IrqsOff,
+        Spinlock,
+        RcuReader,
+        RcuCallback,
+    }
+
+    const CONTEXTS: [Context; 5] = [
+        Context::Softirq,
+        Context::IrqsOff,
+        Context::Spinlock,
+        Context::RcuReader,
+        Context::RcuCallback,
+    ];
+
+    /// Runs `f` in `ctx`; `None` when it could not (no memory for the lock, or the RCU callback
+    /// did not run).
+    fn run_in<R: Send>(ctx: Context, f: impl FnOnce() -> R + Send) -> Option<R> {
+        match ctx {
+            Context::Softirq => Some(bh_off(f)),
+            // Nothing in these cases frees memory with interrupts off, which PREEMPT_RT forbids.
+            Context::IrqsOff => Some(irqs_off(f)),
+            Context::Spinlock => {
+                let lock =
+                    KBox::pin_init(new_spinlock!((), "pcpu_array_test::end_lock"), GFP_KERNEL)
+                        .ok()?;
+                let _guard = lock.lock();
+                Some(f())
+            }
+            Context::RcuReader => Some(rcu_read(f)),
+            Context::RcuCallback => in_rcu_callback(f),
+        }
+    }
+
+    /// A cache with an object parked in this CPU's array, so that its teardown has something
+    /// to flush.
+    fn used_cache(name: &CStr) -> Result<Cache> {
+        let c = Cache::new(name, fixed_config(8))?;
+        let obj = c.alloc(Gfp::KERNEL).ok_or(ENOMEM)?;
+        // SAFETY: Just allocated from `c`, unused.
+        unsafe { c.free(obj) };
+        Ok(c)
+    }
+
+    #[test]
+    fn may_sleep_only_in_a_preemptible_task() -> Result {
+        let task = may_sleep();
+        let mut elsewhere = KVec::with_capacity(CONTEXTS.len(), GFP_KERNEL)?;
+        for ctx in CONTEXTS {
+            elsewhere.push((ctx, run_in(ctx, may_sleep)), GFP_KERNEL)?;
+        }
+        assert!(task);
+        for (ctx, sleepable) in elsewhere {
+            pr_info!("{:?}: may sleep: {:?}\n", ctx, sleepable);
+            assert_eq!(sleepable, Some(false));
+        }
+        Ok(())
+    }
+
+    /// The last drop of a cache where nothing may sleep queues its teardown instead of running
+    /// it there (which `DEBUG_ATOMIC_SLEEP` would report: `shrinker_free()`,
+    /// `cancel_delayed_work_sync()`, `cpus_read_lock()`), and the teardown completes: the cache's
+    /// reference to the module is dropped once the queue is flushed.
+    #[test]
+    fn last_drop_where_nothing_may_sleep_is_deferred() -> Result {
+        let before = module_refs();
+        let mut seen = KVec::with_capacity(CONTEXTS.len(), GFP_KERNEL)?;
+        for ctx in CONTEXTS {
+            let c = used_cache(c"pcpu_array_test_end")?;
+            let held = module_refs();
+            // Read right after the drop, in the same context: the teardown is queued, not done.
+            let queued = run_in(ctx, move || {
+                drop(c);
+                module_refs()
+            });
+            wait_for_deferred_drops();
+            seen.push((ctx, held, queued, module_refs()), GFP_KERNEL)?;
+        }
+        for (ctx, held, queued, after) in seen {
+            pr_info!(
+                "{:?}: module refs {} held, {:?} queued, {} after\n",
+                ctx,
+                held,
+                queued,
+                after
+            );
+            assert_eq!(held, before + 1);
+            assert_eq!(queued, Some(before + 1));
+            assert_eq!(after, before);
+        }
+        Ok(())
+    }
+
+    /// A cache created under the name of one whose teardown is queued waits for it: the backing
+    /// cache (its sysfs directory) and the debugfs directory carry the name. Several rounds, so
+    /// that the teardown is still queued at the create in at least one of them.
+    #[test]
+    fn a_name_is_free_again_while_its_teardown_is_queued() -> Result {
+        const ROUNDS: usize = 4;
+        let name = c"pcpu_array_test_reuse";
+        let before = module_refs();
+        let (mut pending, mut recreated) = (0, 0);
+        for _ in 0..ROUNDS {
+            let c = used_cache(name)?;
+            let queued = bh_off(move || {
+                drop(c);
+                module_refs()
+            });
+            pending += usize::from(module_refs() == before + 1 && queued == before + 1);
+            let again = Cache::new(name, fixed_config(8));
+            if let Err(e) = &again {
+                pr_err!("create after a queued teardown: {:?}\n", e);
+            }
+            recreated += usize::from(again.is_ok());
+        }
+        wait_for_deferred_drops();
+        pr_info!(
+            "{} of {} rounds created over a queued teardown\n",
+            pending,
+            ROUNDS
+        );
+        assert_eq!(recreated, ROUNDS);
+        assert!(pending > 0);
+        assert_eq!(module_refs(), before);
+        Ok(())
     }
 }

@@ -13,13 +13,21 @@
  * queued to a CPU that goes away meanwhile runs on another CPU, which is
  * harmless here: the function acts on the CPU it runs on, and a dead CPU's
  * array is flushed by the hotplug teardown.
+ *
+ * It also ends caches (rust/lifecycle.rs, SleepableDrop): the last owner of a
+ * cache may let go of it where nothing may sleep (an RCU callback, a spinlock),
+ * and the teardown sleeps, so it runs at once only where the caller may sleep
+ * and otherwise goes to a workqueue of its own.
  */
 
 #include <linux/cpumask.h>
+#include <linux/irqflags.h>
 #include <linux/jiffies.h>
 #include <linux/lockdep.h>
 #include <linux/mutex.h>
 #include <linux/percpu.h>
+#include <linux/preempt.h>
+#include <linux/rcupdate.h>
 #include <linux/slab.h>
 #include <linux/timer.h>
 #include <linux/workqueue.h>
@@ -71,13 +79,41 @@ void pcpu_array_cpu_work_exit(void)
 }
 
 /*
- * Runs @fn on the module's teardown workqueue, for teardown that must not run
- * in its caller's context; module exit waits for it (destroy_workqueue()).
+ * Whether the caller may sleep, as far as the kernel can tell: a task, not a
+ * hard or soft interrupt nor an NMI (in_task()), with preemption, softirqs and
+ * interrupts enabled (preemptible(): no spinlock, preempt_disable() or
+ * local_bh_disable() held) and outside an RCU read-side critical section
+ * (rcu_preempt_depth(), which on PREEMPT_RT also counts the spinlocks and
+ * local_bh_disable() sections that preempt_count() does not). Without
+ * CONFIG_PREEMPT_COUNT a spinlock or rcu_read_lock() leaves no trace and
+ * preemptible() is always false, so the answer there is always no.
  */
-void pcpu_array_defer(struct work_struct *work, void (*fn)(struct work_struct *work))
+bool pcpu_array_may_sleep(void)
 {
+	return in_task() && preemptible() && !irqs_disabled() && !rcu_preempt_depth();
+}
+
+/*
+ * Runs @fn(@work), a teardown that may sleep: at once when the caller may
+ * sleep (pcpu_array_may_sleep()), else on the module's teardown workqueue,
+ * where @work is initialised and queued. Not from NMI. Module exit waits for
+ * the workqueue (destroy_workqueue()); pcpu_array_defer_flush() waits for what
+ * is queued so far.
+ */
+void pcpu_array_run_sleepable(struct work_struct *work, void (*fn)(struct work_struct *work))
+{
+	if (pcpu_array_may_sleep()) {
+		fn(work);
+		return;
+	}
 	INIT_WORK(work, fn);
 	queue_work(pcpu_array_defer_wq, work);
+}
+
+/* Waits for every teardown queued before the call. May sleep. */
+void pcpu_array_defer_flush(void)
+{
+	flush_workqueue(pcpu_array_defer_wq);
 }
 
 static void pcpu_array_cpu_work_fn(struct work_struct *work)

@@ -12,6 +12,8 @@
 
 #include <kunit/test.h>
 #include <kunit/test-bug.h>
+#include <linux/completion.h>
+#include <linux/rcupdate.h>
 #include <linux/sched.h>
 
 int pcpu_array_preempt_count(void)
@@ -70,6 +72,47 @@ void pcpu_array_in_parallel(long (*fa)(void *), void *a, long (*fb)(void *), voi
 	fb(b);
 	flush_work(&w.work);
 	destroy_work_on_stack(&w.work);
+}
+
+struct pcpu_array_rcu_call {
+	struct rcu_head rcu;
+	long (*fn)(void *arg);
+	void *arg;
+	struct completion done;
+};
+
+static void pcpu_array_rcu_call_fn(struct rcu_head *rcu)
+{
+	struct pcpu_array_rcu_call *c = container_of(rcu, struct pcpu_array_rcu_call, rcu);
+
+	c->fn(c->arg);
+	complete(&c->done);
+}
+
+/*
+ * Runs @fn(@arg) in an RCU callback, where the documented uses of an owned
+ * object end (a softirq, or an rcuc/rcuo kthread with softirqs disabled), and
+ * waits for it. call_rcu_hurry(): a lazy callback could wait for seconds.
+ */
+void pcpu_array_in_rcu_callback(long (*fn)(void *), void *arg)
+{
+	struct pcpu_array_rcu_call c = { .fn = fn, .arg = arg };
+
+	init_completion(&c.done);
+	init_rcu_head_on_stack(&c.rcu);
+	call_rcu_hurry(&c.rcu, pcpu_array_rcu_call_fn);
+	wait_for_completion(&c.done);
+	destroy_rcu_head_on_stack(&c.rcu);
+}
+
+void pcpu_array_rcu_read_lock(void)
+{
+	rcu_read_lock();
+}
+
+void pcpu_array_rcu_read_unlock(void)
+{
+	rcu_read_unlock();
 }
 
 void pcpu_array_set_make_it_fail(bool fail)

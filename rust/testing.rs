@@ -2,8 +2,8 @@
 
 //! Helpers for the KUnit suites of the test build (`pcpu_array_kunit.ko`): owning what a case
 //! creates so that a failed assertion cannot leak it, skipping a case whose precondition is
-//! missing, running code on a chosen CPU, with interrupts off, or with slab fault injection
-//! armed.
+//! missing, running code on a chosen CPU, with interrupts off, in an RCU callback, or with slab
+//! fault injection armed.
 
 pub(crate) use crate::percpu::online_cpus;
 use crate::{
@@ -176,6 +176,35 @@ where
         )
     };
     Some((ca.r?, cb.r?))
+}
+
+/// References to this module (the test build): every cache holds one until its teardown is
+/// done.
+pub(crate) fn module_refs() -> i32 {
+    // SAFETY: `THIS_MODULE` is this module, alive while its code runs.
+    unsafe { bindings::module_refcount(crate::lifecycle::this_module()) }
+}
+
+/// Runs `f` in an RCU callback, where the documented uses of an `OwnedArrayBox` end (a softirq,
+/// or an RCU kthread with softirqs disabled), and returns its result once it has run (`None`
+/// only if it did not).
+pub(crate) fn in_rcu_callback<R: Send, F: FnOnce() -> R + Send>(f: F) -> Option<R> {
+    let mut call = Call::new(f);
+    // SAFETY: The C side waits for the callback before returning, so `call` outlives its use,
+    // and only the trampoline touches it meanwhile. `f` and its result are `Send`: the callback
+    // may run in another task.
+    unsafe { ffi::pcpu_array_in_rcu_callback(Call::<F, R>::trampoline, call.as_arg()) };
+    call.r
+}
+
+/// Runs `f` inside an RCU read-side critical section.
+pub(crate) fn rcu_read<R>(f: impl FnOnce() -> R) -> R {
+    // SAFETY: Balanced by the unlock below, in the same context.
+    unsafe { ffi::pcpu_array_rcu_read_lock() };
+    let r = f();
+    // SAFETY: Locked above.
+    unsafe { ffi::pcpu_array_rcu_read_unlock() };
+    r
 }
 
 /// Runs `f` with interrupts disabled, except on PREEMPT_RT, where `f` runs as it is: there a

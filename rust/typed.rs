@@ -600,9 +600,10 @@ struct Slot<T, C> {
 /// object carries that reference (one pointer) before the `T`; an [`ArrayCache`] does without
 /// it.
 ///
-/// The cache is destroyed when the last handle or box is dropped, which may sleep: keep a
-/// handle where sleeping is allowed (the module, say) until the boxes are gone, so that a box
-/// dropped in atomic context (an RCU callback) is never the last reference.
+/// The cache is destroyed when the last handle or box is dropped, in whatever context that
+/// happens but NMI: where nothing may sleep (an RCU callback, a spinlock), the teardown goes to
+/// pcpu_array's workqueue and completes later, and the next cache created waits for it (see
+/// `pcpu_array_destroy()`).
 ///
 /// # Invariants
 ///

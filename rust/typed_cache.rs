@@ -92,8 +92,12 @@ mod tests {
     use super::*;
     use crate::{
         ffi,
+        lifecycle::wait_for_deferred_drops,
         testing::{
+            bh_off,
+            in_rcu_callback,
             irqs_off_unless_rt,
+            module_refs,
             on_cpu,
             online_cpus,
             skip,
@@ -385,6 +389,40 @@ mod tests {
         assert_eq!(value, Some(42));
         assert_eq!(WATCHED_DROPS.load(Relaxed), 1);
         assert_eq!(WATCHED_DROP_CPU.load(Relaxed), b);
+        Ok(())
+    }
+
+    /// The last `OwnedArrayBox` of a cache ends in an RCU callback (its documented use), the
+    /// last handle in a softirq: each queues the teardown instead of sleeping there, and the
+    /// teardown completes (the cache's reference to the module goes once the queue is flushed).
+    #[test]
+    fn last_box_or_handle_ends_its_cache_where_nothing_may_sleep() -> Result {
+        let before = module_refs();
+        let cache = SharedArrayCache::<u64, Cache>::new(c"pcpu_array_test_rcu_end", 8)?;
+        let boxed = cache.alloc(42, GFP_KERNEL)?;
+        // The box alone keeps the cache alive now.
+        drop(cache);
+        let held = module_refs();
+        let in_callback = in_rcu_callback(move || {
+            let v = *boxed;
+            drop(boxed);
+            (v, module_refs())
+        });
+        wait_for_deferred_drops();
+        let after_box = module_refs();
+
+        let cache = SharedArrayCache::<u64, Cache>::new(c"pcpu_array_test_rcu_end", 8)?;
+        drop(cache.alloc(7, GFP_KERNEL)?);
+        let queued = bh_off(move || {
+            drop(cache);
+            module_refs()
+        });
+        wait_for_deferred_drops();
+        assert_eq!(held, before + 1);
+        assert_eq!(in_callback, Some((42, before + 1)));
+        assert_eq!(after_box, before);
+        assert_eq!(queued, before + 1);
+        assert_eq!(module_refs(), before);
         Ok(())
     }
 

@@ -15,6 +15,7 @@
 #include <linux/module.h>
 #include <linux/nodemask.h>
 #include <linux/preempt.h>
+#include <linux/rcupdate.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
@@ -710,6 +711,78 @@ static void c_abi_indirect_calls(struct kunit *test)
 	ops->destroy(pa);
 }
 
+/* A cache with an object parked in this CPU's array, for its teardown to flush. */
+static struct pcpu_array *used_cache(struct kunit *test, const char *name)
+{
+	struct pcpu_array *pa = create_or_fail(test, name, 8);
+	void *obj = pcpu_array_alloc(pa, GFP_KERNEL);
+
+	KUNIT_EXPECT_NOT_NULL(test, obj);
+	pcpu_array_free(pa, obj);
+	return pa;
+}
+
+/*
+ * Destroy may be called where nothing may sleep: the teardown (which sleeps,
+ * and with DEBUG_ATOMIC_SLEEP would splat here) then goes to pcpu_array's
+ * workqueue. A create under the same name right after waits for it instead of
+ * failing: the backing cache's sysfs directory and the debugfs directory
+ * carry the name. The last destroy, from process context, runs at once.
+ */
+static void c_abi_destroy_in_any_context(struct kunit *test)
+{
+	static const char name[] = "pcpu_array_c_any_context";
+	struct pcpu_array *pa = used_cache(test, name);
+	unsigned long flags;
+
+	spin_lock(&c_abi_lock);
+	pcpu_array_destroy(pa);
+	spin_unlock(&c_abi_lock);
+
+	pa = used_cache(test, name);
+	local_bh_disable();
+	pcpu_array_destroy(pa);
+	local_bh_enable();
+
+	pa = used_cache(test, name);
+	rcu_read_lock();
+	pcpu_array_destroy(pa);
+	rcu_read_unlock();
+
+	pa = used_cache(test, name);
+	/* PREEMPT_RT does not free memory with interrupts off (the handle's). */
+	if (!IS_ENABLED(CONFIG_PREEMPT_RT)) {
+		local_irq_save(flags);
+		pcpu_array_destroy(pa);
+		local_irq_restore(flags);
+		pa = used_cache(test, name);
+	}
+	pcpu_array_destroy(pa);
+}
+
+/*
+ * The last unreserve of a destroyed cache queues its teardown; a create under
+ * its name right after succeeds.
+ */
+static void c_abi_recreate_after_the_last_unreserve(struct kunit *test)
+{
+	static const char name[] = "pcpu_array_c_orphan_again";
+	struct pcpu_array *pa = used_cache(test, name);
+	struct pcpu_array_reservation *r = pcpu_array_reserve(pa, 2, GFP_KERNEL);
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(r));
+	kunit_warning_suppress(test) {
+		pcpu_array_destroy(pa);
+	}
+	spin_lock(&c_abi_lock);
+	pcpu_array_unreserve(r);
+	spin_unlock(&c_abi_lock);
+	pa = pcpu_array_create(name, OBJ_SIZE, 0, 0, 8);
+	KUNIT_EXPECT_FALSE_MSG(test, IS_ERR(pa), "create over a queued teardown: %ld",
+			       PTR_ERR(pa));
+	pcpu_array_destroy(pa);
+}
+
 static struct kunit_case pcpu_array_c_abi_cases[] = {
 	KUNIT_CASE(c_abi_create_rejects_bad_input),
 	KUNIT_CASE(c_abi_bad_handles_are_refused),
@@ -726,6 +799,8 @@ static struct kunit_case pcpu_array_c_abi_cases[] = {
 	/* After it: the warning of a destroy with reservations is printed once. */
 	KUNIT_CASE(c_abi_stored_reservation),
 	KUNIT_CASE(c_abi_indirect_calls),
+	KUNIT_CASE(c_abi_recreate_after_the_last_unreserve),
+	KUNIT_CASE(c_abi_destroy_in_any_context),
 	{}
 };
 
