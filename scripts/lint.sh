@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # scripts/lint.sh: rustfmt (the kernel's .rustfmt.toml), a CLIPPY=1 build that must
-# print no warning, and checkpatch on the C files. KDIR names the kernel build.
+# print no warning, checkpatch on the C files, and the documentation's names
+# (scripts/doc_names.py: every Rust or C name the documents quote exists). KDIR names
+# the kernel build.
 
 set -uo pipefail
 
@@ -60,6 +62,13 @@ for f in "${cfiles[@]}"; do
 		fail=1
 	fi
 done
+
+docs=(README.md Documentation/*.rst Documentation/*.md)
+echo "lint: documented names (${#docs[@]} documents)"
+if ! python3 "$top/scripts/doc_names.py" "$kdir" "${docs[@]}"; then
+	echo "lint: FAIL: the documents name what the sources do not have"
+	fail=1
+fi
 
 [ "$fail" -eq 0 ] && echo "lint: clean"
 exit "$fail"
