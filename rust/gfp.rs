@@ -125,6 +125,53 @@ struct Atom {
 /// Every non-empty atom, computed at build time from the raw constants, and their number.
 const ATOMS: ([Atom; MAX_ATOMS], usize) = atoms();
 
+/// Whether the atoms tell `bits` apart from every other bit: each bit of `bits` that any
+/// public constant has lies in an atom made of bits of `bits` alone, so that
+/// [`Gfp::from_flags`] finds exactly those bits in any `Flags` a module can build.
+const fn atoms_isolate(bits: bindings::gfp_t) -> bool {
+    let mut i = 0;
+    while i < ATOMS.1 {
+        let atom = ATOMS.0[i].bits;
+        if atom & bits != 0 && atom & !bits != 0 {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Whether some public constant has every bit of `bits`.
+const fn public_has(bits: bindings::gfp_t) -> bool {
+    let mut i = 0;
+    while i < PUBLIC.len() {
+        if PUBLIC[i].1 & bits == bits {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+// What the module reads of a caller's flags, it reads exactly: the bits of each question
+// [`Gfp`] asks (may it block, is it charged, zeroed, silent) are carried by the kernel
+// crate's public constants and told apart from the others by the atoms. A kernel crate
+// whose constants stop carrying one of them, or start mixing it with others, fails the build
+// here instead of making `from_flags` answer wrongly.
+const _: () = {
+    assert!(public_has(ACCOUNT) && atoms_isolate(ACCOUNT));
+    assert!(public_has(bindings::__GFP_ZERO) && atoms_isolate(bindings::__GFP_ZERO));
+    assert!(public_has(bindings::__GFP_NOWARN) && atoms_isolate(bindings::__GFP_NOWARN));
+    assert!(public_has(DIRECT_RECLAIM));
+    // Blocking is read from `__GFP_DIRECT_RECLAIM` alone: its atom may carry other bits
+    // (`__GFP_IO`, `__GFP_FS` of `GFP_KERNEL`), but none that a non-blocking constant has.
+    assert!(!public_has(
+        DIRECT_RECLAIM | (1 << bindings::___GFP_HIGH_BIT)
+    ));
+    // Refills add `__GFP_NOMEMALLOC` and node allocations `__GFP_THISNODE` themselves: no
+    // public constant may carry them, or a caller's flags would look like the module's own.
+    assert!(!public_has(NOMEMALLOC) && !public_has(THISNODE));
+};
+
 /// Computes [`ATOMS`].
 const fn atoms() -> ([Atom; MAX_ATOMS], usize) {
     let mut out = [Atom { inside: 0, bits: 0 }; MAX_ATOMS];
