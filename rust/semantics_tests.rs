@@ -11,6 +11,7 @@ use crate::{
         Cache,
         Config, //
     },
+    depot_policy::Stack,
     gfp::Gfp,
     hardening,
     placement::{
@@ -323,6 +324,27 @@ mod tests {
         let c = CaseBox::new(Cache::new(c"pcpu_array_test_tick", Config::new(64, 8))?)?;
         let tick = c.adapt_tick().ok_or(EINVAL)?;
         assert!(tick.deferrable());
+        Ok(())
+    }
+
+    /// An empty magazine that waited in a depot while the capacity changed comes out with the
+    /// capacity now, so that a CPU never holds a magazine larger than the capacity.
+    #[test]
+    fn depot_empties_take_the_capacity_now() -> Result {
+        let c = fixed_cache(c"pcpu_array_test_fit_empty", 8)?;
+        let node = cpu_node(first_cpu()?);
+        let shared = c.shared();
+        let empty = shared.new_magazine(GFP_KERNEL)?;
+        shared.recycle(node, empty);
+        assert_eq!(shared.depot_magazines(), (0, 1));
+        shared.store_capacity(4);
+        let got = shared.get_empty_for_full(node);
+        shared.store_capacity(8);
+        let capacity = got.as_ref().map(|m| Stack::capacity(&**m));
+        if let Some(m) = got {
+            shared.recycle(node, m);
+        }
+        assert_eq!(capacity, Some(4));
         Ok(())
     }
 

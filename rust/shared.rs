@@ -616,6 +616,13 @@ impl Shared {
         unsafe { self.magazines.value_of_dead_cpu(cpu) }.is_some_and(|mags| mags.set_node(node))
     }
 
+    /// Sets the capacity without resizing anything, for the tests that play a magazine that was
+    /// on its way through a depot while the capacity changed.
+    #[cfg(pcpu_array_kunit)]
+    pub(crate) fn store_capacity(&self, capacity: usize) {
+        self.capacity.store(capacity, Relaxed);
+    }
+
     /// The memory node of the current CPU's magazines; `None` when its lock is held.
     #[cfg(pcpu_array_kunit)]
     pub(crate) fn this_cpu_node(&self) -> Option<i32> {
