@@ -67,7 +67,7 @@ all: modules
 # the toolchain that built it: the apt installer is not run at all.
 deps:
 ifeq ($(KDIR),)
-	@$(top)/scripts/install-deps.sh
+	@FLAVOR=$(FLAVOR) $(top)/scripts/install-deps.sh
 else ifneq ($(filter deps,$(MAKECMDGOALS)),)
 	@echo "make deps: KDIR is set: scripts/install-deps.sh not run"
 endif
