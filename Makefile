@@ -10,8 +10,8 @@
 #   make lint    rustfmt check, CLIPPY=1 build, checkpatch on the C files.
 #   make policy-test  cargo test of the depot policy (rust/depot_policy.rs) in user space, in
 #                seconds and without a kernel; `make test` runs it first.
-#   make kdir    print the test kernel build in use (FLAVOR=debug|perf|rt), building it
-#                when needed.
+#   make kdir    print the test kernel build in use (FLAVOR=debug|perf|rt|distro), building
+#                it when needed (distro: Debian's own config, built with GCC).
 #   make selftest  prove that the harness reports a failing KUnit case.
 #   make bench   allocation benchmarks on the perf kernel (icount, then MTTCG); results in
 #                bench/results/<kernel>-<date>.{json,md} and PNG plots.
