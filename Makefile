@@ -14,7 +14,8 @@
 #                it when needed (distro: Debian's own config, built with GCC).
 #   make selftest  prove that the harness reports a failing KUnit case.
 #   make bench   allocation benchmarks on the perf kernel (icount, then MTTCG); results in
-#                bench/results/<kernel>-<date>.{json,md} and PNG plots.
+#                bench/results/<kernel>-<date>.{json,md} and PNG plots. FLAVOR=distro: on
+#                Debian's config built with GCC, results in <kernel>-<date>-debian-gcc.
 #   make stress  the stress suite alone for STRESS_MS milliseconds (default 60000); `make
 #                test` runs it for 5 s.
 #   make rust-analyzer  write rust-project.json for the module, the samples and the tests.
@@ -103,9 +104,11 @@ run: deps
 	KDIR="$$kdir" $(top)/scripts/vm.sh run $(top)/pcpu_array.ko \
 		$(top)/samples/rust/pcpu_array_demo.ko $(top)/samples/rust/pcpu_array_range_map.ko
 
-# The allocation benchmarks on the perf kernel: pcpu_array against SLUB sheaves.
+# The allocation benchmarks on the perf kernel: pcpu_array against SLUB sheaves; with
+# FLAVOR=distro, on Debian's configuration built with GCC instead.
+bench_flavor = $(if $(filter distro,$(FLAVOR)),distro,perf)
 bench: deps
-	@kdir=$$($(if $(KDIR),echo $(KDIR),$(top)/scripts/kernel.sh perf)) && \
+	@kdir=$$($(if $(KDIR),echo $(KDIR),$(top)/scripts/kernel.sh $(bench_flavor))) && \
 	KDIR="$$kdir" $(top)/scripts/bench.sh
 
 # The lock micro-benchmark on the perf kernel, with guest time counting instructions.
