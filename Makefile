@@ -10,11 +10,12 @@
 #   make lint    rustfmt check, CLIPPY=1 build, checkpatch on the C files.
 #   make policy-test  cargo test of the depot policy (rust/depot_policy.rs) in user space, in
 #                seconds and without a kernel; `make test` runs it first.
-#   make kdir    print the test kernel build in use (FLAVOR=debug|perf|rt), building it
-#                when needed.
+#   make kdir    print the test kernel build in use (FLAVOR=debug|perf|rt|distro), building
+#                it when needed (distro: Debian's own config, built with GCC).
 #   make selftest  prove that the harness reports a failing KUnit case.
 #   make bench   allocation benchmarks on the perf kernel (icount, then MTTCG); results in
-#                bench/results/<kernel>-<date>.{json,md} and PNG plots.
+#                bench/results/<kernel>-<date>.{json,md} and PNG plots. FLAVOR=distro: on
+#                Debian's config built with GCC, results in <kernel>-<date>-debian-gcc.
 #   make stress  the stress suite alone for STRESS_MS milliseconds (default 60000); `make
 #                test` runs it for 5 s.
 #   make rust-analyzer  write rust-project.json for the module, the samples and the tests.
@@ -67,7 +68,7 @@ all: modules
 # the toolchain that built it: the apt installer is not run at all.
 deps:
 ifeq ($(KDIR),)
-	@$(top)/scripts/install-deps.sh
+	@FLAVOR=$(FLAVOR) $(top)/scripts/install-deps.sh
 else ifneq ($(filter deps,$(MAKECMDGOALS)),)
 	@echo "make deps: KDIR is set: scripts/install-deps.sh not run"
 endif
@@ -103,9 +104,11 @@ run: deps
 	KDIR="$$kdir" $(top)/scripts/vm.sh run $(top)/pcpu_array.ko \
 		$(top)/samples/rust/pcpu_array_demo.ko $(top)/samples/rust/pcpu_array_range_map.ko
 
-# The allocation benchmarks on the perf kernel: pcpu_array against SLUB sheaves.
+# The allocation benchmarks on the perf kernel: pcpu_array against SLUB sheaves; with
+# FLAVOR=distro, on Debian's configuration built with GCC instead.
+bench_flavor = $(if $(filter distro,$(FLAVOR)),distro,perf)
 bench: deps
-	@kdir=$$($(if $(KDIR),echo $(KDIR),$(top)/scripts/kernel.sh perf)) && \
+	@kdir=$$($(if $(KDIR),echo $(KDIR),$(top)/scripts/kernel.sh $(bench_flavor))) && \
 	KDIR="$$kdir" $(top)/scripts/bench.sh
 
 # The lock micro-benchmark on the perf kernel, with guest time counting instructions.

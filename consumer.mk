@@ -5,9 +5,12 @@
 #   obj-m += my_module.o
 #   include $(PCPU_ARRAY)/consumer.mk
 #
-# with PCPU_ARRAY, the absolute path of a built pcpu_array tree, on the make command line:
+# with PCPU_ARRAY, the absolute path of a built pcpu_array tree, on the make command line,
+# and the kernel's own C compiler: LLVM=1 where the kernel's config says CONFIG_CC_IS_CLANG,
+# nothing for a GCC-built kernel, which the sed below picks from that config:
 #
-#   make -C $KDIR M=$PWD LLVM=1 PCPU_ARRAY=/path/to/pcpu_array
+#   make -C $KDIR M=$PWD PCPU_ARRAY=/path/to/pcpu_array \
+#       $(sed -n 's/^CONFIG_CC_IS_CLANG=y$/LLVM=1/p' $KDIR/.config)
 #
 # It gives C files include/pcpu_array.h, modpost pcpu_array's Module.symvers, and each Rust
 # module of the directory (an obj-m entry whose source is a .rs file) the Rust binding: a
@@ -17,6 +20,20 @@
 
 ifeq ($(PCPU_ARRAY),)
 $(error PCPU_ARRAY must name the pcpu_array tree: make ... PCPU_ARRAY=/path/to/pcpu_array)
+endif
+
+# The compiler must be the kernel's own (clang with LLVM=1, or GCC): the kernel's flags are
+# that compiler's, and kbuild itself only warns when they differ, then fails on the first
+# flag the other compiler does not know. CC is this build's compiler (the kernel's Makefile
+# exports it); the CONFIG_ lines are the kernel's configuration.
+ifneq ($(CONFIG_CC_IS_CLANG)$(CONFIG_CC_IS_GCC),)
+pcpu_array_kernel_cc := $(if $(CONFIG_CC_IS_CLANG),clang,gcc)
+pcpu_array_this_cc := $(if $(findstring clang,$(notdir $(CC))),clang,gcc)
+ifneq ($(pcpu_array_kernel_cc),$(pcpu_array_this_cc))
+$(error the kernel in $(objtree) was built by $(pcpu_array_kernel_cc), this build uses \
+	$(pcpu_array_this_cc) ($(CC)): $(if $(CONFIG_CC_IS_CLANG),add LLVM=1,drop LLVM=1), or use the \
+	command line of consumer.mk, which takes it from the kernel's config)
+endif
 endif
 
 # The binding compiles rust/typed.rs, which picks code per kernel version, and its

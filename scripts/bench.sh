@@ -8,7 +8,8 @@
 #      deterministic (under KVM, vm.sh ignores icount: ns and cycles per op);
 #   2. mode=multi without icount (MTTCG, VM_CPUS vCPUs): wall ns per op, BENCH_MULTI_REPS
 #      repetitions.
-# Environment: KDIR (default: the cached perf build), BENCH_OPS (objects per measurement,
+# Environment: KDIR (default: the cached perf build; `make bench FLAVOR=distro` gives the
+# distro build, whose results go to <kernel>-<date>-debian-gcc), BENCH_OPS (objects per measurement,
 # default 20000), BENCH_REPS (single, default 3), BENCH_MULTI_OPS (default BENCH_OPS),
 # BENCH_MULTI_REPS (default 5), VM_CPUS (default 2), BENCH_EXTRA_MODULES (more .ko files
 # for the single boot, whose "scenario=... backend=..." lines join the report; default:
@@ -31,7 +32,10 @@ cpus=${VM_CPUS:-2}
 
 release=$(cat "$kdir/include/config/kernel.release" 2>/dev/null ||
 	basename "$kdir" | cut -d- -f1)
-out=${BENCH_OUT:-$top/bench/results/$release-$(date +%F)}
+# The distro flavour's kernel has the perf kernel's release: its results get a suffix.
+suffix=
+case "$(basename "$kdir")" in *-distro-*) suffix=-debian-gcc ;; esac
+out=${BENCH_OUT:-$top/bench/results/$release-$(date +%F)$suffix}
 
 # The plots need matplotlib: Debian's python3-matplotlib belongs to /usr/bin/python3,
 # which need not be the python3 on PATH.

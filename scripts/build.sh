@@ -10,8 +10,10 @@ set -euo pipefail
 # shellcheck source=common.sh
 . "$(dirname "$0")/common.sh"
 kdir=${KDIR:?KDIR must name the kernel build}
+# The kernel's own compiler: LLVM=1 for a clang-built kernel, nothing for a GCC-built one.
+read -r -a cc_args < <(kbuild_cc_args "$kdir") || true
 
-make -C "$kdir" M="$top" LLVM=1 "$@" modules
-make -C "$kdir" M="$top/samples" LLVM=1 PCPU_ARRAY="$top" "$@" modules
-make -C "$kdir" M="$top/tests" LLVM=1 KBUILD_EXTRA_SYMBOLS="$top/Module.symvers" "$@" modules
-make -C "$kdir" M="$top/bench" LLVM=1 KBUILD_EXTRA_SYMBOLS="$top/Module.symvers" "$@" modules
+make -C "$kdir" M="$top" "${cc_args[@]}" "$@" modules
+make -C "$kdir" M="$top/samples" "${cc_args[@]}" PCPU_ARRAY="$top" "$@" modules
+make -C "$kdir" M="$top/tests" "${cc_args[@]}" KBUILD_EXTRA_SYMBOLS="$top/Module.symvers" "$@" modules
+make -C "$kdir" M="$top/bench" "${cc_args[@]}" KBUILD_EXTRA_SYMBOLS="$top/Module.symvers" "$@" modules

@@ -35,7 +35,8 @@ fi
 rc=0
 dirs=(. samples tests tests/selftest bench)
 for dir in "${dirs[@]}"; do
-	make -s -C "$kdir" M="$(cd "$top/$dir" && pwd)" LLVM=1 clean || rc=1
+	# shellcheck disable=SC2046 # LLVM=1 or nothing
+	make -s -C "$kdir" M="$(cd "$top/$dir" && pwd)" $(kbuild_cc_args "$kdir") clean || rc=1
 done
 echo "clean: kbuild's clean of ${dirs[*]} with $kdir"
 exit "$rc"

@@ -105,6 +105,29 @@ if [ -z "${KDIR:-}" ]; then
 		"Set LINUX_SOURCE_VERSION to another $LINUX_SERIES.x from 'apt-cache madison linux-source-$LINUX_SERIES', or KDIR= to an existing Rust-enabled kernel build."
 fi
 
+# FLAVOR=distro: the distribution's own kernel config, from its headers package of the
+# same kernel, downloaded and unpacked into the kernel cache, not installed (the package
+# depends on the distribution's compiler, gcc-14, which this machine's archives lack).
+if [ -z "${KDIR:-}" ] && [ "${FLAVOR:-}" = distro ] && [ ! -f "$distro_config" ]; then
+	apt_update
+	apt-cache madison "$DISTRO_HEADERS_PACKAGE" | awk -F' [|] ' '{ print $2 }' |
+		grep -qxF "$DISTRO_HEADERS_VERSION" ||
+		die "$DISTRO_HEADERS_PACKAGE=$DISTRO_HEADERS_VERSION is not in the archive any more. Set DISTRO_HEADERS_VERSION to a version from 'apt-cache madison $DISTRO_HEADERS_PACKAGE' (and LINUX_SOURCE_VERSION to the same kernel)."
+	say "unpacking Debian's config from $DISTRO_HEADERS_PACKAGE=$DISTRO_HEADERS_VERSION"
+	tmp=$(mktemp -d)
+	(cd "$tmp" && apt-get -qq -o APT::Sandbox::User="$(id -un)" download \
+		"$DISTRO_HEADERS_PACKAGE=$DISTRO_HEADERS_VERSION") ||
+		die "could not download $DISTRO_HEADERS_PACKAGE=$DISTRO_HEADERS_VERSION"
+	mkdir -p "$(dirname "$distro_config")"
+	dpkg-deb --fsys-tarfile "$tmp"/*.deb |
+		tar -xOf - "./usr/src/$DISTRO_HEADERS_PACKAGE/.config" >"$distro_config.tmp" ||
+		die "no .config in $DISTRO_HEADERS_PACKAGE"
+	grep -q '^CONFIG_RUST=y' "$distro_config.tmp" ||
+		die "$DISTRO_HEADERS_PACKAGE's config has no CONFIG_RUST=y: pcpu_array cannot build on it"
+	mv "$distro_config.tmp" "$distro_config"
+	rm -rf "$tmp"
+fi
+
 have_rustc=$(rustc --version 2>/dev/null | awk '{ print $2 }')
 [ "$have_rustc" = "$RUSTC_VERSION" ] ||
 	die "rustc $RUSTC_VERSION expected, found '${have_rustc:-none}'. Set RUSTC_VERSION and RUST_SRC_VERSION to a matching pair."

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # scripts/kernel.sh [-n] FLAVOR: print the path of the test kernel build for FLAVOR
-# (debug, perf or rt), building it first when the cache does not have it. With -n,
+# (debug, perf, rt or distro), building it first when the cache does not have it. With -n,
 # print the path that it would use and build nothing (exit 0 whether or not it is built;
 # stderr says which).
 #
@@ -13,6 +13,13 @@
 # compilers and virtme-ng's base config, so a change to any of them builds a
 # new tree and an unchanged checkout reuses the old one. All progress goes to
 # stderr; stdout is the path alone.
+#
+# debug, perf and rt: clang (LLVM=1), virtme-ng's defconfig plus the fragments of
+# kconfig/. distro: Debian's own config of the kernel (the headers package's .config,
+# unpacked by install-deps.sh) plus kconfig/distro-deviations.config, built with GCC as
+# Debian builds it; the image and what external modules need, not Debian's modules. Its
+# hash covers the headers package and version instead of virtme-ng's config, and GCC
+# and binutils besides.
 
 set -euo pipefail
 
@@ -26,7 +33,8 @@ case "$flavor" in
 debug) fragments="base.config debug.config" ;;
 perf) fragments="base.config perf.config" ;;
 rt) fragments="base.config debug.config rt.config" ;;
-*) echo "kernel.sh: unknown flavour '$flavor' (debug, perf, rt)" >&2; exit 2 ;;
+distro) fragments="distro-deviations.config" ;;
+*) echo "kernel.sh: unknown flavour '$flavor' (debug, perf, rt, distro)" >&2; exit 2 ;;
 esac
 
 say() { echo "kernel.sh: $*" >&2; }
@@ -40,7 +48,13 @@ key=$({
 	rustc --version
 	bindgen --version
 	clang --version | head -n 1
-	virtme-configkernel --dry-run --defconfig 2>/dev/null
+	if [ "$flavor" = distro ]; then
+		echo "config $DISTRO_HEADERS_PACKAGE $DISTRO_HEADERS_VERSION"
+		gcc --version | head -n 1
+		ld --version | head -n 1
+	else
+		virtme-configkernel --dry-run --defconfig 2>/dev/null
+	fi
 	for f in $fragments; do
 		echo "== $f"
 		cat "$top/kconfig/$f"
@@ -79,17 +93,26 @@ if [ ! -f "$src/.pcpu-array-extracted" ]; then
 	touch "$src/.pcpu-array-extracted"
 fi
 
-make_args=(-C "$src" O="$out" LLVM=1)
-
 say "configuring $flavor kernel in $out"
 mkdir -p "$out"
-args=()
-for f in $fragments; do
-	args+=(--custom "$top/kconfig/$f")
-done
-(cd "$src" && virtme-configkernel --defconfig "${args[@]}" LLVM=1 O="$out") >&2
+if [ "$flavor" = distro ]; then
+	# GCC, the machine's own `gcc`: external modules are then built with the compiler
+	# that built the kernel without naming it (kbuild's default CC is gcc).
+	make_args=(-C "$src" O="$out")
+	[ -f "$distro_config" ] ||
+		{ say "$distro_config missing: run FLAVOR=distro scripts/install-deps.sh"; exit 1; }
+	cp "$distro_config" "$out/.config"
+else
+	make_args=(-C "$src" O="$out" LLVM=1)
+	args=()
+	for f in $fragments; do
+		args+=(--custom "$top/kconfig/$f")
+	done
+	(cd "$src" && virtme-configkernel --defconfig "${args[@]}" LLVM=1 O="$out") >&2
+fi
 # virtme-ng appends its own generic options after the fragments (debug info
-# among them); apply the fragments once more so that ours win.
+# among them); apply the fragments once more so that ours win. For distro, this puts
+# the deviations after Debian's lines, where the later assignment wins.
 for f in $fragments; do
 	cat "$top/kconfig/$f"
 done >>"$out/.config"
@@ -103,6 +126,8 @@ for f in $fragments; do
 		case "$line" in
 		CONFIG_*=n) opt=${line%=n}
 			grep -q "^$opt=" "$out/.config" && { say "$opt is set, asked off"; missing=1; } ;;
+		"# CONFIG_"*" is not set") opt=${line#\# }; opt=${opt% is not set}
+			grep -q "^$opt=" "$out/.config" && { say "$opt is set, asked off"; missing=1; } ;;
 		CONFIG_*=*) grep -qxF "$line" "$out/.config" || { say "$line did not stick"; missing=1; } ;;
 		esac
 	done <"$top/kconfig/$f"
@@ -112,13 +137,27 @@ if [ "$missing" -ne 0 ]; then
 	exit 1
 fi
 
-say "building $flavor kernel ($(nproc) jobs), this takes about 20 minutes"
+targets=(bzImage modules)
+if [ "$flavor" = distro ]; then
+	# Every difference between Debian's config and the one built, for the record
+	# (kconfig/distro-olddefconfig.txt explains them): the deviations asked for, and
+	# what olddefconfig changed for this machine's toolchain.
+	diff <(grep -E '^(CONFIG_|# CONFIG_)' "$distro_config" | sort) \
+		<(grep -E '^(CONFIG_|# CONFIG_)' "$out/.config" | sort) >"$out/distro-config.diff" || true
+	say "$(grep -c '^[<>]' "$out/distro-config.diff") lines differ from Debian's config: $out/distro-config.diff"
+	# The image and what external modules need, not Debian's thousands of modules;
+	# modpost then wrote vmlinux.symvers, which is all of Module.symvers without them.
+	targets=(bzImage modules_prepare)
+fi
+
+say "building $flavor kernel ($(nproc) jobs), this takes 20 minutes or more"
 start=$(date +%s)
-make "${make_args[@]}" -j"$(nproc)" bzImage modules >"$out/build.log" 2>&1 || {
+make "${make_args[@]}" -j"$(nproc)" "${targets[@]}" >"$out/build.log" 2>&1 || {
 	tail -n 40 "$out/build.log" >&2
 	say "kernel build failed, log in $out/build.log"
 	exit 1
 }
+[ "$flavor" = distro ] && cp "$out/vmlinux.symvers" "$out/Module.symvers"
 # The tools/testing/kunit parser and the helper scripts come from the source tree.
 ln -sfn "$src" "$out/source-tree"
 echo "$(($(date +%s) - start))" >"$out/.pcpu-array-build-seconds"

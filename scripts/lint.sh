@@ -45,11 +45,18 @@ if ! KDIR="$kdir" "$copy/scripts/build.sh" CLIPPY=1 2>&1 | sed "s|$copy/|$top/|g
 	cat "$log"
 	echo "lint: FAIL: CLIPPY=1 build"
 	fail=1
-elif grep -qE '(^|: )(warning|error)(\[|:)' "$log"; then
-	grep -E -A 12 '(^|: )(warning|error)(\[|:)' "$log"
+elif grep -vE ': warning: objtool: ' "$log" | grep -qE '(^|: )(warning|error)(\[|:)'; then
+	grep -vE ': warning: objtool: ' "$log" | grep -E -A 12 '(^|: )(warning|error)(\[|:)'
 	echo "lint: FAIL: clippy or rustc warnings"
 	fail=1
 fi
+# objtool checks the objects clippy-driver wrote, which are not the ones tested: without
+# MIR optimisations a function of core's can end in a call to a panic that objtool's list
+# of Rust noreturn functions lacks (e.g. core's smallsort::panic_on_ord_violation on the
+# distro kernel, with overflow checks and no debug assertions: "falls through to next
+# function"). Shown, not failed; the build of the tested objects runs objtool too.
+grep -E ': warning: objtool: ' "$log" | sed 's/^/lint: note (CLIPPY=1 objects only): /'
+
 rm -rf "$copy" "$log"
 
 echo "lint: checkpatch (${#cfiles[@]} files)"

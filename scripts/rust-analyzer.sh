@@ -16,7 +16,8 @@ kdir=${KDIR:?KDIR must name the kernel build}
 
 # The kernel's target writes rust-project.json into the external module's directory.
 rm -f "$top/rust-project.json"
-make -s -C "$kdir" M="$top" LLVM=1 rust-analyzer
+# shellcheck disable=SC2046 # LLVM=1 or nothing: the kernel's own compiler
+make -s -C "$kdir" M="$top" $(kbuild_cc_args "$kdir") rust-analyzer
 [ -s "$top/rust-project.json" ] || { echo "rust-analyzer: the kernel wrote no $top/rust-project.json" >&2; exit 1; }
 cd "$top"
 mapfile -t rs < <(git ls-files '*.rs' 2>/dev/null || find . -name '*.rs' -not -path './.git/*')
