@@ -366,7 +366,7 @@ impl Cache {
         if !crate::placement::memcg_kmem_online() {
             return;
         }
-        self.shared.placement.mark_gfp_accounted();
+        let _ = self.shared.placement.mark_gfp_accounted();
         // SAFETY: `obj` is a live slab object of the backing cache (caller).
         unsafe { bindings::kmem_cache_charge(obj.as_ptr(), gfp.no_fail().as_raw()) };
     }

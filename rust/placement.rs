@@ -269,7 +269,7 @@ impl Placement {
             return true;
         }
         if gfp.accounts() {
-            self.mark_gfp_accounted();
+            let _ = self.mark_gfp_accounted();
             return false;
         }
         // A plain allocation from a cache that `__GFP_ACCOUNT` calls made accounted: refills
@@ -280,18 +280,21 @@ impl Placement {
     /// Notes that an object of the cache was charged to a memory cgroup outside `SLAB_ACCOUNT`:
     /// from now on every free checks whether accounting is online and, while it is, goes to the
     /// backing cache, which uncharges it. Said once in the kernel log, since one stray
-    /// `__GFP_ACCOUNT` allocation costs every later free of the cache its array.
-    pub(crate) fn mark_gfp_accounted(&self) {
+    /// `__GFP_ACCOUNT` allocation costs every later free of the cache its array. Returns
+    /// whether this call was the one that said it.
+    pub(crate) fn mark_gfp_accounted(&self) -> bool {
         if self.checks.load(Relaxed) & GFP_ACCOUNTED != 0 {
-            return;
+            return false;
         }
-        if self.checks.fetch_or(GFP_ACCOUNTED, Relaxed) & GFP_ACCOUNTED == 0 {
-            pr_notice!(
-                "{}: an allocation with __GFP_ACCOUNT: frees bypass the arrays while memory \
-                 cgroups are online\n",
-                self.name.to_str().unwrap_or("?")
-            );
+        if self.checks.fetch_or(GFP_ACCOUNTED, Relaxed) & GFP_ACCOUNTED != 0 {
+            return false;
         }
+        pr_notice!(
+            "{}: an allocation with __GFP_ACCOUNT: frees bypass the arrays while memory \
+             cgroups are online\n",
+            self.name.to_str().unwrap_or("?")
+        );
+        true
     }
 
     /// Whether a free must ask [`Placement::free_to`] where its object may go; when it need

@@ -233,6 +233,19 @@ mod tests {
         Ok(())
     }
 
+    /// A cache demoted by a stray `__GFP_ACCOUNT` allocation says so in the kernel log once,
+    /// however many such allocations follow, and its frees check for accounting from then on.
+    #[test]
+    fn gfp_accounted_demotion_is_said_once() -> Result {
+        let p = Placement::new(c"pcpu_array_test_demoted", 0)?;
+        assert!(!p.free_needs_check() || p.numa());
+        assert!(p.mark_gfp_accounted());
+        assert!(!p.mark_gfp_accounted());
+        assert!(!p.mark_gfp_accounted());
+        assert!(p.free_needs_check());
+        Ok(())
+    }
+
     /// "Non-blocking allocations": a `GFP_NOWAIT` allocation that finds both magazines empty
     /// takes a full magazine of the depot instead of going to the backing cache.
     #[test]
