@@ -220,6 +220,13 @@ extern "C" {
     pub(crate) fn pcpu_array_local_bh_disable();
     /// `local_bh_enable()`.
     pub(crate) fn pcpu_array_local_bh_enable();
+    /// Runs `fn(arg)` in hard interrupt context on this CPU (a hard irq_work) and waits.
+    pub(crate) fn pcpu_array_call_in_hardirq(
+        f: unsafe extern "C" fn(*mut c_void) -> kernel::ffi::c_long,
+        arg: *mut c_void,
+    );
+    /// `current->migration_disabled`.
+    pub(crate) fn pcpu_array_migration_disabled() -> c_uint;
     /// `work_on_cpu(cpu, fn, arg)`: runs `fn(arg)` in a kworker bound to `cpu` and waits.
     pub(crate) fn pcpu_array_work_on_cpu(
         cpu: c_int,

@@ -99,6 +99,8 @@ void pcpu_array_local_irq_restore(unsigned long flags);
 void pcpu_array_local_bh_disable(void);
 void pcpu_array_local_bh_enable(void);
 long pcpu_array_work_on_cpu(int cpu, long (*fn)(void *), void *arg);
+void pcpu_array_call_in_hardirq(long (*fn)(void *), void *arg);
+unsigned int pcpu_array_migration_disabled(void);
 void pcpu_array_in_parallel(long (*fa)(void *), void *a, long (*fb)(void *), void *b);
 void pcpu_array_in_rcu_callback(long (*fn)(void *), void *arg);
 void pcpu_array_rcu_read_lock(void);

@@ -13,6 +13,7 @@
 #include <kunit/test.h>
 #include <kunit/test-bug.h>
 #include <linux/completion.h>
+#include <linux/irq_work.h>
 #include <linux/rcupdate.h>
 #include <linux/sched.h>
 
@@ -42,6 +43,39 @@ void pcpu_array_local_bh_disable(void)
 void pcpu_array_local_bh_enable(void)
 {
 	local_bh_enable();
+}
+
+struct pcpu_array_hardirq_call {
+	struct irq_work work;
+	long (*fn)(void *arg);
+	void *arg;
+};
+
+static void pcpu_array_hardirq_fn(struct irq_work *work)
+{
+	struct pcpu_array_hardirq_call *c =
+		container_of(work, struct pcpu_array_hardirq_call, work);
+
+	c->fn(c->arg);
+}
+
+/*
+ * Runs @fn(@arg) in hard interrupt context on this CPU (a hard irq_work, which
+ * x86 raises with a self-IPI, even on PREEMPT_RT) and waits for it.
+ */
+void pcpu_array_call_in_hardirq(long (*fn)(void *), void *arg)
+{
+	struct pcpu_array_hardirq_call c = { .fn = fn, .arg = arg };
+
+	c.work = IRQ_WORK_INIT_HARD(pcpu_array_hardirq_fn);
+	irq_work_queue(&c.work);
+	irq_work_sync(&c.work);
+}
+
+/* current->migration_disabled: how many migrate_disable() the task holds. */
+unsigned int pcpu_array_migration_disabled(void)
+{
+	return current->migration_disabled;
 }
 
 long pcpu_array_work_on_cpu(int cpu, long (*fn)(void *), void *arg)

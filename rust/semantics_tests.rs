@@ -246,6 +246,28 @@ mod tests {
         Ok(())
     }
 
+    /// On PREEMPT_RT a pin in hard interrupt context changes nothing: the context can neither
+    /// be preempted nor migrate, and upstream's `__local_trylock()` decides there before it
+    /// would `migrate_disable()` the interrupted task.
+    #[test]
+    fn rt_pin_in_hardirq_leaves_the_task_alone() -> Result {
+        if !cfg!(CONFIG_PREEMPT_RT) {
+            skip(c"not PREEMPT_RT: a pin disables preemption, not migration");
+            return Ok(());
+        }
+        let seen = crate::testing::in_hardirq(|| {
+            let before = crate::testing::migration_disabled();
+            let pin = crate::cpu_pin::CpuPin::new();
+            let during = crate::testing::migration_disabled();
+            drop(pin);
+            (crate::this_cpu::in_hardirq_or_nmi(), before, during)
+        });
+        let (hardirq, before, during) = seen.ok_or(EIO)?;
+        assert!(hardirq);
+        assert_eq!(during, before);
+        Ok(())
+    }
+
     /// "Non-blocking allocations": a `GFP_NOWAIT` allocation that finds both magazines empty
     /// takes a full magazine of the depot instead of going to the backing cache.
     #[test]

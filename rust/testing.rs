@@ -154,6 +154,22 @@ pub(crate) fn on_cpu<R, F: FnOnce() -> R>(cpu: u32, f: F) -> Option<R> {
     call.r
 }
 
+/// Runs `f` in hard interrupt context on the current CPU and returns its result, or `None`
+/// when it did not run. Assertions belong in the test's own thread.
+pub(crate) fn in_hardirq<R, F: FnOnce() -> R>(f: F) -> Option<R> {
+    let mut call = Call::new(f);
+    // SAFETY: The helper waits for the irq_work to finish, so `call` outlives its use, and
+    // only the trampoline touches it meanwhile.
+    unsafe { ffi::pcpu_array_call_in_hardirq(Call::<F, R>::trampoline, call.as_arg()) };
+    call.r
+}
+
+/// `current->migration_disabled`: how many `migrate_disable()` the current task holds.
+pub(crate) fn migration_disabled() -> u32 {
+    // SAFETY: Only reads the current task.
+    unsafe { ffi::pcpu_array_migration_disabled() }
+}
+
 /// Runs `a` in an unbound kworker and `b` in the calling task at the same time, and returns
 /// both results once both are done (`None` only if a closure did not run). Assertions belong
 /// after it returns.
