@@ -6,39 +6,16 @@
 mod cases {
     use super::super::*;
     use crate::testing::{
+        alloc_n,
         bh_off,
+        first_cpu,
         fixed_cache,
+        free_all,
         irqs_off,
         on_cpu,
         online_cpus,
         CaseBox, //
     };
-
-    fn first_cpu() -> Result<u32> {
-        online_cpus().next().ok_or(ENODEV)
-    }
-
-    /// Allocates `n` objects; `None` when one allocation failed (and frees the others).
-    fn alloc_n(c: &Cache, n: usize, gfp: Gfp) -> Option<KVec<NonNull<c_void>>> {
-        let mut v = KVec::with_capacity(n, GFP_KERNEL).ok()?;
-        for _ in 0..n {
-            match c.alloc(gfp) {
-                Some(o) => v.push(o, GFP_KERNEL).ok()?,
-                None => {
-                    free_all(c, v);
-                    return None;
-                }
-            }
-        }
-        Some(v)
-    }
-
-    fn free_all(c: &Cache, v: KVec<NonNull<c_void>>) {
-        for o in v {
-            // SAFETY: Every object in `v` was allocated from `c` by the test and is unused.
-            unsafe { c.free(o) };
-        }
-    }
 
     #[test]
     fn config_is_checked() {

@@ -20,8 +20,11 @@ use crate::{
     },
     stats::Stat,
     testing::{
+        alloc_n,
+        first_cpu,
         fixed_cache,
         fixed_config,
+        free_all,
         on_cpu,
         online_cpus,
         skip,
@@ -39,11 +42,6 @@ use kernel::{
 const TYPESAFE_BY_RCU: bindings::slab_flags_t =
     1 << bindings::_slab_flag_bits__SLAB_TYPESAFE_BY_RCU;
 
-/// The first online CPU: where the cases run.
-fn first_cpu() -> Result<u32> {
-    online_cpus().next().ok_or(ENODEV)
-}
-
 /// A fixed-capacity cache of 64-byte objects with `flags`.
 fn cache_with_flags(
     name: &'static kernel::str::CStr,
@@ -55,28 +53,6 @@ fn cache_with_flags(
         ..fixed_config(capacity)
     };
     CaseBox::new(Cache::new(name, config)?)
-}
-
-/// Allocates `n` objects with `gfp`, or `None` (having freed those it got).
-fn alloc_n(c: &Cache, n: usize, gfp: Gfp) -> Option<KVec<NonNull<c_void>>> {
-    let mut v = KVec::with_capacity(n, GFP_KERNEL).ok()?;
-    for _ in 0..n {
-        let Some(obj) = c.alloc(gfp) else {
-            free_all(c, v);
-            return None;
-        };
-        // Cannot fail: the capacity was reserved above.
-        let _ = v.push(obj, GFP_NOWAIT);
-    }
-    Some(v)
-}
-
-/// Frees every object of `v`, in order.
-fn free_all(c: &Cache, v: KVec<NonNull<c_void>>) {
-    for obj in v {
-        // SAFETY: Every object of `v` was allocated from `c` by the case and is unused now.
-        unsafe { c.free(obj) };
-    }
 }
 
 /// Fills the 64 bytes of each object of `v` with `byte`.

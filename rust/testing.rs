@@ -12,6 +12,7 @@ use crate::{
         Config, //
     },
     ffi,
+    gfp::Gfp,
 };
 use core::{
     ops::Deref,
@@ -138,6 +139,33 @@ impl<F: FnOnce() -> R, R> Call<F, R> {
 
     fn as_arg(&mut self) -> *mut c_void {
         core::ptr::from_mut(self).cast()
+    }
+}
+
+/// The first online CPU: where the cases that need one CPU's magazines run.
+pub(crate) fn first_cpu() -> Result<u32> {
+    online_cpus().next().ok_or(ENODEV)
+}
+
+/// Allocates `n` objects of `c` with `gfp`, or `None` (having freed those it got).
+pub(crate) fn alloc_n(c: &Cache, n: usize, gfp: Gfp) -> Option<KVec<NonNull<c_void>>> {
+    let mut v = KVec::with_capacity(n, GFP_KERNEL).ok()?;
+    for _ in 0..n {
+        let Some(obj) = c.alloc(gfp) else {
+            free_all(c, v);
+            return None;
+        };
+        // Cannot fail: the capacity was reserved above.
+        let _ = v.push(obj, GFP_NOWAIT);
+    }
+    Some(v)
+}
+
+/// Frees every object of `v`, in order.
+pub(crate) fn free_all(c: &Cache, v: KVec<NonNull<c_void>>) {
+    for obj in v {
+        // SAFETY: Every object of `v` was allocated from `c` by the case and is unused now.
+        unsafe { c.free(obj) };
     }
 }
 
