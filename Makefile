@@ -8,7 +8,7 @@
 #   make run     boot, load pcpu_array.ko and the demos of samples/, print their statistics,
 #                unload.
 #   make lint    rustfmt check, CLIPPY=1 build, checkpatch on the C files.
-#   make policy-test  cargo test of the depot policy (rust/depot_policy.rs) in user space, in
+#   make policy-test  cargo test of the depot policy (rust/policy/depot.rs) in user space, in
 #                seconds and without a kernel; `make test` runs it first.
 #   make kdir    print the test kernel build in use (FLAVOR=debug|perf|rt|distro), building
 #                it when needed (distro: Debian's own config, built with GCC).

@@ -2,7 +2,7 @@
 #
 # The fast path's build-time choices, stated once for pcpu_array.ko (Kbuild) and
 # for the Rust binding its consumers compile (consumer.mk), as rustc cfgs (see
-# rust/this_cpu.rs, rust/local_trylock.rs and rust/inline_hit.rs). The inline
+# rust/percpu/this_cpu.rs, rust/percpu/local_trylock.rs and rust/abi/inline_hit.rs). The inline
 # versions do what the C macros compile to, so they are used only where no
 # debug option instruments those macros:
 # - pcpu_array_inline_percpu: %gs-relative this_cpu_*() on x86-64 SMP;

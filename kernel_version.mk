@@ -2,7 +2,7 @@
 #
 # The Rust cfgs that pick code per kernel version where the kernel's Rust API changed.
 # Included by Kbuild (pcpu_array.ko and its test build) and by consumer.mk (every consumer,
-# whose binding compiles rust/typed.rs too), so that both sides see the same cfgs.
+# whose binding compiles rust/api/typed.rs too), so that both sides see the same cfgs.
 #
 # - pcpu_array_kernel_7_3: Linux 7.3 or later. pin-init's `PinInit::__pinned_init` became
 #   `PinInit::__init` (called through `pin_init::raw_try_init`), and a module parameter's

@@ -9,10 +9,10 @@
 //! nanoseconds per iteration. Under QEMU's `-icount shift=0` a guest nanosecond is one
 //! instruction, so the figures are instruction counts (`make bench-locks`).
 
-use crate::{
+use crate::percpu::{
     cpu_pin::CpuPin,
     local_trylock::PerCpuTryLock,
-    percpu::PerCpu, //
+    storage::PerCpu, //
 };
 use kernel::{
     new_spinlock,

@@ -13,8 +13,8 @@
 //! use pcpu_array::SharedArrayCache;
 //! ```
 //!
-//! It brings the same typed API as inside `pcpu_array.ko` (the very same `rust/typed.rs`,
-//! `rust/gfp.rs` and `rust/abi_types.rs`, inlined by `binding/generate.sh`): [`ArrayCache`]
+//! It brings the same typed API as inside `pcpu_array.ko` (the very same `rust/api/typed.rs`,
+//! `rust/semantics/gfp.rs` and `rust/sys/abi_types.rs`, inlined by `binding/generate.sh`): [`ArrayCache`]
 //! with its borrowing [`ArrayBox`], [`SharedArrayCache`] with its owning [`OwnedArrayBox`],
 //! typed [`Reservation`]s, [`Options`] and [`Stats`]. Every entry point takes
 //! `kernel::alloc::Flags` and every initialiser `KBox` takes. See `Documentation/pcpu_array.rst`,
@@ -34,17 +34,19 @@
     reason = "a library compiled into each consumer, which uses what it needs"
 )]
 
-#[path = "../rust/abi_types.rs"]
+#[path = "../rust/sys/abi_types.rs"]
 pub mod abi_types;
-#[path = "../rust/gfp.rs"]
+#[path = "../rust/semantics/gfp.rs"]
 pub mod gfp;
-#[path = "../rust/hardening.rs"]
+#[path = "../rust/semantics/hardening.rs"]
 pub mod hardening;
-#[path = "../rust/inline_hit.rs"]
+#[path = "../rust/abi/inline_hit.rs"]
 pub mod inline_hit;
-#[path = "../rust/inline_percpu.rs"]
+#[path = "../rust/percpu/inline_percpu.rs"]
 pub mod inline_percpu;
-#[path = "../rust/typed.rs"]
+#[path = "../rust/sys/pin_init_compat.rs"]
+pub mod pin_init_compat;
+#[path = "../rust/api/typed.rs"]
 pub mod typed;
 
 pub use abi_types::{

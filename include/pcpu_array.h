@@ -258,7 +258,7 @@ void pcpu_array_get_stats(struct pcpu_array *pa, struct pcpu_array_stats *st);
  * another layout fails to load with "Unknown symbol pcpu_array_layout_v2".
  * PCPU_ARRAY_LAYOUT_FINGERPRINT_OF() hashes every size, offset and number of
  * the layout; the build fails unless it equals the fingerprint recorded for
- * the version (here and in rust/abi_types.rs), so that no change of the
+ * the version (here and in rust/sys/abi_types.rs), so that no change of the
  * layout can ship without a new version.
  * The structures are for the inline functions alone: read or write them
  * nowhere else.
@@ -323,7 +323,7 @@ struct pcpu_array_hot {
 
 /*
  * The fingerprint of the layout and protocol: the same values, in the same
- * order, as layout_fingerprint() in rust/abi_types.rs. The lock's size depends
+ * order, as layout_fingerprint() in rust/sys/abi_types.rs. The lock's size depends
  * on the configuration (lockdep), so a CPU's slot enters by its offsets from
  * @loaded.
  */

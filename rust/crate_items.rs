@@ -1,59 +1,40 @@
 // SPDX-License-Identifier: GPL-2.0
 
-// The modules and the public items of pcpu_array, included (`include!`) by both crate roots:
+// The layers and the public items of pcpu_array, included (`include!`) by both crate roots:
 // `pcpu_array_main.rs` (pcpu_array.ko, what users load) and `pcpu_array_kunit.rs` (the test
 // build). An included file cannot carry the crate's inner documentation; the roots do.
-
-pub mod abi_types;
-mod backing;
+//
+// The layers, lowest first; a layer uses only those listed before it (rust/README):
+pub mod abi;
+pub mod api;
 mod cache;
-mod capacity;
-pub mod capi;
-mod cpu_array;
-mod cpu_pin;
-mod cpu_work;
-mod debugfs;
-#[allow(
-    dead_code,
-    reason = "the policy's reference pieces (its Magazine and MagazinePair, the trades) serve \
-              the model that tools/depot-policy checks"
-)]
-mod depot_policy;
-mod ffi;
-mod gfp;
-mod hardening;
-mod hotplug;
-mod inline_percpu;
-mod irqsave_lock;
-mod kasan;
-mod lifecycle;
-mod local_trylock;
-mod object_hooks;
+mod magazines;
 mod percpu;
-mod placement;
-mod reservation;
-#[cfg(pcpu_array_kunit)]
-mod semantics_tests;
-mod shared;
-mod shrink;
-mod stats;
-mod this_cpu;
-pub mod typed;
-mod typed_cache;
+mod policy;
+mod reclaim;
+mod semantics;
+pub mod sys;
 
-pub use abi_types::{
-    MAX_CAPACITY,
-    MAX_RESERVE, //
-};
-pub use backing::Sheaves;
+pub use abi::capi;
+pub use api::typed;
 pub use cache::{
-    Cache,
-    Config, //
+    handle::{
+        Cache,
+        Config, //
+    },
+    reservation::Reservation,
 };
-pub use gfp::Gfp;
-pub use reservation::Reservation;
-pub use stats::{
+pub use magazines::stats::{
     Stat,
     Stats, //
+};
+pub use semantics::{
+    backing::Sheaves,
+    gfp::Gfp, //
+};
+pub use sys::abi_types::{
+    self,
+    MAX_CAPACITY,
+    MAX_RESERVE, //
 };
 pub use typed::RawCache;

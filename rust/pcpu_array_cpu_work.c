@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Running a function on chosen CPUs, for pcpu_array_shrink() and the shrinkers
- * (rust/cpu_work.rs is the Rust side). As SLUB's flush_all() does for its
+ * (rust/percpu/cpu_work.rs is the Rust side). As SLUB's flush_all() does for its
  * sheaves, per-CPU work items go to a WQ_MEM_RECLAIM workqueue, so that a
  * shrinker called under memory pressure makes progress.
  *
@@ -14,7 +14,7 @@
  * harmless here: the function acts on the CPU it runs on, and a dead CPU's
  * array is flushed by the hotplug teardown.
  *
- * It also ends caches (rust/lifecycle.rs, SleepableDrop): the last owner of a
+ * It also ends caches (rust/cache/lifecycle.rs, SleepableDrop): the last owner of a
  * cache may let go of it where nothing may sleep (an RCU callback, a spinlock),
  * and the teardown sleeps, so it runs at once only where the caller may sleep
  * and otherwise goes to a workqueue of its own.
@@ -203,7 +203,7 @@ unsigned long pcpu_array_cpu_works_wait(struct pcpu_array_cpu_works *works)
 }
 
 /*
- * A periodic call, for the capacity adaptation (rust/capacity.rs): @fn(@arg)
+ * A periodic call, for the capacity adaptation (rust/magazines/capacity.rs): @fn(@arg)
  * runs every @period_ms on system_long_wq (it may wait for the per-CPU work
  * items above, so not on their workqueue) until pcpu_array_tick_stop(). The
  * timer is deferrable: an idle CPU is not woken for it, and an idle cache

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Exports of the C ABI declared in include/pcpu_array.h. The functions are
- * defined in Rust (rust/capi.rs), so, as rust/exports.c does for the kernel
+ * defined in Rust (rust/abi/capi.rs), so, as rust/exports.c does for the kernel
  * crate, only the export table lives here; checkpatch's EXPORT_SYMBOL rule
  * (export right after the definition) cannot apply and scripts/lint.sh skips
  * it for this file alone.
@@ -14,7 +14,7 @@
 #include <pcpu_array.h>
 
 /*
- * The layout of the ABI types, as rust/abi_types.rs asserts it on the Rust side:
+ * The layout of the ABI types, as rust/sys/abi_types.rs asserts it on the Rust side:
  * a change to the header or to the Rust mirror alone fails the build.
  */
 static_assert(sizeof(struct pcpu_array_stats) == 56);

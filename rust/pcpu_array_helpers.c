@@ -2,7 +2,7 @@
 /*
  * One-line wrappers around the macros and inline functions that the Rust side
  * of pcpu_array cannot call directly. No logic lives here: what each wrapper
- * guarantees is documented where Rust calls it (rust/ffi.rs). The per-CPU work
+ * guarantees is documented where Rust calls it (rust/sys/ffi.rs). The per-CPU work
  * engine is in pcpu_array_cpu_work.c, the KASAN shadow writes in
  * pcpu_array_kasan.c, and the wrappers only the tests use in
  * pcpu_array_kunit_helpers.c.
@@ -54,7 +54,7 @@ unsigned int pcpu_array_cpu_id(void)
 	return smp_processor_id();
 }
 
-/* The mask rust/this_cpu.rs uses where it inlines preempt_count(). */
+/* The mask rust/percpu/this_cpu.rs uses where it inlines preempt_count(). */
 static_assert((HARDIRQ_MASK | NMI_MASK) == 0xff * HARDIRQ_OFFSET);
 
 bool pcpu_array_in_hardirq(void)
@@ -111,7 +111,7 @@ void pcpu_array_cpus_read_unlock(void)
 }
 
 /*
- * this_cpu_add() on a u64, where rust/this_cpu.rs does not inline it: one
+ * this_cpu_add() on a u64, where rust/percpu/this_cpu.rs does not inline it: one
  * operation that an interrupt on this CPU cannot split.
  */
 void pcpu_array_this_cpu_add_u64(u64 __percpu *ptr, u64 n)
@@ -202,8 +202,8 @@ int pcpu_array_cpuhp_remove_instance(int state, struct hlist_node *node)
 
 /*
  * What SLUB decides per object from its slab (mm/slub.c: can_free_to_pcs(),
- * slab_post_alloc_hook()), for objects the arrays serve; see rust/placement.rs
- * and rust/object_hooks.rs.
+ * slab_post_alloc_hook()), for objects the arrays serve; see rust/semantics/placement.rs
+ * and rust/semantics/object_hooks.rs.
  */
 int pcpu_array_obj_node(const void *obj)
 {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Prototypes of the C functions that the Rust side of pcpu_array calls
- * (declared for Rust in rust/ffi.rs): the one-line wrappers of
+ * (declared for Rust in rust/sys/ffi.rs): the one-line wrappers of
  * pcpu_array_helpers.c, the per-CPU work of pcpu_array_cpu_work.c, the KASAN
  * shadow writes of pcpu_array_kasan.c and the test-only wrappers of
  * pcpu_array_kunit_helpers.c.

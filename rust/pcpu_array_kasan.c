@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * What KASAN sees of the objects parked in an array (rust/kasan.rs is the Rust
+ * What KASAN sees of the objects parked in an array (rust/semantics/kasan.rs is the Rust
  * side). In generic mode an object in an array is shown as freed. Only
  * kasan_poison() is exported (for KASAN's own tests); unpoisoning is the same
  * call with the shadow values that kasan_unpoison() writes: 0 for each whole

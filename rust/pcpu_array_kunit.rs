@@ -31,12 +31,12 @@ module! {
 }
 
 struct PcpuArrayKunit {
-    _registrations: lifecycle::Registrations,
+    _registrations: cache::lifecycle::Registrations,
 }
 
 impl kernel::Module for PcpuArrayKunit {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        let registrations = lifecycle::Registrations::new()?;
+        let registrations = cache::lifecycle::Registrations::new()?;
         // Linux 7.3's `value()` gives the value, 7.2's a reference to it.
         #[cfg(not(pcpu_array_kernel_7_3))]
         let iters = *module_parameters::lock_bench.value();

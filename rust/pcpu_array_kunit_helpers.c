@@ -3,7 +3,7 @@
  * The C side of pcpu_array_kunit.ko, the test build. An object can be part of
  * one module only, so the test build compiles its own copy of the module's C
  * files here, then adds the wrappers that only the KUnit suites use (declared
- * in rust/ffi.rs under the pcpu_array_kunit cfg).
+ * in rust/sys/ffi.rs under the pcpu_array_kunit cfg).
  */
 
 #include "pcpu_array_helpers.c"

@@ -20,13 +20,13 @@ module! {
 }
 
 struct PcpuArrayModule {
-    _registrations: lifecycle::Registrations,
+    _registrations: cache::lifecycle::Registrations,
 }
 
 impl kernel::Module for PcpuArrayModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         Ok(Self {
-            _registrations: lifecycle::Registrations::new()?,
+            _registrations: cache::lifecycle::Registrations::new()?,
         })
     }
 }

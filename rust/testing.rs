@@ -5,14 +5,14 @@
 //! missing, running code on a chosen CPU, with interrupts off, in an RCU callback, or with slab
 //! fault injection armed.
 
-pub(crate) use crate::percpu::online_cpus;
+pub(crate) use crate::percpu::storage::online_cpus;
 use crate::{
-    cache::{
+    cache::handle::{
         Cache,
         Config, //
     },
-    ffi,
-    gfp::Gfp,
+    semantics::gfp::Gfp,
+    sys::ffi, //
 };
 use core::{
     ops::Deref,
@@ -226,7 +226,7 @@ where
 /// done.
 pub(crate) fn module_refs() -> i32 {
     // SAFETY: `THIS_MODULE` is this module, alive while its code runs.
-    unsafe { bindings::module_refcount(crate::lifecycle::this_module()) }
+    unsafe { bindings::module_refcount(crate::percpu::deferred::this_module()) }
 }
 
 /// Runs `f` in an RCU callback, where the documented uses of an `OwnedArrayBox` end (a softirq,

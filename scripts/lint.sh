@@ -3,7 +3,8 @@
 #
 # scripts/lint.sh: rustfmt (the kernel's .rustfmt.toml), a CLIPPY=1 build that must
 # print no warning, checkpatch on the C files, and the documentation's names
-# (scripts/doc_names.py: every Rust or C name the documents quote exists). KDIR names
+# (scripts/doc_names.py: every Rust or C name the documents quote exists), and the
+# layers of rust/ (scripts/layers.py: imports only go down). KDIR names
 # the kernel build.
 
 set -uo pipefail
@@ -69,6 +70,12 @@ for f in "${cfiles[@]}"; do
 		fail=1
 	fi
 done
+
+echo "lint: layers (rust/README)"
+if ! python3 "$top/scripts/layers.py" "$top/rust"; then
+	echo "lint: FAIL: a layer of rust/ uses one that is not below it"
+	fail=1
+fi
 
 docs=(README.md Documentation/*.rst Documentation/*.md)
 echo "lint: documented names (${#docs[@]} documents)"

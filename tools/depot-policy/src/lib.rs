@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The depot's policy (`rust/depot_policy.rs`), built in user space for its tests.
+//! The depot's policy (`rust/policy/depot.rs`), built in user space for its tests.
 //!
 //! The file is compiled as it is, without `std` or `alloc`, as the module compiles it; only the
 //! tests (`model`) use `std`.
@@ -14,7 +14,7 @@ extern crate std;
     not(test),
     allow(dead_code, reason = "the module's items are used by the tests only")
 )]
-#[path = "../../../rust/depot_policy.rs"]
+#[path = "../../../rust/policy/depot.rs"]
 mod depot_policy;
 
 #[cfg(test)]

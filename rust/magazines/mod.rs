@@ -1,0 +1,11 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The magazines of each CPU, the depot of each memory node, the cache's state that holds them
+//! with its backing cache, its counters and its adaptive capacity.
+//!
+//! Uses `crate::sys`, `crate::percpu`, `crate::semantics` and `crate::policy`.
+
+pub(crate) mod capacity;
+pub(crate) mod magazine;
+pub(crate) mod state;
+pub(crate) mod stats;
