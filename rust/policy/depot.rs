@@ -28,8 +28,11 @@
 //! Each function decides, or moves handles between magazines and lists the caller owns, and the
 //! caller carries the decision out under its locks. That is what lets the same file build into
 //! the module and, unchanged, into the user-space crate `tools/depot-policy`, whose `cargo test`
-//! (`make policy-test`) checks it against a reference model over random operation sequences. The
-//! concurrency is tested in the kernel, by KUnit and the stress suite.
+//! (`make policy-test`) checks it against a reference model over random operation sequences, and
+//! runs the kernel's two-phase depot protocol (take under the depot lock, re-lock the CPU,
+//! re-check, give back) with concurrent actors over it: every interleaving of small cases, random
+//! schedules of larger ones (`tools/depot-policy/src/concurrent.rs`). The kernel's own
+//! concurrency is also tested by KUnit and the stress suite.
 
 use core::ops::{
     Deref,

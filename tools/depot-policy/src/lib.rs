@@ -3,7 +3,8 @@
 //! The depot's policy (`rust/policy/depot.rs`), built in user space for its tests.
 //!
 //! The file is compiled as it is, without `std` or `alloc`, as the module compiles it; only the
-//! tests (`model`) use `std`.
+//! tests use `std`: `model` (the policy against reference models) and `concurrent` (the kernel's
+//! two-phase depot protocol around it, with concurrent actors).
 
 #![no_std]
 
@@ -19,3 +20,6 @@ mod depot_policy;
 
 #[cfg(test)]
 mod model;
+
+#[cfg(test)]
+mod concurrent;
