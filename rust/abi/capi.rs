@@ -3,7 +3,7 @@
 //! The C ABI of `include/pcpu_array.h`, for modules written in C or in Rust (through
 //! the binding that `consumer.mk` writes next to a consumer, from `binding/pcpu_array.rs`).
 //!
-//! `struct pcpu_array *` is an [`Arc<AbiCache>`] turned into a raw pointer, and
+//! `struct pcpu_array *` is an [`Arc<PcpuArray>`] turned into a raw pointer, and
 //! `struct pcpu_array_reservation *` a [`KBox<AbiReservation>`]; a reservation holds a
 //! reference to its cache, so destroying a cache with reservations outstanding warns once and
 //! leaves the final destruction to the last unreserve instead of freeing memory still in use.
@@ -73,7 +73,7 @@ use kernel::{
 /// `repr(C)`, `hot` first: the header's inline hit path reads the first bytes of a `struct
 /// pcpu_array` as a `struct pcpu_array_hot`.
 #[repr(C)]
-pub(crate) struct AbiCache {
+pub(crate) struct PcpuArray {
     /// Where `cache` keeps what the inline hit path uses; set at creation, never changed.
     hot: PcpuArrayHot,
     cache: Cache,
@@ -89,7 +89,7 @@ pub static pcpu_array_layout_v2: u32 = LAYOUT;
 /// What a `struct pcpu_array_reservation *` points to.
 pub(crate) struct AbiReservation {
     /// `None` only while being dropped.
-    owner: Option<Arc<AbiCache>>,
+    owner: Option<Arc<PcpuArray>>,
     objs: ReservedObjs,
 }
 
@@ -106,7 +106,7 @@ impl Drop for AbiReservation {
 /// Drops a reservation's reference to its cache. The last reference of a cache destroyed with
 /// this reservation outstanding ends the cache: a reservation may be given back where nothing
 /// may sleep, and then the [`Cache`] hands its teardown to the module's teardown workqueue.
-fn release_owner(owner: Arc<AbiCache>) {
+fn release_owner(owner: Arc<PcpuArray>) {
     owner.reservations.fetch_sub(1, Relaxed);
     drop(owner);
 }
@@ -116,10 +116,10 @@ fn release_owner(owner: Arc<AbiCache>) {
 /// # Safety
 ///
 /// `pa` as for [`pcpu_array_shrink`].
-unsafe fn reservation_owner(pa: *mut pcpu_array) -> Arc<AbiCache> {
-    // SAFETY: `pa` is `Arc::into_raw` of a live `Arc<AbiCache>` (guaranteed by the caller); we
+unsafe fn reservation_owner(pa: *mut pcpu_array) -> Arc<PcpuArray> {
+    // SAFETY: `pa` is `Arc::into_raw` of a live `Arc<PcpuArray>` (guaranteed by the caller); we
     // take a new reference without consuming the caller's.
-    let owner: Arc<AbiCache> = unsafe { ArcBorrow::from_raw(pa.cast::<AbiCache>()) }.into();
+    let owner: Arc<PcpuArray> = unsafe { ArcBorrow::from_raw(pa.cast::<PcpuArray>()) }.into();
     owner.reservations.fetch_add(1, Relaxed);
     owner
 }
@@ -170,9 +170,9 @@ macro_rules! cache_or_return {
 /// `pa` must be a cache returned by `pcpu_array_create()` or `pcpu_array_create_args()` that
 /// has not been destroyed, and must stay so for `'a`.
 unsafe fn cache<'a>(pa: *mut pcpu_array) -> &'a Cache {
-    // SAFETY: Guaranteed by the caller: `pa` is `Arc::into_raw` of a live `Arc<AbiCache>`,
+    // SAFETY: Guaranteed by the caller: `pa` is `Arc::into_raw` of a live `Arc<PcpuArray>`,
     // whose reference the caller keeps for `'a`.
-    unsafe { &(*pa.cast::<AbiCache>()).cache }
+    unsafe { &(*pa.cast::<PcpuArray>()).cache }
 }
 
 /// Creates a cache for the C ABI.
@@ -200,7 +200,7 @@ unsafe fn create(name: *const c_char, args: &pcpu_array_args) -> Result<*mut pcp
     };
     let cache = Cache::new(name, config)?;
     let a = Arc::new(
-        AbiCache {
+        PcpuArray {
             hot: cache.hot(),
             cache,
             reservations: Atomic::new(0),
@@ -279,7 +279,7 @@ pub unsafe extern "C" fn pcpu_array_destroy(pa: *mut pcpu_array) {
     }
     // SAFETY: `pa` is `Arc::into_raw` of the reference `create` handed out, which the caller
     // gives back (guaranteed by the caller).
-    let a = unsafe { Arc::from_raw(pa.cast::<AbiCache>()) };
+    let a = unsafe { Arc::from_raw(pa.cast::<PcpuArray>()) };
     let outstanding = a.reservations.load(Relaxed);
     if outstanding != 0 && WARNED_OUTSTANDING.xchg(1, Relaxed) == 0 {
         pr_warn!(
@@ -601,7 +601,7 @@ pub unsafe extern "C" fn pcpu_array_rsv_release(rsv: *mut pcpu_array_rsv) {
     }
     // SAFETY: `r.pa` is the reservation's own reference (`Arc::into_raw` in `rsv_fill`), which
     // it gives up here.
-    let owner = unsafe { Arc::from_raw(r.pa.cast::<AbiCache>()) };
+    let owner = unsafe { Arc::from_raw(r.pa.cast::<PcpuArray>()) };
     // SAFETY: As for `pcpu_array_rsv_fill`.
     if let Ok(slots) = unsafe { rsv_slots(r) } {
         let held = &mut slots[..r.count as usize];

@@ -66,7 +66,7 @@ impl Cache {
     /// would (`slab_want_init_on_alloc()`).
     #[inline]
     pub(crate) fn zero_if_asked(&self, obj: NonNull<c_void>, gfp: Gfp) {
-        if gfp.wants_zero() || self.shared.placement.init_on_alloc() {
+        if gfp.wants_zero() || self.state.placement.init_on_alloc() {
             self.zero(obj);
         }
     }
@@ -87,7 +87,7 @@ impl Cache {
         if !crate::semantics::placement::memcg_kmem_online() {
             return;
         }
-        let _ = self.shared.placement.mark_gfp_accounted();
+        let _ = self.state.placement.mark_gfp_accounted();
         // SAFETY: `obj` is a live slab object of the backing cache (caller).
         unsafe { bindings::kmem_cache_charge(obj.as_ptr(), gfp.no_fail().as_raw()) };
     }
@@ -95,12 +95,12 @@ impl Cache {
     /// Hands `objs`, just allocated from the backing cache, to the caller.
     pub(super) fn out_of_backing(&self, objs: &[*mut c_void]) {
         // SAFETY: `objs` are live objects of the backing cache, now the caller's.
-        unsafe { self.shared.placement.handing_out_from_backing(objs) };
+        unsafe { self.state.placement.handing_out_from_backing(objs) };
     }
 
     /// Zeroes all of `obj`, a live object of this cache that the caller owns.
     pub(super) fn zero(&self, obj: NonNull<c_void>) {
-        let size = self.shared.backing.object_size();
+        let size = self.state.backing.object_size();
         // SAFETY: `obj` is a live object of the backing cache, whose objects are
         // `object_size()` bytes, owned by the caller (see the callers).
         unsafe { core::ptr::write_bytes(obj.as_ptr().cast::<u8>(), 0, size) };
@@ -113,8 +113,8 @@ impl Cache {
         if in_nmi() {
             return None;
         }
-        let obj = self.shared.backing.alloc(gfp)?;
-        self.shared.count(Stat::AllocBacking, 1);
+        let obj = self.state.backing.alloc(gfp)?;
+        self.state.count(Stat::AllocBacking, 1);
         self.out_of_backing(&[obj.as_ptr()]);
         Some(obj)
     }
@@ -124,7 +124,7 @@ impl Cache {
     #[cold]
     #[inline(never)]
     pub(super) fn alloc_off_array(&self, gfp: Gfp, stat: Stat) -> Option<NonNull<c_void>> {
-        self.shared.count(stat, 1);
+        self.state.count(stat, 1);
         self.alloc_backing(gfp)
     }
 
@@ -136,11 +136,11 @@ impl Cache {
     #[inline(always)]
     pub fn alloc(&self, gfp: Gfp) -> Option<NonNull<c_void>> {
         might_alloc(gfp);
-        if !self.shared.placement.alloc_may_use_array(gfp) {
+        if !self.state.placement.alloc_may_use_array(gfp) {
             return self.alloc_off_array(gfp, Stat::AllocBypassMemcg);
         }
         let popped = self
-            .shared
+            .state
             .with_this_cpu_raw(Some(Stat::AllocBypassTrylock), pop_loaded_counted);
         match popped {
             Some(Some(obj)) => {
@@ -163,7 +163,7 @@ impl Cache {
             return self.alloc_backing(gfp);
         }
         // Locked again: the hit path does not swap, so that it carries one magazine.
-        if let Some(Some(obj)) = self.shared.with_this_cpu(None, pop_counted) {
+        if let Some(Some(obj)) = self.state.with_this_cpu(None, pop_counted) {
             self.zero_if_asked(obj, gfp);
             return Some(obj);
         }
@@ -179,11 +179,11 @@ impl Cache {
             }
         }
         if !Self::can_refill(gfp) {
-            self.shared.count(Stat::AllocBypassNoBlock, 1);
+            self.state.count(Stat::AllocBypassNoBlock, 1);
             return self.alloc_backing(gfp);
         }
         let Some(obj) = self.refill_and_pop(gfp) else {
-            self.shared.count(Stat::AllocBypassRefillFailed, 1);
+            self.state.count(Stat::AllocBypassRefillFailed, 1);
             return self.alloc_backing(gfp);
         };
         self.zero_if_asked(obj, gfp);
@@ -203,9 +203,9 @@ impl Cache {
         node: i32,
         take: impl FnOnce(&mut CpuMagazines, ThisCpuStats<'_>) -> R,
     ) -> Option<R> {
-        let mut full = Some(self.shared.get_full(node)?);
+        let mut full = Some(self.state.get_full(node)?);
         let mut empty = None;
-        let r = self.shared.with_this_cpu(None, |mags, stats| {
+        let r = self.state.with_this_cpu(None, |mags, stats| {
             if mags.node() != node {
                 return None;
             }
@@ -218,10 +218,10 @@ impl Cache {
         });
         // Unlocked: what this CPU did not keep goes back.
         if let Some(full) = full {
-            self.shared.put_full(node, full);
+            self.state.put_full(node, full);
         }
         if let Some(empty) = empty {
-            self.shared.recycle(node, empty);
+            self.state.recycle(node, empty);
         }
         r.flatten()
     }
@@ -232,14 +232,14 @@ impl Cache {
     pub(super) fn bulk_into(&self, gfp: Gfp, n: usize, batch: &mut Batch) -> bool {
         let gfp = gfp.for_refill();
         batch.fill_with(n, |slots| {
-            if self.shared.placement.numa() {
-                self.shared.backing.alloc_bulk_on_node(
+            if self.state.placement.numa() {
+                self.state.backing.alloc_bulk_on_node(
                     gfp,
                     crate::semantics::placement::this_node(),
                     slots,
                 )
             } else {
-                self.shared.backing.alloc_bulk(gfp, slots)
+                self.state.backing.alloc_bulk(gfp, slots)
             }
         })
     }
@@ -253,9 +253,9 @@ impl Cache {
         bypass: Option<Stat>,
         then: impl FnOnce(&mut CpuMagazines, ThisCpuStats<'_>) -> R,
     ) -> Option<R> {
-        let placement = &self.shared.placement;
+        let placement = &self.state.placement;
         let mut remote = Batch::new();
-        let r = self.shared.with_this_cpu(bypass, |mags, stats| {
+        let r = self.state.with_this_cpu(bypass, |mags, stats| {
             if placement.numa() {
                 // The CPU's memory node may have changed since its magazines were set up (a
                 // memoryless node that got memory): empty ones follow it, so that refills do not
@@ -277,7 +277,7 @@ impl Cache {
             stats.inc(Stat::ArrayRefill);
             then(mags, stats)
         });
-        self.shared.free_batch(&mut remote);
+        self.state.free_batch(&mut remote);
         r
     }
 
@@ -288,7 +288,7 @@ impl Cache {
     /// to the backing cache.
     pub(super) fn refill_and_pop(&self, gfp: Gfp) -> Option<NonNull<c_void>> {
         let mut batch = Batch::new();
-        if !self.bulk_into(gfp, self.shared.batch(), &mut batch) {
+        if !self.bulk_into(gfp, self.state.batch(), &mut batch) {
             return None;
         }
         let obj = self
@@ -298,11 +298,11 @@ impl Cache {
         let obj = obj.or_else(|| {
             let obj = batch.pop();
             if obj.is_some() {
-                self.shared.count(Stat::AllocBacking, 1);
+                self.state.count(Stat::AllocBacking, 1);
             }
             obj
         });
-        self.shared.free_batch(&mut batch);
+        self.state.free_batch(&mut batch);
         obj
     }
 
@@ -314,11 +314,11 @@ impl Cache {
             return self.alloc(gfp);
         }
         might_alloc(gfp);
-        if !self.shared.placement.alloc_may_use_array(gfp) {
-            self.shared.count(Stat::AllocBypassMemcg, 1);
+        if !self.state.placement.alloc_may_use_array(gfp) {
+            self.state.count(Stat::AllocBypassMemcg, 1);
         } else {
             let popped = self
-                .shared
+                .state
                 .with_this_cpu(Some(Stat::AllocBypassTrylock), |mags, stats| {
                     if mags.node() != node {
                         return None;
@@ -334,9 +334,9 @@ impl Cache {
         if in_nmi() {
             return None;
         }
-        self.shared.count(Stat::AllocBypassNode, 1);
-        let obj = self.shared.backing.alloc_node(gfp, node)?;
-        self.shared.count(Stat::AllocBacking, 1);
+        self.state.count(Stat::AllocBypassNode, 1);
+        let obj = self.state.backing.alloc_node(gfp, node)?;
+        self.state.count(Stat::AllocBacking, 1);
         self.out_of_backing(&[obj.as_ptr()]);
         Some(obj)
     }
@@ -359,13 +359,13 @@ impl Cache {
             return false;
         }
         might_alloc(gfp);
-        let from_array = if self.shared.placement.alloc_may_use_array(gfp) {
+        let from_array = if self.state.placement.alloc_may_use_array(gfp) {
             self.pop_bulk(out)
         } else {
-            self.shared.count(Stat::AllocBypassMemcg, out.len() as u64);
+            self.state.count(Stat::AllocBypassMemcg, out.len() as u64);
             0
         };
-        if zero && (gfp.wants_zero() || self.shared.placement.init_on_alloc()) {
+        if zero && (gfp.wants_zero() || self.state.placement.init_on_alloc()) {
             for &obj in &out[..from_array] {
                 if let Some(obj) = NonNull::new(obj) {
                     self.zero(obj);
@@ -376,8 +376,8 @@ impl Cache {
         if rest.is_empty() {
             return true;
         }
-        if self.shared.backing.alloc_bulk(gfp, rest) {
-            self.shared.count(Stat::AllocBacking, rest.len() as u64);
+        if self.state.backing.alloc_bulk(gfp, rest) {
+            self.state.count(Stat::AllocBacking, rest.len() as u64);
             self.out_of_backing(rest);
             return true;
         }
@@ -402,7 +402,7 @@ impl Cache {
             n
         };
         let Some(mut n) = self
-            .shared
+            .state
             .with_this_cpu(Some(Stat::AllocBypassTrylock), |mags, stats| {
                 pop(mags, stats, out)
             })

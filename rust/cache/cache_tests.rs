@@ -174,12 +174,12 @@ mod cases {
             // depot whole, with no bulk free.
             free_all(&c, objs);
             let freed = c.stats();
-            let depot_after_free = c.shared.depot_objects();
+            let depot_after_free = c.state.depot_objects();
             // 16 allocations empty both magazines; the 17th trades the empty loaded magazine for
             // the depot's full one, with no bulk allocation.
             let objs = alloc_n(&c, 17, Gfp::KERNEL)?;
             let mid = c.stats();
-            let depot_after_alloc = c.shared.depot_magazines();
+            let depot_after_alloc = c.state.depot_magazines();
             free_all(&c, objs);
             Some((before, freed, mid, depot_after_free, depot_after_alloc))
         })
@@ -202,9 +202,9 @@ mod cases {
         assert_eq!(after.in_use(), 0);
         // Shrink empties the depot too; destroy (`c` dropped) finds nothing left, and
         // `kmem_cache_destroy()` would report any object left behind.
-        let cached = after.get(Stat::ObjectsCached) as usize + c.shared.depot_objects();
+        let cached = after.get(Stat::ObjectsCached) as usize + c.state.depot_objects();
         assert_eq!(c.shrink(), cached);
-        assert_eq!(c.shared.depot_objects(), 0);
+        assert_eq!(c.state.depot_objects(), 0);
         assert_eq!(c.stats().get(Stat::ObjectsCached), 0);
         Ok(())
     }
@@ -222,15 +222,15 @@ mod cases {
         .ok_or(ENOMEM)?;
         let before = c.stats();
         assert_eq!(before.get(Stat::ObjectsCached), 16);
-        assert_eq!(c.shared.depot_objects(), 8);
-        assert_eq!(c.shared.set_capacity(0), Err(EINVAL));
-        assert_eq!(c.shared.set_capacity(MAX_CAPACITY + 1), Err(EINVAL));
-        c.shared.set_capacity(3)?;
+        assert_eq!(c.state.depot_objects(), 8);
+        assert_eq!(c.state.set_capacity(0), Err(EINVAL));
+        assert_eq!(c.state.set_capacity(MAX_CAPACITY + 1), Err(EINVAL));
+        c.state.set_capacity(3)?;
         let after = c.stats();
         assert_eq!((c.capacity(), c.batch()), (3, 1));
         assert_eq!(after.since(&before, Stat::CapacityResize), 1);
         // Nothing is parked beyond the new capacity, and nothing was lost.
-        assert_eq!(c.shared.depot_objects(), 0);
+        assert_eq!(c.state.depot_objects(), 0);
         assert!(after.get(Stat::ObjectsCached) <= 6);
         assert_eq!(after.in_use(), 0);
         // The magazines hold three now: nine frees fill both and send one to the depot.
@@ -238,7 +238,7 @@ mod cases {
             let objs = alloc_n(&c, 9, Gfp::KERNEL)?;
             let mid = c.stats();
             free_all(&c, objs);
-            Some((mid, c.stats(), c.shared.depot_objects()))
+            Some((mid, c.stats(), c.state.depot_objects()))
         })
         .flatten();
         let (mid, end, depot) = r.ok_or(ENOMEM)?;
@@ -254,7 +254,7 @@ mod cases {
         // Adaptive, as every cache by default: its periodic work may end an interval between
         // the steps below, so the checks hold whoever ends it.
         let c = CaseBox::new(Cache::new(c"pcpu_array_test_adapt", Config::new(64, 4))?)?;
-        assert_eq!(c.shared.capacity_bounds(), (4, MAX_CAPACITY));
+        assert_eq!(c.state.capacity_bounds(), (4, MAX_CAPACITY));
         let before = c.stats();
         // 200 objects through magazines of 4: the depot fills up (10 magazines) and most
         // overflows and misses fall back to the bulk API.
@@ -267,7 +267,7 @@ mod cases {
         .ok_or(ENOMEM)?;
         let busy = c.stats();
         assert!(busy.since(&before, Stat::DepotMiss) >= 8);
-        c.shared.adapt_capacity()?;
+        c.state.adapt_capacity()?;
         let grown = c.capacity();
         // By half, once or more (the periodic work may have seen part of the traffic).
         assert!(grown >= 6);
@@ -275,16 +275,16 @@ mod cases {
         // Quiet intervals: after four in a row the capacity comes back by a quarter, never
         // below the floor.
         for _ in 0..4 {
-            c.shared.adapt_capacity()?;
+            c.state.adapt_capacity()?;
         }
         let quiet = c.capacity();
         assert!(quiet < grown);
         assert!(quiet >= 4);
         // By hand: the floor follows.
-        c.shared.set_capacity_by_hand(12)?;
-        assert_eq!(c.shared.capacity_bounds(), (12, MAX_CAPACITY));
+        c.state.set_capacity_by_hand(12)?;
+        assert_eq!(c.state.capacity_bounds(), (12, MAX_CAPACITY));
         assert_eq!(c.capacity(), 12);
-        assert_eq!(c.shared.set_capacity_by_hand(0), Err(EINVAL));
+        assert_eq!(c.state.set_capacity_by_hand(0), Err(EINVAL));
         assert_eq!(c.stats().in_use(), 0);
         Ok(())
     }
@@ -325,9 +325,9 @@ mod cases {
         assert_eq!(after.since(&before, Stat::ArrayFlush), 0);
         assert_eq!(after.since(&before, Stat::FreeBacking), 0);
         assert_eq!(after.in_use(), 0);
-        let parked = after.get(Stat::ObjectsCached) as usize + c.shared.depot_objects();
+        let parked = after.get(Stat::ObjectsCached) as usize + c.state.depot_objects();
         assert_eq!(c.shrink(), parked);
-        assert_eq!(c.shared.depot_objects(), 0);
+        assert_eq!(c.state.depot_objects(), 0);
         Ok(())
     }
 
@@ -368,7 +368,7 @@ mod cases {
         assert_eq!(s.in_use(), 0);
         assert!(s.get(Stat::DepotPut) > 0);
         c.shrink();
-        assert_eq!(c.shared.depot_objects(), 0);
+        assert_eq!(c.state.depot_objects(), 0);
         assert_eq!(c.stats().get(Stat::ObjectsCached), 0);
         Ok(())
     }
@@ -376,7 +376,7 @@ mod cases {
     #[test]
     fn depot_limit_falls_back_to_a_flush() -> Result {
         let c = fixed_cache(c"pcpu_array_test_depot_limit", 1)?;
-        let limit = c.shared.depot_limit();
+        let limit = c.state.depot_limit();
         let r = on_cpu(first_cpu()?, || {
             // Capacity 1: after two frees both magazines are full, and every further free
             // gives one full magazine to the depot, until it holds `limit` of them; the next
@@ -385,7 +385,7 @@ mod cases {
             let objs = alloc_n(&c, n, Gfp::KERNEL)?;
             let before = c.stats();
             free_all(&c, objs);
-            Some((before, c.stats(), c.shared.depot_objects()))
+            Some((before, c.stats(), c.state.depot_objects()))
         })
         .flatten();
         let (before, after, depot) = r.ok_or(ENOMEM)?;
@@ -405,7 +405,7 @@ mod cases {
         let before = c.stats();
         // What an interrupted task looks like to an interrupt: this CPU's lock is held.
         let obj = c
-            .shared
+            .state
             .hold_this_cpu(|| {
                 let obj = c.alloc(Gfp::NOWAIT);
                 if let Some(o) = obj {
@@ -452,7 +452,7 @@ mod cases {
             // With interrupts on, the full loaded magazine goes to the depot for an empty one.
             // SAFETY: As above.
             unsafe { c.free(ninth) };
-            Some((before, mid, c.stats(), c.shared.depot_objects()))
+            Some((before, mid, c.stats(), c.state.depot_objects()))
         })
         .flatten();
         let (before, mid, after, depot) = r.ok_or(ENOMEM)?;
@@ -480,7 +480,7 @@ mod cases {
             // SAFETY: Allocated from `c` above, unused.
             bh_off(|| unsafe { c.free(eighth) });
             let after = c.stats();
-            let depot = c.shared.depot_objects();
+            let depot = c.state.depot_objects();
             // SAFETY: As above.
             unsafe { c.free(ninth) };
             Some((before, after, depot, c.stats()))
@@ -545,7 +545,7 @@ mod cases {
     #[test]
     fn remote_node_objects_are_never_parked() -> Result {
         let c = fixed_cache(c"pcpu_array_test_remote", 8)?;
-        if !c.shared.placement.numa() {
+        if !c.state.placement.numa() {
             crate::testing::skip(c"one memory node: boot with two (vng --numa)");
             return Ok(());
         }
@@ -735,9 +735,9 @@ mod cases {
         // `slab_debug=A,pcpu_array_test_bulkfail`, which sets it on this cache by name, and arms
         // failslab for such caches (scripts/guest.sh).
         let c = fixed_cache(c"pcpu_array_test_bulkfail", 8)?;
-        if let Some(obj) = failing_slab(|| c.shared.backing.alloc(Gfp::KERNEL)) {
+        if let Some(obj) = failing_slab(|| c.state.backing.alloc(Gfp::KERNEL)) {
             // SAFETY: Just allocated from the backing cache, unused.
-            unsafe { c.shared.backing.free(obj) };
+            unsafe { c.state.backing.free(obj) };
             skip(c"failslab not armed for this cache: boot with slab_debug=A,<its name>");
             return Ok(());
         }

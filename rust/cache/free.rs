@@ -9,7 +9,7 @@ use crate::{
     magazines::{
         magazine::{
             Batch,
-            Magazine, //
+            MagazineBox, //
         },
         stats::Stat, //
     },
@@ -61,7 +61,7 @@ impl Cache {
             // double free; pushing it again would hand it out twice.
             return;
         }
-        if self.shared.placement.free_needs_check() || hardening::is_kfence(obj) {
+        if self.state.placement.free_needs_check() || hardening::is_kfence(obj) {
             // SAFETY: Guaranteed by the caller.
             return unsafe { self.free_checked(obj) };
         }
@@ -78,7 +78,7 @@ impl Cache {
     #[inline(never)]
     pub(super) unsafe fn free_checked(&self, obj: NonNull<c_void>) {
         // SAFETY: The caller gave us `obj`, a live object of this cache.
-        match unsafe { self.shared.placement.free_to(obj) } {
+        match unsafe { self.state.placement.free_to(obj) } {
             // SAFETY: As above.
             FreeTo::Backing(why) => unsafe { self.free_off_array(obj, why.into()) },
             // SAFETY: As above.
@@ -96,7 +96,7 @@ impl Cache {
     pub(super) unsafe fn free_to_array(&self, obj: NonNull<c_void>, node: Option<i32>) {
         // `init_on_free`: no data of the previous user stays in a cached object, unless the
         // cache is exempt.
-        if self.shared.placement.init_on_free() {
+        if self.state.placement.init_on_free() {
             // SAFETY: Guaranteed by the caller.
             return unsafe { self.free_zeroed(obj, node) };
         }
@@ -128,7 +128,7 @@ impl Cache {
     #[inline(always)]
     pub(super) unsafe fn push_or_overflow(&self, obj: NonNull<c_void>, node: Option<i32>) {
         let freed = self
-            .shared
+            .state
             .with_this_cpu_raw(Some(Stat::FreeBypassTrylock), |mags, stats| {
                 if node.is_some_and(|n| n != mags.node()) {
                     stats.inc(Stat::FreeRemoteNode);
@@ -185,7 +185,7 @@ impl Cache {
     pub(super) unsafe fn free_overflow(&self, obj: NonNull<c_void>, obj_node: Option<i32>) {
         // The swap, when the previous magazine has room: the common overflow, which needs
         // neither the depot nor the bulk API.
-        let swapped = self.shared.with_this_cpu(None, |mags, stats| {
+        let swapped = self.state.with_this_cpu(None, |mags, stats| {
             if obj_node.is_some_and(|n| n != mags.node()) {
                 return false;
             }
@@ -202,16 +202,16 @@ impl Cache {
         }
         let node = crate::semantics::placement::this_node();
         let mut empty = if depot_allowed() {
-            self.shared.get_empty_for_full(node)
+            self.state.get_empty_for_full(node)
         } else {
             None
         };
         let bulk = bulk_allowed();
         let mut full = None;
         let mut batch = Batch::new();
-        let batch_size = self.shared.batch();
+        let batch_size = self.state.batch();
         let cached = self
-            .shared
+            .state
             .with_this_cpu(Some(Stat::FreeBypassTrylock), |mags, stats| {
                 if obj_node.is_some_and(|n| n != mags.node()) {
                     stats.inc(Stat::FreeRemoteNode);
@@ -252,9 +252,9 @@ impl Cache {
             self.put_full_counted(full_node, full);
         }
         if let Some(empty) = empty {
-            self.shared.recycle(node, empty);
+            self.state.recycle(node, empty);
         }
-        self.shared.free_batch(&mut batch);
+        self.state.free_batch(&mut batch);
         if !cached {
             // SAFETY: The caller gave us `obj`, a live object of the backing cache.
             unsafe { self.free_backing(&mut [obj.as_ptr()]) };
@@ -269,7 +269,7 @@ impl Cache {
     #[cold]
     #[inline(never)]
     pub(super) unsafe fn free_off_array(&self, obj: NonNull<c_void>, stat: Stat) {
-        self.shared.count(stat, 1);
+        self.state.count(stat, 1);
         // SAFETY: Guaranteed by the caller.
         unsafe { self.free_backing(&mut [obj.as_ptr()]) };
     }
@@ -287,7 +287,7 @@ impl Cache {
     /// Every non-null pointer in `objs` must be an object allocated from this cache, owned by
     /// the caller and not used afterwards.
     pub unsafe fn free_bulk(&self, objs: &mut [*mut c_void]) {
-        let placement = &self.shared.placement;
+        let placement = &self.state.placement;
         // The objects that may be parked, compacted to the front of `objs`: NULL entries and
         // objects that KASAN reports as cached already are left out, and those that must go to
         // the backing cache are counted and gathered in `off`, freed whenever it fills.
@@ -309,7 +309,7 @@ impl Cache {
             // The node is checked under the lock, below.
             // SAFETY: The caller gave us `obj`, a live object of this cache.
             if let Some(why) = unsafe { placement.free_to_backing(obj) } {
-                self.shared.count(why.into(), 1);
+                self.state.count(why.into(), 1);
                 if let Err(obj) = off.push(obj) {
                     // SAFETY: `off`'s objects are objects of this cache the caller gave us.
                     off.drain_with(|objs| unsafe { self.free_backing(objs) });
@@ -364,8 +364,8 @@ impl Cache {
     // Never inlined, so that KASAN names it in a report of a pointer given twice.
     #[inline(never)]
     pub(super) unsafe fn push_bulk(&self, objs: &mut [*mut c_void]) -> Option<(usize, usize)> {
-        let placement = &self.shared.placement;
-        self.shared
+        let placement = &self.state.placement;
+        self.state
             .with_this_cpu(Some(Stat::FreeBypassTrylock), |mags, stats| {
                 let node = mags.node();
                 let mut remote = 0;
@@ -411,19 +411,19 @@ impl Cache {
     }
 
     /// For a bulk free that found both magazines of this CPU full: trades the loaded one for
-    /// an empty one of the depot of this CPU's node ([`Shared::get_empty_for_full`]). Returns
+    /// an empty one of the depot of this CPU's node ([`CacheState::get_empty_for_full`]). Returns
     /// whether this CPU's magazines have room now.
     ///
     /// Must be called where [`depot_allowed`] holds, unpinned.
     pub(super) fn trade_full_loaded(&self) -> bool {
         let node = crate::semantics::placement::this_node();
-        let mut empty = self.shared.get_empty_for_full(node);
+        let mut empty = self.state.get_empty_for_full(node);
         if empty.is_none() {
             return false;
         }
         let mut full = None;
         let room = self
-            .shared
+            .state
             .with_this_cpu(None, |mags, _| {
                 if mags.is_full() {
                     if let Some(e) = empty.take() {
@@ -440,20 +440,20 @@ impl Cache {
             self.put_full_counted(full_node, full);
         }
         if let Some(empty) = empty {
-            self.shared.recycle(node, empty);
+            self.state.recycle(node, empty);
         }
         room
     }
 
     /// Gives a full magazine of a CPU of `node` to that node's depot, counting `depot_put`, or
     /// `depot_miss` when the depot had no room and its objects went to the backing cache.
-    pub(super) fn put_full_counted(&self, node: i32, full: Magazine) {
-        let stat = if self.shared.put_full(node, full) {
+    pub(super) fn put_full_counted(&self, node: i32, full: MagazineBox) {
+        let stat = if self.state.put_full(node, full) {
             Stat::DepotPut
         } else {
             Stat::DepotMiss
         };
-        self.shared.count(stat, 1);
+        self.state.count(stat, 1);
     }
 
     /// Gives `objs` (non-null objects of this cache) straight to the backing cache, with one
@@ -477,17 +477,17 @@ impl Cache {
             }
             return;
         }
-        self.shared.count(Stat::FreeBacking, objs.len() as u64);
+        self.state.count(Stat::FreeBacking, objs.len() as u64);
         // One object: `kmem_cache_free()`, which is cheaper than a bulk free of one.
         if objs.len() > 1 && bulk_allowed() {
             // SAFETY: Guaranteed by the caller.
-            unsafe { self.shared.backing.free_bulk(objs) };
+            unsafe { self.state.backing.free_bulk(objs) };
             return;
         }
         for &obj in objs.iter() {
             if let Some(obj) = NonNull::new(obj) {
                 // SAFETY: Guaranteed by the caller.
-                unsafe { self.shared.backing.free(obj) };
+                unsafe { self.state.backing.free(obj) };
             }
         }
     }

@@ -18,7 +18,7 @@
 //!
 //! # Locking and context
 //!
-//! A CPU's magazines are reached only through [`Shared::with_this_cpu`]: it pins the task and
+//! A CPU's magazines are reached only through [`CacheState::with_this_cpu`]: it pins the task and
 //! *tries* the lock of the pinned CPU; when the attempt fails (an interrupt arrived while this
 //! CPU's lock was held, or on PREEMPT_RT another task on this CPU holds it) the operation goes
 //! to the backing cache instead. Nothing ever spins on a per-CPU lock and no object is lost on
@@ -52,7 +52,7 @@ use crate::{
         },
         state::{
             AdaptTick,
-            Shared, //
+            CacheState, //
         },
         stats::Stats, //
     },
@@ -141,8 +141,8 @@ impl Config {
 /// [`Cache::new`] waits for such teardowns first, so that a cache can be created again under
 /// the name of one just dropped.
 pub struct Cache {
-    // `shared` first drops a reference that is never the last: `registrations` holds another.
-    pub(super) shared: Arc<Shared>,
+    // `state` first drops a reference that is never the last: `registrations` holds another.
+    pub(super) state: Arc<CacheState>,
     #[cfg_attr(
         not(pcpu_array_kunit),
         expect(
@@ -156,8 +156,8 @@ pub struct Cache {
 /// What a cache registered, and the references that must outlive those registrations.
 struct Registrations {
     // Fields drop in this order: the adaptation's periodic work, the shrinker and the hotplug
-    // instance first (each waits for its running callbacks and lets go of `shared`), then the
-    // debugfs files, then `shared`, whose last reference flushes every array and destroys the
+    // instance first (each waits for its running callbacks and lets go of `state`), then the
+    // debugfs files, then `state`, whose last reference flushes every array and destroys the
     // backing cache, and only then the reference to the module.
     #[cfg_attr(
         not(pcpu_array_kunit),
@@ -171,7 +171,7 @@ struct Registrations {
     shrinker: Shrinker,
     _hotplug: Pin<KBox<HotplugInstance>>,
     _debugfs: Option<CacheDir>,
-    _shared: Arc<Shared>,
+    _shared: Arc<CacheState>,
     _module: ModuleRef,
 }
 
@@ -206,19 +206,19 @@ impl Cache {
             config.sheaves
         };
         let backing = BackingCache::new(name, config.size, config.align, config.flags, sheaves)?;
-        let shared = Shared::new(
+        let state = CacheState::new(
             backing,
             Placement::new(name, config.flags)?,
             capacity,
             config.adaptive,
             config.flags & SLAB_TYPESAFE_BY_RCU != 0,
         )?;
-        let shared = Arc::new(shared, GFP_KERNEL)?;
-        let debugfs = CacheDir::new(name, &shared).ok();
-        let hotplug = HotplugInstance::register(shared.clone())?;
-        let shrinker = Shrinker::register(name, shared.clone())?;
+        let state = Arc::new(state, GFP_KERNEL)?;
+        let debugfs = CacheDir::new(name, &state).ok();
+        let hotplug = HotplugInstance::register(state.clone())?;
+        let shrinker = Shrinker::register(name, state.clone())?;
         let adapt = if config.adaptive {
-            Some(AdaptTick::start(shared.clone(), ADAPT_INTERVAL_MS)?)
+            Some(AdaptTick::start(state.clone(), ADAPT_INTERVAL_MS)?)
         } else {
             None
         };
@@ -227,11 +227,11 @@ impl Cache {
             shrinker,
             _hotplug: hotplug,
             _debugfs: debugfs,
-            _shared: shared.clone(),
+            _shared: state.clone(),
             _module: module,
         })?;
         Ok(Self {
-            shared,
+            state,
             registrations,
         })
     }
@@ -239,28 +239,28 @@ impl Cache {
     /// Objects each magazine holds at most (a CPU holds two); the debugfs `capacity` file
     /// changes it.
     pub fn capacity(&self) -> usize {
-        self.shared.capacity()
+        self.state.capacity()
     }
 
     /// Objects a refill brings and a flush takes away: half the capacity.
     pub fn batch(&self) -> usize {
-        self.shared.batch()
+        self.state.batch()
     }
 
     /// The backing `kmem_cache`.
     pub fn kmem_cache(&self) -> *mut bindings::kmem_cache {
-        self.shared.backing.as_ptr()
+        self.state.backing.as_ptr()
     }
 
     /// What the inline hit path of consumers reads (`struct pcpu_array_hot`), valid while
     /// the cache lives.
     pub(crate) fn hot(&self) -> crate::sys::abi_types::PcpuArrayHot {
-        self.shared.hot()
+        self.state.hot()
     }
 
     /// The counters, summed over every CPU.
     pub fn stats(&self) -> Stats {
-        self.shared.stats()
+        self.state.stats()
     }
 
     /// The adaptation's tick, for tests; `None` for a cache of fixed capacity.
@@ -277,15 +277,15 @@ impl Cache {
 
     /// What the cache shares with its shrinker and hotplug instance, for tests.
     #[cfg(pcpu_array_kunit)]
-    pub(crate) fn shared(&self) -> &Shared {
-        &self.shared
+    pub(crate) fn state(&self) -> &CacheState {
+        &self.state
     }
 
     /// Gives every object parked in every online CPU's array back to the backing cache, each
     /// CPU's on that CPU (only the CPUs whose array holds objects are woken). Returns how many.
     /// May sleep, and waits for a shrinker scan of this cache that is running.
     pub fn shrink(&self) -> usize {
-        crate::reclaim::shrink::flush_all(&self.shared)
+        crate::reclaim::shrink::flush_all(&self.state)
     }
 
     /// Makes this CPU's array hold at least `count` objects, so that the next `count`
@@ -296,16 +296,16 @@ impl Cache {
     /// `EINVAL` when `count` exceeds the capacity or interrupts are off, `ENOMEM` when the bulk
     /// allocation fails, `EAGAIN` when the array kept changing under us.
     pub fn prefill(&self, count: usize, gfp: Gfp) -> Result {
-        if count > self.shared.capacity() || !bulk_allowed() {
+        if count > self.state.capacity() || !bulk_allowed() {
             return Err(EINVAL);
         }
-        if !self.shared.placement.alloc_may_use_array(gfp) {
+        if !self.state.placement.alloc_may_use_array(gfp) {
             // Accounted allocations do not use the arrays (`crate::semantics::placement`): nothing to fill.
             return Ok(());
         }
         for _ in 0..4 {
             let missing = self
-                .shared
+                .state
                 .with_this_cpu(None, |mags, _| count.saturating_sub(mags.len()))
                 .ok_or(EAGAIN)?;
             if missing == 0 {
@@ -317,7 +317,7 @@ impl Cache {
             }
             // What does not fit, or all of it when the lock was held, goes back.
             self.refill_this_cpu(&mut batch, None, |_, _| ());
-            self.shared.free_batch(&mut batch);
+            self.state.free_batch(&mut batch);
         }
         Err(EAGAIN)
     }

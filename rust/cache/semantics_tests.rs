@@ -121,9 +121,9 @@ mod tests {
         let poison = 1 << bindings::_slab_flag_bits__SLAB_POISON;
         let poisoned = cache_with_flags(c"pcpu_array_test_wipe_poison", 8, poison)?;
         // The decision, made once per cache.
-        assert!(!rcu.shared().placement.init_on_free());
-        assert!(!poisoned.shared().placement.init_on_free());
-        assert!(!rcu.shared().placement.init_on_alloc());
+        assert!(!rcu.state().placement.init_on_free());
+        assert!(!poisoned.state().placement.init_on_free());
+        assert!(!rcu.state().placement.init_on_alloc());
         if !hardening::init_on_free() {
             skip(c"init_on_free is off: boot with init_on_free=1");
             return Ok(());
@@ -290,11 +290,11 @@ mod tests {
         // SAFETY: Plain exported call; the CPU is brought back below.
         assert_eq!(unsafe { bindings::remove_cpu(victim) }, 0);
         // SAFETY: `victim` is offline, and nothing else brings it up meanwhile.
-        let set = unsafe { c.shared().set_offline_cpu_node(victim, stale) };
+        let set = unsafe { c.state().set_offline_cpu_node(victim, stale) };
         // SAFETY: As above.
         assert_eq!(unsafe { bindings::add_cpu(victim) }, 0);
         assert!(set);
-        let seen = on_cpu(victim, || c.shared().this_cpu_node()).flatten();
+        let seen = on_cpu(victim, || c.state().this_cpu_node()).flatten();
         assert_eq!(seen, Some(node));
         Ok(())
     }
@@ -305,20 +305,20 @@ mod tests {
     #[test]
     fn refill_follows_the_cpus_node() -> Result {
         let c = fixed_cache(c"pcpu_array_test_refill_node", 8)?;
-        if !c.shared().placement.numa() {
+        if !c.state().placement.numa() {
             skip(c"one memory node: objects are not placed by node");
             return Ok(());
         }
         let cpu = first_cpu()?;
         let node = cpu_node(cpu);
         let r = on_cpu(cpu, || {
-            if c.shared().set_this_cpu_node(node + 1) != Some(true) {
+            if c.state().set_this_cpu_node(node + 1) != Some(true) {
                 return None;
             }
             let before = c.stats();
             let v = alloc_n(&c, 4, Gfp::KERNEL)?;
             let after = c.stats();
-            let seen = c.shared().this_cpu_node();
+            let seen = c.state().this_cpu_node();
             free_all(&c, v);
             Some((before, after, seen))
         })
@@ -346,16 +346,16 @@ mod tests {
     fn depot_empties_take_the_capacity_now() -> Result {
         let c = fixed_cache(c"pcpu_array_test_fit_empty", 8)?;
         let node = cpu_node(first_cpu()?);
-        let shared = c.shared();
-        let empty = shared.new_magazine(GFP_KERNEL)?;
-        shared.recycle(node, empty);
-        assert_eq!(shared.depot_magazines(), (0, 1));
-        shared.store_capacity(4);
-        let got = shared.get_empty_for_full(node);
-        shared.store_capacity(8);
+        let state = c.state();
+        let empty = state.new_magazine(GFP_KERNEL)?;
+        state.recycle(node, empty);
+        assert_eq!(state.depot_magazines(), (0, 1));
+        state.store_capacity(4);
+        let got = state.get_empty_for_full(node);
+        state.store_capacity(8);
         let capacity = got.as_ref().map(|m| Stack::capacity(&**m));
         if let Some(m) = got {
-            shared.recycle(node, m);
+            state.recycle(node, m);
         }
         assert_eq!(capacity, Some(4));
         Ok(())
@@ -370,7 +370,7 @@ mod tests {
             return Ok(());
         };
         let c = fixed_cache(c"pcpu_array_test_dead_refused", 1)?;
-        let limit = c.shared().depot_limit();
+        let limit = c.state().depot_limit();
         // Capacity 1: two frees fill both magazines of the victim, and each further free puts a
         // full magazine into the depot, until it is at its limit.
         on_cpu(victim, || {
@@ -380,7 +380,7 @@ mod tests {
         .flatten()
         .ok_or(ENOMEM)?;
         let before = c.stats();
-        assert_eq!(c.shared().depot_objects(), limit);
+        assert_eq!(c.state().depot_objects(), limit);
         // SAFETY: Plain exported call; the CPU is brought back below.
         assert_eq!(unsafe { bindings::remove_cpu(victim) }, 0);
         let after = c.stats();

@@ -3,14 +3,14 @@
 //! The magazines of cached objects one CPU holds, and the on-stack batch that carries objects
 //! between them and the backing cache.
 //!
-//! A [`CpuArray`] is one magazine: a stack of free objects. It lives on the heap ([`Magazine`])
+//! A [`Magazine`] is one magazine: a stack of free objects. It lives on the heap ([`MagazineBox`])
 //! so that it moves between a CPU and its node's depot (`crate::magazines::state`) as one pointer. Each CPU
 //! holds two ([`CpuMagazines`]): the loaded one, which allocations pop and frees push, and the
 //! previous one, swapped in when the loaded one is empty (allocation) or full (free).
 //!
 //! Plain data: the locking around a CPU's magazines is the job of [`crate::percpu::local_trylock`], and
 //! the pointers they store are never dereferenced here. The only memory an array touches through
-//! them is KASAN's shadow, when it was made by [`CpuArray::poisoning`]; that is why putting an
+//! them is KASAN's shadow, when it was made by [`Magazine::poisoning`]; that is why putting an
 //! object in is `unsafe`.
 
 use crate::policy::depot::{
@@ -50,19 +50,21 @@ const _: () = {
         offset_of,
         size_of, //
     };
-    assert!(size_of::<CpuArray>() == size_of::<PcpuArrayMagazine>());
-    assert!(offset_of!(CpuArray, len) == offset_of!(PcpuArrayMagazine, len));
-    assert!(offset_of!(CpuArray, capacity) == offset_of!(PcpuArrayMagazine, capacity));
-    assert!(offset_of!(CpuArray, kasan_size) == offset_of!(PcpuArrayMagazine, kasan_size));
-    assert!(offset_of!(CpuArray, objs) == offset_of!(PcpuArrayMagazine, objs));
+    assert!(size_of::<Magazine>() == size_of::<PcpuArrayMagazine>());
+    assert!(offset_of!(Magazine, len) == offset_of!(PcpuArrayMagazine, len));
+    assert!(offset_of!(Magazine, capacity) == offset_of!(PcpuArrayMagazine, capacity));
+    assert!(offset_of!(Magazine, kasan_size) == offset_of!(PcpuArrayMagazine, kasan_size));
+    assert!(offset_of!(Magazine, objs) == offset_of!(PcpuArrayMagazine, objs));
     // Where a CPU's magazines start in its slot, after the lock (`crate::magazines::state` checks that the
     // slot puts them there).
     let mags = offset_of!(PcpuArrayCpu, loaded);
     assert!(offset_of!(CpuMagazines, pair) == 0);
-    assert!(mags + MagazinePair::<Magazine>::LOADED_OFFSET == offset_of!(PcpuArrayCpu, loaded));
-    assert!(mags + MagazinePair::<Magazine>::PREVIOUS_OFFSET == offset_of!(PcpuArrayCpu, previous));
+    assert!(mags + MagazinePair::<MagazineBox>::LOADED_OFFSET == offset_of!(PcpuArrayCpu, loaded));
+    assert!(
+        mags + MagazinePair::<MagazineBox>::PREVIOUS_OFFSET == offset_of!(PcpuArrayCpu, previous)
+    );
     assert!(mags + offset_of!(CpuMagazines, node) == offset_of!(PcpuArrayCpu, node));
-    assert!(size_of::<Magazine>() == size_of::<*mut PcpuArrayMagazine>());
+    assert!(size_of::<MagazineBox>() == size_of::<*mut PcpuArrayMagazine>());
 };
 
 /// How many pointers a [`Batch`] holds: 32, as the 2023 design moved at most 32 pointers
@@ -81,7 +83,7 @@ pub(crate) const fn batch_for(capacity: usize) -> usize {
 /// The free objects one CPU keeps, as a stack: the most recently freed object, whose cache
 /// lines are the most likely to be hot, is handed out first.
 ///
-/// An array made by [`CpuArray::poisoning`] also shows its objects to KASAN as freed while it
+/// An array made by [`Magazine::poisoning`] also shows its objects to KASAN as freed while it
 /// holds them ([`crate::semantics::kasan`]): every way in poisons an object, every way out unpoisons it.
 ///
 /// # Invariants
@@ -93,7 +95,7 @@ pub(crate) const fn batch_for(capacity: usize) -> usize {
 /// `repr(C)`: the layout is `struct pcpu_array_magazine` of the C ABI, which the inline hit path
 /// of consumers reads and writes ([`PcpuArrayMagazine`]).
 #[repr(C)]
-pub(crate) struct CpuArray {
+pub(crate) struct Magazine {
     len: usize,
     capacity: usize,
     kasan_size: usize,
@@ -102,13 +104,13 @@ pub(crate) struct CpuArray {
 
 // SAFETY: The pointers are addresses of free objects owned by whoever owns the array; nothing
 // ties them to a thread.
-unsafe impl Send for CpuArray {}
+unsafe impl Send for Magazine {}
 
-// SAFETY: Through `&CpuArray` only the lengths and the capacity can be read: the pointers are
+// SAFETY: Through `&Magazine` only the lengths and the capacity can be read: the pointers are
 // neither handed out nor dereferenced without `&mut`.
-unsafe impl Sync for CpuArray {}
+unsafe impl Sync for Magazine {}
 
-impl CpuArray {
+impl Magazine {
     /// An empty array holding at most `capacity` objects (clamped to [`MAX_CAPACITY`]), that
     /// never touches its objects.
     pub(crate) fn new(capacity: usize) -> Self {
@@ -121,8 +123,8 @@ impl CpuArray {
         }
     }
 
-    /// As [`CpuArray::new`], for slab objects of `obj_size` bytes that KASAN sees as freed while
-    /// the array holds them (when KASAN is on; otherwise this is [`CpuArray::new`]).
+    /// As [`Magazine::new`], for slab objects of `obj_size` bytes that KASAN sees as freed while
+    /// the array holds them (when KASAN is on; otherwise this is [`Magazine::new`]).
     pub(crate) fn poisoning(capacity: usize, obj_size: usize) -> Self {
         // INVARIANT: Empty, so no object needs to be poisoned yet.
         Self {
@@ -200,7 +202,7 @@ impl CpuArray {
     /// # Safety
     ///
     /// `obj` must be a free object the caller hands over to the array: for an array made by
-    /// [`CpuArray::poisoning`], a live slab object of that size that nothing accesses until it
+    /// [`Magazine::poisoning`], a live slab object of that size that nothing accesses until it
     /// leaves the array.
     #[inline]
     pub(crate) unsafe fn push(&mut self, obj: NonNull<c_void>) -> Result<(), NonNull<c_void>> {
@@ -297,7 +299,7 @@ impl CpuArray {
     ///
     /// # Safety
     ///
-    /// As [`CpuArray::push`], for every object of `batch`.
+    /// As [`Magazine::push`], for every object of `batch`.
     pub(crate) unsafe fn fill_from(&mut self, batch: &mut Batch) -> usize {
         let n = batch.len.min(self.capacity - self.len);
         let from = batch.len - n;
@@ -327,7 +329,7 @@ impl CpuArray {
     }
 }
 
-impl Stack for CpuArray {
+impl Stack for Magazine {
     #[inline]
     fn len(&self) -> usize {
         self.len
@@ -343,8 +345,8 @@ impl Stack for CpuArray {
 ///
 /// A magazine that holds objects must be emptied (into a [`Batch`] and a bulk free) before it is
 /// dropped; dropping it would leak them. `crate::magazines::state` drops magazines only through
-/// `Shared::discard`, which does that.
-pub(crate) type Magazine = KBox<CpuArray>;
+/// `CacheState::discard`, which does that.
+pub(crate) type MagazineBox = KBox<Magazine>;
 
 /// The two magazines of one CPU, and the memory node of its objects.
 ///
@@ -356,22 +358,22 @@ pub(crate) type Magazine = KBox<CpuArray>;
 /// # Invariants
 ///
 /// Both magazines hold only objects of memory node `node` (when `crate::semantics::placement` keeps
-/// objects apart by node), and both come from the same cache's [`Shared::new_magazine`], so they
+/// objects apart by node), and both come from the same cache's [`CacheState::new_magazine`], so they
 /// have its capacity and poisoning.
 ///
-/// [`Shared::new_magazine`]: crate::magazines::state::Shared::new_magazine
+/// [`CacheState::new_magazine`]: crate::magazines::state::CacheState::new_magazine
 ///
 /// `repr(C)`, as [`MagazinePair`]: after a CPU's lock, the layout is that of `struct
 /// pcpu_array_cpu` of the C ABI ([`crate::sys::abi_types::PcpuArrayCpu`]).
 #[repr(C)]
 pub(crate) struct CpuMagazines {
-    pair: MagazinePair<Magazine>,
+    pair: MagazinePair<MagazineBox>,
     node: i32,
 }
 
 impl CpuMagazines {
     /// The magazines of a CPU of memory node `node`: `loaded` and `previous`, both empty.
-    pub(crate) fn new(loaded: Magazine, previous: Magazine, node: i32) -> Self {
+    pub(crate) fn new(loaded: MagazineBox, previous: MagazineBox, node: i32) -> Self {
         // INVARIANT: Empty magazines hold no object of any node.
         Self {
             pair: MagazinePair::new(loaded, previous),
@@ -457,7 +459,7 @@ impl CpuMagazines {
     ///
     /// # Safety
     ///
-    /// As [`CpuArray::push`]; `obj` must also be of memory node [`CpuMagazines::node`] when the
+    /// As [`Magazine::push`]; `obj` must also be of memory node [`CpuMagazines::node`] when the
     /// cache keeps objects apart by node.
     #[inline(always)]
     pub(crate) unsafe fn push(&mut self, obj: NonNull<c_void>) -> Result<(), NonNull<c_void>> {
@@ -473,7 +475,7 @@ impl CpuMagazines {
     }
 
     /// The loaded magazine, for a refill.
-    pub(crate) fn loaded_mut(&mut self) -> &mut CpuArray {
+    pub(crate) fn loaded_mut(&mut self) -> &mut Magazine {
         self.pair.loaded_mut()
     }
 
@@ -481,9 +483,9 @@ impl CpuMagazines {
     ///
     /// # Safety
     ///
-    /// `magazine` must come from the same cache's `Shared::new_magazine`, and hold only objects
+    /// `magazine` must come from the same cache's `CacheState::new_magazine`, and hold only objects
     /// of memory node [`CpuMagazines::node`] when the cache keeps objects apart by node.
-    pub(crate) unsafe fn replace_loaded(&mut self, magazine: Magazine) -> Magazine {
+    pub(crate) unsafe fn replace_loaded(&mut self, magazine: MagazineBox) -> MagazineBox {
         // INVARIANT: Guaranteed by the caller.
         self.pair.replace_loaded(magazine)
     }
@@ -494,7 +496,7 @@ impl CpuMagazines {
     ///
     /// Whatever `f` leaves in place of a magazine must satisfy what
     /// [`CpuMagazines::replace_loaded`] requires.
-    pub(crate) unsafe fn for_each_magazine(&mut self, mut f: impl FnMut(&mut Magazine)) {
+    pub(crate) unsafe fn for_each_magazine(&mut self, mut f: impl FnMut(&mut MagazineBox)) {
         f(self.pair.previous_mut());
         f(self.pair.loaded_mut());
     }

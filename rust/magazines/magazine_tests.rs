@@ -10,15 +10,15 @@ mod cases {
         NonNull::new((0x1000 + 64 * i) as *mut c_void).unwrap_or(NonNull::dangling())
     }
 
-    fn push(a: &mut CpuArray, obj: NonNull<c_void>) -> Result<(), NonNull<c_void>> {
-        // SAFETY: The tests' arrays come from `CpuArray::new`, which never touches its objects,
+    fn push(a: &mut Magazine, obj: NonNull<c_void>) -> Result<(), NonNull<c_void>> {
+        // SAFETY: The tests' arrays come from `Magazine::new`, which never touches its objects,
         // so fake addresses are fine.
         unsafe { a.push(obj) }
     }
 
     #[test]
     fn stack_order_and_capacity() {
-        let mut a = CpuArray::new(4);
+        let mut a = Magazine::new(4);
         for i in 0..4 {
             assert!(push(&mut a, fake(i)).is_ok());
         }
@@ -30,7 +30,7 @@ mod cases {
 
     #[test]
     fn capacity_is_clamped() {
-        let mut a = CpuArray::new(MAX_CAPACITY + 10);
+        let mut a = Magazine::new(MAX_CAPACITY + 10);
         for i in 0..MAX_CAPACITY {
             assert!(push(&mut a, fake(i)).is_ok());
         }
@@ -39,7 +39,7 @@ mod cases {
 
     #[test]
     fn batch_moves_half() {
-        let mut a = CpuArray::new(8);
+        let mut a = Magazine::new(8);
         for i in 0..8 {
             assert!(push(&mut a, fake(i)).is_ok());
         }
@@ -59,7 +59,7 @@ mod cases {
 
     #[test]
     fn oldest_leave_first() {
-        let mut a = CpuArray::new(8);
+        let mut a = Magazine::new(8);
         for i in 0..6 {
             assert!(push(&mut a, fake(i)).is_ok());
         }

@@ -4,7 +4,7 @@
 //! magazines, the per-node depots, the backing cache and the counters, in one reference-counted
 //! owner.
 //!
-//! [`Shared::with_this_cpu`] is the only way to the current CPU's magazines: it pins the task,
+//! [`CacheState::with_this_cpu`] is the only way to the current CPU's magazines: it pins the task,
 //! takes this CPU's counters and tries the CPU's lock. [`drain`] is the only loop that gives
 //! a magazine's objects back to the backing cache. Everything above (the allocation policy in
 //! `crate::cache::handle`, the shrinker, the hotplug teardown) is built on these two.
@@ -34,9 +34,9 @@ use crate::{
         magazine::{
             batch_for,
             Batch,
-            CpuArray,
             CpuMagazines,
             Magazine,
+            MagazineBox,
             BATCH_MAX,
             MAX_CAPACITY, //
         },
@@ -110,7 +110,7 @@ const _: () = {
 };
 
 /// One memory node's depot of magazines.
-type NodeDepot = SpinLockIrqSave<Depot<Magazine>>;
+type NodeDepot = SpinLockIrqSave<Depot<MagazineBox>>;
 
 /// The magazines, the depots, the backing cache and the counters of one cache.
 ///
@@ -120,22 +120,22 @@ type NodeDepot = SpinLockIrqSave<Depot<Magazine>>;
 ///
 /// # Invariants
 ///
-/// Every magazine of `magazines` and `depots` was made by [`Shared::new_magazine`], and holds
+/// Every magazine of `magazines` and `depots` was made by [`CacheState::new_magazine`], and holds
 /// only live objects of `backing` that it owns.
-pub(crate) struct Shared {
+pub(crate) struct CacheState {
     // Dropped after `Drop::drop` has emptied every magazine: the magazines, the depots, then
     // the backing cache.
     magazines: PerCpuTryLock<CpuMagazines>,
     /// One per memory node (`nr_node_ids`), indexed by node.
     depots: KVec<Pin<KBox<NodeDepot>>>,
-    /// An empty magazine of this cache, copied by [`Shared::new_magazine`].
-    template: CpuArray,
+    /// An empty magazine of this cache, copied by [`CacheState::new_magazine`].
+    template: Magazine,
     pub(crate) backing: BackingCache,
     /// Which objects the magazines may hold and which allocations they may serve.
     pub(crate) placement: Placement,
     pub(crate) stats: StatsTable,
     /// Objects each magazine holds at most: 1 to `MAX_CAPACITY`, set at creation and through
-    /// [`Shared::set_capacity`].
+    /// [`CacheState::set_capacity`].
     capacity: Atomic<usize>,
     /// How the capacity adapts (`crate::magazines::capacity`).
     pub(crate) adaptation: Adaptation,
@@ -147,7 +147,7 @@ pub(crate) struct Shared {
     pub(crate) shrink_cursor: Atomic<u32>,
 }
 
-impl Shared {
+impl CacheState {
     /// Two empty magazines of `capacity` objects for every possible CPU and an empty depot for
     /// every memory node, in front of `backing`, and zeroed counters. The magazines show their
     /// objects to KASAN as freed unless `rcu_readers` (a `SLAB_TYPESAFE_BY_RCU` cache, whose
@@ -161,9 +161,9 @@ impl Shared {
         rcu_readers: bool,
     ) -> Result<Self> {
         let template = if rcu_readers {
-            CpuArray::new(capacity)
+            Magazine::new(capacity)
         } else {
-            CpuArray::poisoning(capacity, backing.object_size())
+            Magazine::poisoning(capacity, backing.object_size())
         };
         let magazines = PerCpuTryLock::new(|cpu| {
             let loaded = KBox::new(template.empty_like(), GFP_KERNEL)?;
@@ -233,7 +233,7 @@ impl Shared {
         })
     }
 
-    /// As [`Shared::with_this_cpu`], for the hit paths, which keep `objects_cached` right
+    /// As [`CacheState::with_this_cpu`], for the hit paths, which keep `objects_cached` right
     /// themselves (one object in or out is one increment or decrement, cheaper than reading both
     /// magazines' lengths).
     #[inline(always)]
@@ -284,7 +284,7 @@ impl Shared {
 
     /// A new empty magazine of this cache, of the capacity now, allocated with `flags`. Never
     /// called with a per-CPU or depot lock held.
-    pub(crate) fn new_magazine(&self, flags: kernel::alloc::Flags) -> Result<Magazine> {
+    pub(crate) fn new_magazine(&self, flags: kernel::alloc::Flags) -> Result<MagazineBox> {
         let mut magazine = KBox::new(self.template.empty_like(), flags)?;
         magazine.set_capacity(self.capacity());
         Ok(magazine)
@@ -293,7 +293,7 @@ impl Shared {
     /// Gives `magazine` the capacity now, first giving back to the backing cache the objects
     /// it holds beyond it (its oldest). For a magazine that was on its way through a depot
     /// while the capacity changed. Returns how many objects went back.
-    pub(crate) fn fit(&self, magazine: &mut Magazine) -> usize {
+    pub(crate) fn fit(&self, magazine: &mut MagazineBox) -> usize {
         let capacity = self.capacity();
         let mut freed = 0;
         while !magazine.set_capacity(capacity) {
@@ -309,7 +309,7 @@ impl Shared {
     /// debugfs `capacity` file: empties the depots, then has each online CPU give back what
     /// its magazines hold beyond the new capacity, and resizes the magazines of the offline
     /// CPUs, with CPU hotplug held off. A magazine on its way through a depot meanwhile is
-    /// fitted when it reaches the depot or a CPU ([`Shared::fit`]). May sleep. `EINVAL`
+    /// fitted when it reaches the depot or a CPU ([`CacheState::fit`]). May sleep. `EINVAL`
     /// outside the bounds.
     pub(crate) fn set_capacity(&self, capacity: usize) -> Result {
         if capacity == 0 || capacity > MAX_CAPACITY {
@@ -372,7 +372,7 @@ impl Shared {
     }
 
     /// Locks `depot`, counting `depot_contended` when it was held.
-    fn lock_depot<'a>(&self, depot: &'a NodeDepot) -> SpinLockIrqSaveGuard<'a, Depot<Magazine>> {
+    fn lock_depot<'a>(&self, depot: &'a NodeDepot) -> SpinLockIrqSaveGuard<'a, Depot<MagazineBox>> {
         if let Some(guard) = depot.try_lock() {
             return guard;
         }
@@ -384,7 +384,7 @@ impl Shared {
     /// magazines empty; `None` (a `depot_miss`) when the depot has none.
     ///
     /// Must be called where [`depot_allowed`] holds.
-    pub(crate) fn get_full(&self, node: i32) -> Option<Magazine> {
+    pub(crate) fn get_full(&self, node: i32) -> Option<MagazineBox> {
         let got = self.depot(node).and_then(|d| self.lock_depot(d).get_full());
         match got {
             Some(mut magazine) => {
@@ -405,7 +405,7 @@ impl Shared {
     /// could be had: the caller flushes instead.
     ///
     /// Must be called where [`depot_allowed`] holds.
-    pub(crate) fn get_empty_for_full(&self, node: i32) -> Option<Magazine> {
+    pub(crate) fn get_empty_for_full(&self, node: i32) -> Option<MagazineBox> {
         let got = self.depot(node).and_then(|d| {
             let mut depot = self.lock_depot(d);
             (depot.full_len() < depot.limit()).then(|| depot.get_empty())
@@ -423,7 +423,7 @@ impl Shared {
 
     /// `magazine`, an empty one from a depot, with the capacity now: the capacity may have
     /// changed while it waited there.
-    fn fitted_empty(&self, mut magazine: Magazine) -> Magazine {
+    fn fitted_empty(&self, mut magazine: MagazineBox) -> MagazineBox {
         // Cannot fail: an empty magazine takes any capacity up to `MAX_CAPACITY`.
         magazine.set_capacity(self.capacity());
         magazine
@@ -431,10 +431,10 @@ impl Shared {
 
     /// Gives a full magazine, taken from a CPU of memory node `node`, to that node's depot.
     /// When the depot has no room, the magazine is emptied into the backing cache and kept
-    /// empty ([`Shared::recycle`]). Returns whether the depot took it.
+    /// empty ([`CacheState::recycle`]). Returns whether the depot took it.
     ///
     /// Must be called where [`depot_allowed`] holds, or from the hotplug teardown.
-    pub(crate) fn put_full(&self, node: i32, mut magazine: Magazine) -> bool {
+    pub(crate) fn put_full(&self, node: i32, mut magazine: MagazineBox) -> bool {
         self.fit(&mut magazine);
         let rejected = match self.depot(node) {
             Some(d) => self.lock_depot(d).put_full(magazine).err(),
@@ -452,7 +452,7 @@ impl Shared {
     /// Gives a magazine that a CPU no longer uses to the depot of `node` as an empty one, after
     /// emptying it into the backing cache, or frees it when the depot has room for no more.
     /// Returns how many objects went back to the backing cache.
-    pub(crate) fn recycle(&self, node: i32, mut magazine: Magazine) -> usize {
+    pub(crate) fn recycle(&self, node: i32, mut magazine: MagazineBox) -> usize {
         let freed = drain(&self.backing, |batch| magazine.take_into(BATCH_MAX, batch));
         magazine.set_capacity(self.capacity());
         if let Some(d) = self.depot(node) {
@@ -546,7 +546,7 @@ impl Shared {
         let node = mags.node();
         let mut flushed = 0;
         let mut put = 0;
-        let mut each = |slot: &mut Magazine| {
+        let mut each = |slot: &mut MagazineBox| {
             if slot.is_empty() {
                 return;
             }
@@ -613,7 +613,7 @@ impl Shared {
     ///
     /// # Safety
     ///
-    /// As [`Shared::prepare_cpu`].
+    /// As [`CacheState::prepare_cpu`].
     #[cfg(pcpu_array_kunit)]
     pub(crate) unsafe fn set_offline_cpu_node(&self, cpu: u32, node: i32) -> bool {
         // SAFETY: Guaranteed by the caller.
@@ -651,21 +651,21 @@ impl Shared {
     }
 }
 
-impl Resize for Shared {
+impl Resize for CacheState {
     fn stats(&self) -> Stats {
-        Shared::stats(self)
+        CacheState::stats(self)
     }
 
     fn capacity(&self) -> usize {
-        Shared::capacity(self)
+        CacheState::capacity(self)
     }
 
     fn set_capacity(&self, capacity: usize) -> Result {
-        Shared::set_capacity(self, capacity)
+        CacheState::set_capacity(self, capacity)
     }
 }
 
-impl Shared {
+impl CacheState {
     /// Ends an adaptation interval: the capacity the adaptation decides on, applied
     /// (`crate::magazines::capacity`). Returns the new capacity when it changed. May sleep.
     pub(crate) fn adapt_capacity(&self) -> Result<Option<usize>> {
@@ -686,16 +686,16 @@ impl Shared {
 
 /// The periodic work item that adapts a cache's capacity (`crate::magazines::capacity`),
 /// holding a reference to the cache's state.
-pub(crate) type AdaptTick = Tick<Shared>;
+pub(crate) type AdaptTick = Tick<CacheState>;
 
-impl Periodic for Shared {
+impl Periodic for CacheState {
     fn tick(&self) {
         // A failed resize (memory) keeps the old capacity; the next interval tries again.
         let _ = self.adapt_capacity();
     }
 }
 
-impl Drop for Shared {
+impl Drop for CacheState {
     fn drop(&mut self) {
         // Every magazine goes back to the backing cache before it is destroyed (the 2023 patch
         // destroyed the cache first). `&mut self`: the handle, the shrinker and the hotplug

@@ -4,7 +4,7 @@
 //! `this_cpu_*()` operations, `preempt_disable()` and `preempt_enable()`, and `local_trylock()`
 //! as the byte it is on !PREEMPT_RT without lockdep.
 //!
-//! Shared by `pcpu_array.ko` (`crate::percpu::this_cpu`, `crate::percpu::local_trylock`) and the Rust binding
+//! CacheState by `pcpu_array.ko` (`crate::percpu::this_cpu`, `crate::percpu::local_trylock`) and the Rust binding
 //! of its consumers (`rust/abi/inline_hit.rs`), which compile the same file. Each part exists only
 //! where `fast_path.mk` chose it (`pcpu_array_inline_percpu`, `pcpu_array_inline_preempt`,
 //! `pcpu_array_inline_trylock`): where a debug option instruments the C macros, their users call

@@ -5,7 +5,7 @@
 //!
 //! # Layers
 //!
-//! 1. Each CPU holds a *loaded* and a *previous* [`Magazine`] ([`MagazinePair`]), under its
+//! 1. Each CPU holds a *loaded* and a *previous* [`PlainMagazine`] ([`MagazinePair`]), under its
 //!    `local_trylock_t`. An allocation pops from the loaded one; when that is empty and the
 //!    previous one is not, the two swap. A free pushes; when the loaded one is full and the
 //!    previous one is not, the two swap.
@@ -62,7 +62,7 @@ const fn clamp(value: usize, min: usize, max: usize) -> usize {
 }
 
 /// What the policy needs to know of a magazine: how many objects it holds, and how many it can
-/// hold. [`Magazine`] is one; the module's magazine (`crate::magazines::magazine::CpuArray`, which also
+/// hold. [`PlainMagazine`] is one; the module's magazine (`crate::magazines::magazine::Magazine`, which also
 /// shows its objects to KASAN as freed) is another.
 pub(crate) trait Stack {
     /// How many objects the magazine holds.
@@ -84,7 +84,7 @@ pub(crate) trait Stack {
     }
 }
 
-impl<H: Copy> Stack for Magazine<H> {
+impl<H: Copy> Stack for PlainMagazine<H> {
     #[inline]
     fn len(&self) -> usize {
         self.len
@@ -105,13 +105,13 @@ impl<H: Copy> Stack for Magazine<H> {
 ///
 /// `1 <= capacity <= MAGAZINE_MAX`, `len <= capacity`, `slots[..len]` are `Some` and
 /// `slots[len..]` are `None`.
-pub(crate) struct Magazine<H> {
+pub(crate) struct PlainMagazine<H> {
     len: usize,
     capacity: usize,
     slots: [Option<H>; MAGAZINE_MAX],
 }
 
-impl<H: Copy> Magazine<H> {
+impl<H: Copy> PlainMagazine<H> {
     /// An empty magazine of `capacity` objects, clamped to `1..=MAGAZINE_MAX`.
     pub(crate) const fn new(capacity: usize) -> Self {
         // INVARIANT: Empty, and the capacity is clamped.
@@ -236,7 +236,7 @@ pub(crate) fn free_step<S: Stack + ?Sized>(loaded: &S, previous: &S) -> FreeStep
 /// One CPU's two magazines: the loaded one, which allocations and frees use, and the previous
 /// one, which they swap in before going to the depot.
 ///
-/// `M` owns a magazine (`KBox<Magazine<_>>` in the kernel). Having two magazines is what makes a
+/// `M` owns a magazine (`KBox<PlainMagazine<_>>` in the kernel). Having two magazines is what makes a
 /// CPU that alternates allocations and frees around a magazine boundary stay off the depot: it
 /// swaps, where a single magazine would trade on every other operation.
 ///
@@ -323,7 +323,7 @@ where
 
 impl<M, H> MagazinePair<M>
 where
-    M: DerefMut<Target = Magazine<H>>,
+    M: DerefMut<Target = PlainMagazine<H>>,
     H: Copy,
 {
     /// Allocates from the pair: pops, swapping first when [`AllocStep::SwapThenPop`] says so.
@@ -499,7 +499,7 @@ impl IntervalCounts {
 /// What one memory node's depot holds: bounded lists of full and empty magazines, and the
 /// working-set estimate that tells the shrinker how many of them went unused.
 ///
-/// `M` owns a magazine (`KBox<Magazine<_>>` in the kernel); the caller keeps the depot behind a
+/// `M` owns a magazine (`KBox<PlainMagazine<_>>` in the kernel); the caller keeps the depot behind a
 /// spinlock. The full list takes any non-empty magazine (a dead CPU's half-full magazines too),
 /// the empty list only empty ones.
 ///

@@ -5,7 +5,7 @@
 //! a write changes.
 
 use crate::{
-    magazines::state::Shared,
+    magazines::state::CacheState,
     magazines::stats::Stat, //
 };
 use core::fmt;
@@ -60,34 +60,34 @@ impl Drop for DebugfsRoot {
 
 /// A counter file: the total, then the per-CPU counts.
 struct StatFile {
-    shared: Arc<Shared>,
+    state: Arc<CacheState>,
     stat: Stat,
 }
 
 impl Writer for StatFile {
     fn write(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.shared.stats.write_stat(self.stat, f)
+        self.state.stats.write_stat(self.stat, f)
     }
 }
 
 /// The `stats` file: `name total` for each counter, plus the cache's geometry.
 struct SummaryFile {
-    shared: Arc<Shared>,
+    state: Arc<CacheState>,
 }
 
 impl Writer for SummaryFile {
     fn write(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = self.shared.stats();
-        writeln!(f, "capacity {}", self.shared.capacity())?;
-        let (min, max) = self.shared.capacity_bounds();
+        let s = self.state.stats();
+        writeln!(f, "capacity {}", self.state.capacity())?;
+        let (min, max) = self.state.capacity_bounds();
         writeln!(f, "capacity_min {min}")?;
         writeln!(f, "capacity_max {max}")?;
-        writeln!(f, "batch {}", self.shared.batch())?;
-        let (full, empty) = self.shared.depot_magazines();
-        writeln!(f, "depot_limit {}", self.shared.depot_limit())?;
+        writeln!(f, "batch {}", self.state.batch())?;
+        let (full, empty) = self.state.depot_magazines();
+        writeln!(f, "depot_limit {}", self.state.depot_limit())?;
         writeln!(f, "depot_full {full}")?;
         writeln!(f, "depot_empty {empty}")?;
-        writeln!(f, "depot_objects {}", self.shared.depot_objects())?;
+        writeln!(f, "depot_objects {}", self.state.depot_objects())?;
         for &stat in Stat::ALL {
             writeln!(f, "{} {}", stat.name().to_str().unwrap_or("?"), s.get(stat))?;
         }
@@ -96,14 +96,14 @@ impl Writer for SummaryFile {
 }
 
 /// The `capacity` file: the magazine capacity; writing a number from 1 to `MAX_CAPACITY`
-/// changes it, and makes it the floor of the adaptation ([`Shared::set_capacity_by_hand`]).
+/// changes it, and makes it the floor of the adaptation ([`CacheState::set_capacity_by_hand`]).
 struct CapacityFile {
-    shared: Arc<Shared>,
+    state: Arc<CacheState>,
 }
 
 impl Writer for CapacityFile {
     fn write(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{}", self.shared.capacity())
+        writeln!(f, "{}", self.state.capacity())
     }
 }
 
@@ -115,7 +115,7 @@ impl Reader for CapacityFile {
         reader.read_slice(bytes)?;
         let text = core::str::from_utf8(bytes).map_err(|_| EINVAL)?;
         let capacity = text.trim().parse::<usize>().map_err(|_| EINVAL)?;
-        self.shared.set_capacity_by_hand(capacity)
+        self.state.set_capacity_by_hand(capacity)
     }
 }
 
@@ -130,7 +130,7 @@ pub(crate) struct CacheDir {
 impl CacheDir {
     /// Creates the directory for the cache `name`. Without debugfs, or when the name is taken,
     /// the files are silently absent, as for every debugfs user.
-    pub(crate) fn new(name: &CStr, shared: &Arc<Shared>) -> Result<Self> {
+    pub(crate) fn new(name: &CStr, state: &Arc<CacheState>) -> Result<Self> {
         let dir = match &*DEBUGFS_ROOT.lock() {
             Some(root) => root.subdir(name),
             None => Dir::new(name),
@@ -138,7 +138,7 @@ impl CacheDir {
         let mut files = KVec::with_capacity(Stat::ALL.len(), GFP_KERNEL)?;
         for &stat in Stat::ALL {
             let data = StatFile {
-                shared: shared.clone(),
+                state: state.clone(),
                 stat,
             };
             files.push(
@@ -147,11 +147,11 @@ impl CacheDir {
             )?;
         }
         let summary = SummaryFile {
-            shared: shared.clone(),
+            state: state.clone(),
         };
         let summary = KBox::pin_init(dir.read_only_file(c"stats", summary), GFP_KERNEL)?;
         let capacity = CapacityFile {
-            shared: shared.clone(),
+            state: state.clone(),
         };
         let capacity = KBox::pin_init(dir.read_write_file(c"capacity", capacity), GFP_KERNEL)?;
         Ok(Self {

@@ -14,7 +14,7 @@
 //! magazines of the node it was first given.
 
 use crate::{
-    magazines::state::Shared,
+    magazines::state::CacheState,
     percpu::cpu_hotplug::{
         CpuHotplug,
         HotplugState,
@@ -24,16 +24,16 @@ use crate::{
 use kernel::sync::Arc;
 
 /// The module's hotplug state, whose instances are the caches'.
-pub(crate) type CacheHotplugState = HotplugState<Arc<Shared>>;
+pub(crate) type CacheHotplugState = HotplugState<Arc<CacheState>>;
 
 /// One cache's hotplug instance: sets up a CPU's magazines before it comes up, flushes them
 /// once it is dead.
-pub(crate) type HotplugInstance = Instance<Arc<Shared>>;
+pub(crate) type HotplugInstance = Instance<Arc<CacheState>>;
 
-impl CpuHotplug for Arc<Shared> {
+impl CpuHotplug for Arc<CacheState> {
     unsafe fn prepare_cpu(&self, cpu: u32) {
         // SAFETY: Before `cpu` runs, one at a time (the trait's contract).
-        unsafe { Shared::prepare_cpu(self, cpu) }
+        unsafe { CacheState::prepare_cpu(self, cpu) }
     }
 
     unsafe fn cpu_dead(&self, cpu: u32) {

@@ -36,12 +36,12 @@ mod cases {
             .flatten()?;
         let before = c.stats();
         assert!(before.get(Stat::ObjectsCached) >= 8);
-        assert_eq!(c.shared().depot_objects(), 0);
+        assert_eq!(c.state().depot_objects(), 0);
 
         // SAFETY: Plain exported call; the CPU is brought back below.
         assert_eq!(unsafe { bindings::remove_cpu(victim) }, 0);
         let offline = c.stats();
-        let in_depot = c.shared().depot_objects();
+        let in_depot = c.state().depot_objects();
         // SAFETY: As above.
         assert_eq!(unsafe { bindings::add_cpu(victim) }, 0);
 
@@ -69,7 +69,7 @@ mod cases {
         let after = c.stats();
         assert_eq!(after.since(&offline, Stat::DepotGet), 1);
         assert_eq!(after.since(&offline, Stat::ArrayRefill), 0);
-        assert_eq!(c.shared().depot_objects(), 0);
+        assert_eq!(c.state().depot_objects(), 0);
         assert_eq!(after.in_use(), 0);
         Ok(())
     }

@@ -22,7 +22,7 @@
 
 use crate::{
     magazines::{
-        state::Shared,
+        state::CacheState,
         stats::Stat, //
     },
     percpu::cpu_work::IfBusy,
@@ -48,8 +48,8 @@ pub(crate) const SHRINK_EMPTY: c_ulong = !0 - 1;
 
 /// Objects parked in the array of each online CPU, by their `objects_cached` counters (racy,
 /// as a shrinker's count may be).
-fn cached_on_online_cpus(shared: &Shared) -> impl Iterator<Item = (u32, usize)> + '_ {
-    shared
+fn cached_on_online_cpus(state: &CacheState) -> impl Iterator<Item = (u32, usize)> + '_ {
+    state
         .stats
         .online(Stat::ObjectsCached)
         .filter(|&(_, n)| n != 0)
@@ -61,13 +61,13 @@ fn cached_on_online_cpus(shared: &Shared) -> impl Iterator<Item = (u32, usize)> 
 /// the previous call stopped and wakes no more CPUs than `budget` needs. May sleep. Returns how
 /// many objects went back, or `None` when another flush of this cache runs and `if_busy` is
 /// [`IfBusy::GiveUp`].
-fn flush(shared: &Shared, budget: usize, if_busy: IfBusy) -> Option<usize> {
+fn flush(state: &CacheState, budget: usize, if_busy: IfBusy) -> Option<usize> {
     // Called with the cache's work items to ourselves, so it sees what an earlier flush left.
     let plan = || {
         // Round the online CPUs from the one where the previous flush stopped.
-        let start = shared.shrink_cursor.load(Relaxed);
-        let from_start = cached_on_online_cpus(shared).filter(move |&(cpu, _)| cpu >= start);
-        let wrapped = cached_on_online_cpus(shared).filter(move |&(cpu, _)| cpu < start);
+        let start = state.shrink_cursor.load(Relaxed);
+        let from_start = cached_on_online_cpus(state).filter(move |&(cpu, _)| cpu >= start);
+        let wrapped = cached_on_online_cpus(state).filter(move |&(cpu, _)| cpu < start);
         let mut left = budget;
         Iterator::chain(from_start, wrapped).map_while(move |(cpu, cached)| {
             if left == 0 {
@@ -80,40 +80,40 @@ fn flush(shared: &Shared, budget: usize, if_busy: IfBusy) -> Option<usize> {
                 cached.min(left)
             };
             left = left.saturating_sub(cached);
-            shared.shrink_cursor.store(cpu, Relaxed);
+            state.shrink_cursor.store(cpu, Relaxed);
             Some((cpu, take))
         })
     };
-    let ran = shared.works.run(
+    let ran = state.works.run(
         if_busy,
-        shared,
+        state,
         |s, budget| s.flush_this_cpu(Stat::ShrinkFlush, budget),
         plan,
     )?;
-    shared.count(Stat::ShrinkWork, ran.queued as u64);
+    state.count(Stat::ShrinkWork, ran.queued as u64);
     Some(ran.sum)
 }
 
 /// Flushes the array of every online CPU that holds objects, each on its CPU. May sleep, and
 /// waits for a concurrent flush of the same cache. Returns how many objects went back to the
 /// backing cache.
-pub(crate) fn flush_all(shared: &Shared) -> usize {
-    shared.trim_depots(usize::MAX, TrimScope::All)
-        + flush(shared, usize::MAX, IfBusy::Wait).unwrap_or(0)
+pub(crate) fn flush_all(state: &CacheState) -> usize {
+    state.trim_depots(usize::MAX, TrimScope::All)
+        + flush(state, usize::MAX, IfBusy::Wait).unwrap_or(0)
 }
 
 /// What a scan of the shrinker gives back, at most `budget` objects: the depots' excess over
 /// their working set, then the CPUs' magazines, then the rest of the depots. Returns how many
 /// objects went back.
-fn reclaim(shared: &Shared, budget: usize) -> usize {
-    shared.end_depot_intervals();
-    let mut freed = shared.trim_depots(budget, TrimScope::Excess);
+fn reclaim(state: &CacheState, budget: usize) -> usize {
+    state.end_depot_intervals();
+    let mut freed = state.trim_depots(budget, TrimScope::Excess);
     if freed < budget {
         // Another reclaimer (or `pcpu_array_shrink()`) is flushing the CPUs: leave them to it.
-        freed += flush(shared, budget - freed, IfBusy::GiveUp).unwrap_or(0);
+        freed += flush(state, budget - freed, IfBusy::GiveUp).unwrap_or(0);
     }
     if freed < budget {
-        freed += shared.trim_depots(budget - freed, TrimScope::All);
+        freed += state.trim_depots(budget - freed, TrimScope::All);
     }
     freed
 }
@@ -122,27 +122,27 @@ fn reclaim(shared: &Shared, budget: usize) -> usize {
 ///
 /// # Invariants
 ///
-/// `shrinker` is registered, and its `private_data` is a reference to a [`Shared`] made with
+/// `shrinker` is registered, and its `private_data` is a reference to a [`CacheState`] made with
 /// `Arc::into_raw`, owned by this object and given back in `drop` after `shrinker_free()`.
 pub(crate) struct Shrinker {
     shrinker: NonNull<bindings::shrinker>,
 }
 
-// SAFETY: The shrinker may be freed from any task, and the `Shared` it refers to is `Send`.
+// SAFETY: The shrinker may be freed from any task, and the `CacheState` it refers to is `Send`.
 unsafe impl Send for Shrinker {}
 // SAFETY: `&Shrinker` gives access to nothing.
 unsafe impl Sync for Shrinker {}
 
 impl Shrinker {
-    /// Registers a shrinker named `pcpu_array-<name>` that flushes the arrays of `shared`.
-    pub(crate) fn register(name: &CStr, shared: Arc<Shared>) -> Result<Self> {
+    /// Registers a shrinker named `pcpu_array-<name>` that flushes the arrays of `state`.
+    pub(crate) fn register(name: &CStr, state: Arc<CacheState>) -> Result<Self> {
         // SAFETY: The format and `name` are C strings; the name is formatted into the
         // shrinker's own copy (`shrinker_alloc()` takes a printf format).
         let raw = unsafe {
             bindings::shrinker_alloc(0, c"pcpu_array-%s".as_char_ptr(), name.as_char_ptr())
         };
         let shrinker = NonNull::new(raw).ok_or(ENOMEM)?;
-        let data = Arc::into_raw(shared);
+        let data = Arc::into_raw(state);
         // SAFETY: `shrinker` is allocated and not registered yet, so nothing else reads these
         // fields; the callbacks have the exact types reclaim calls them through.
         unsafe {
@@ -168,7 +168,7 @@ impl Drop for Shrinker {
         let s = self.shrinker.as_ptr();
         // SAFETY: Registered (type invariant); `private_data` is read before the shrinker is
         // freed.
-        let data = unsafe { (*s).private_data }.cast::<Shared>();
+        let data = unsafe { (*s).private_data }.cast::<CacheState>();
         // SAFETY: Registered (type invariant); `shrinker_free()` waits for running callbacks,
         // so none can see `data` once it returns.
         unsafe { bindings::shrinker_free(s) };
@@ -178,16 +178,16 @@ impl Drop for Shrinker {
     }
 }
 
-/// The [`Shared`] of a shrinker registered by [`Shrinker::register`].
+/// The [`CacheState`] of a shrinker registered by [`Shrinker::register`].
 ///
 /// # Safety
 ///
 /// `s` must be a shrinker registered by [`Shrinker::register`] whose callbacks are running
 /// (reclaim keeps it alive until they return).
-unsafe fn shared_of<'a>(s: *mut bindings::shrinker) -> ArcBorrow<'a, Shared> {
-    // SAFETY: `private_data` is `Arc::into_raw` of a `Shared` that the `Shrinker` owns until
+unsafe fn shared_of<'a>(s: *mut bindings::shrinker) -> ArcBorrow<'a, CacheState> {
+    // SAFETY: `private_data` is `Arc::into_raw` of a `CacheState` that the `Shrinker` owns until
     // `shrinker_free()`, which waits for this callback (guaranteed by the caller).
-    unsafe { ArcBorrow::from_raw((*s).private_data.cast::<Shared>()) }
+    unsafe { ArcBorrow::from_raw((*s).private_data.cast::<CacheState>()) }
 }
 
 /// The shrinker's `count_objects`.
@@ -200,11 +200,11 @@ unsafe extern "C" fn count_objects(
     _sc: *mut bindings::shrink_control,
 ) -> c_ulong {
     // SAFETY: Guaranteed by the caller.
-    let shared = unsafe { shared_of(s) };
+    let state = unsafe { shared_of(s) };
     // What a scan can free: the objects of the depots and those parked in the magazines of the
     // online CPUs (a dead CPU's magazines went to the depot in the hotplug teardown).
-    let n = cached_on_online_cpus(&shared)
-        .fold(shared.depot_objects(), |sum, (_, n)| sum.saturating_add(n));
+    let n = cached_on_online_cpus(&state)
+        .fold(state.depot_objects(), |sum, (_, n)| sum.saturating_add(n));
     match n {
         0 => SHRINK_EMPTY,
         n => n.min(SHRINK_EMPTY - 1),
@@ -221,10 +221,10 @@ unsafe extern "C" fn scan_objects(
     sc: *mut bindings::shrink_control,
 ) -> c_ulong {
     // SAFETY: Guaranteed by the caller.
-    let shared = unsafe { shared_of(s) };
+    let state = unsafe { shared_of(s) };
     // SAFETY: Reclaim passes a valid control block.
     let nr_to_scan = unsafe { (*sc).nr_to_scan };
-    let freed = reclaim(&shared, nr_to_scan);
+    let freed = reclaim(&state, nr_to_scan);
     // SAFETY: As above.
     unsafe { (*sc).nr_scanned = freed };
     if freed == 0 {

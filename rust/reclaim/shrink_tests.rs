@@ -188,7 +188,7 @@ mod cases {
 
     /// `stat` of `c` on `cpu` alone.
     fn on(c: &Cache, cpu: u32, stat: Stat) -> u64 {
-        c.shared().stats.on_cpu(cpu).map_or(0, |s| s.get(stat))
+        c.state().stats.on_cpu(cpu).map_or(0, |s| s.get(stat))
     }
 
     #[test]
@@ -269,7 +269,7 @@ mod cases {
         let c = fixed_cache(c"pcpu_array_test_trim", 8)?;
         let cpu = online_cpus().next().ok_or(ENODEV)?;
         overflow_into_depot(&c, cpu)?;
-        let depot = || c.shared().depot_objects();
+        let depot = || c.state().depot_objects();
         let before = c.stats();
         assert_eq!(before.get(Stat::ObjectsCached), 16);
         assert_eq!(depot(), 8);
@@ -343,7 +343,7 @@ mod cases {
         // once and a scan of `b` goes on.
         fill(a, cpu, 32)?;
         fill(b, cpu, 32)?;
-        let (scan_a, scan_b) = a.shared().works.hold(|| (scan(a, 128), scan(b, 128)));
+        let (scan_a, scan_b) = a.state().works.hold(|| (scan(a, 128), scan(b, 128)));
         assert_eq!(scan_a, (SHRINK_STOP, 0));
         assert_eq!(scan_b, (32, 32));
         assert_eq!(scan(a, 128), (32, 32));

@@ -103,7 +103,7 @@
 //! # The model
 //!
 //! A [`World`] holds the CPUs' [`MagazinePair`]s (of [`Mag`], a magazine on the heap with a tag,
-//! as the kernel's `KBox<CpuArray>`), one real [`Depot`] per node, the backing cache's free
+//! as the kernel's `KBox<Magazine>`), one real [`Depot`] per node, the backing cache's free
 //! objects, and the actors. Objects are `u32` ids, each of a node. An [`Actor`] is a task, a
 //! softirq or a hard interrupt running a script of [`Op`]s; each op is a state machine of
 //! [`Phase`]s, one per section above, plus local work (decisions, counters, moving things
@@ -169,8 +169,8 @@ use crate::depot_policy::{
     Depot,
     FreeStep,
     IntervalCounts,
-    Magazine,
     MagazinePair,
+    PlainMagazine,
     TrimScope, //
 };
 use core::{
@@ -242,33 +242,33 @@ impl Rng {
     }
 }
 
-/// A magazine on the heap, as the kernel's `Magazine` (`KBox<CpuArray>`): what moves between a
+/// A magazine on the heap, as the kernel's `Magazine` (`KBox<Magazine>`): what moves between a
 /// CPU, a depot and an actor's hands as one pointer. The tag names it in traces and in the
 /// check that no magazine is lost or duplicated.
 struct Mag {
     /// The magazine's name.
     tag: u32,
     /// The magazine.
-    inner: Box<Magazine<u32>>,
+    inner: Box<PlainMagazine<u32>>,
 }
 
 impl Deref for Mag {
-    type Target = Magazine<u32>;
+    type Target = PlainMagazine<u32>;
 
-    fn deref(&self) -> &Magazine<u32> {
+    fn deref(&self) -> &PlainMagazine<u32> {
         &self.inner
     }
 }
 
 impl DerefMut for Mag {
-    fn deref_mut(&mut self) -> &mut Magazine<u32> {
+    fn deref_mut(&mut self) -> &mut PlainMagazine<u32> {
         &mut self.inner
     }
 }
 
 /// Moves the `n` oldest objects of `m` (fewer when it holds fewer) to the end of `out`, as
-/// `CpuArray::take_oldest_into`. Returns how many moved.
-fn take_oldest(m: &mut Magazine<u32>, n: usize, out: &mut Vec<u32>) -> usize {
+/// `PlainMagazine::take_oldest_into`. Returns how many moved.
+fn take_oldest(m: &mut PlainMagazine<u32>, n: usize, out: &mut Vec<u32>) -> usize {
     let objs: Vec<u32> = m.iter().collect();
     let n = n.min(objs.len());
     while m.pop().is_some() {}
@@ -280,9 +280,9 @@ fn take_oldest(m: &mut Magazine<u32>, n: usize, out: &mut Vec<u32>) -> usize {
     n
 }
 
-/// Moves the `n` newest objects of `m` to the end of `out`, as `CpuArray::take_into`. Returns
+/// Moves the `n` newest objects of `m` to the end of `out`, as `PlainMagazine::take_into`. Returns
 /// how many moved.
-fn take_newest(m: &mut Magazine<u32>, n: usize, out: &mut Vec<u32>) -> usize {
+fn take_newest(m: &mut PlainMagazine<u32>, n: usize, out: &mut Vec<u32>) -> usize {
     let objs: Vec<u32> = m.iter().collect();
     let n = n.min(objs.len());
     let keep = objs.len() - n;
@@ -959,7 +959,7 @@ impl<'c> World<'c> {
         self.next_tag += 1;
         Mag {
             tag: self.next_tag,
-            inner: Box::new(Magazine::new(self.capacity)),
+            inner: Box::new(PlainMagazine::new(self.capacity)),
         }
     }
 
@@ -2124,7 +2124,7 @@ impl<'c> World<'c> {
 
     /// Feeds everything that decides what happens next into `h`.
     fn feed(&self, h: &mut impl Hasher) {
-        let mag = |h: &mut dyn Hasher, m: &Magazine<u32>| {
+        let mag = |h: &mut dyn Hasher, m: &PlainMagazine<u32>| {
             h.write_usize(m.capacity());
             h.write_usize(m.len());
             m.iter().for_each(|o| h.write_u32(o));
@@ -2241,7 +2241,7 @@ impl<'c> World<'c> {
                 }
             }
         };
-        let bounded = |m: &Magazine<u32>, what: &str| -> Result<(), String> {
+        let bounded = |m: &PlainMagazine<u32>, what: &str| -> Result<(), String> {
             if m.capacity() == 0 || m.capacity() > max_capacity || m.len() > m.capacity() {
                 return Err(format!("{what}: a magazine out of bounds"));
             }
@@ -2387,7 +2387,7 @@ impl<'c> World<'c> {
     /// The state, for a failure's report.
     fn dump(&mut self) -> String {
         let tags: Vec<[u32; 2]> = self.cpus.iter_mut().map(Cpu::tags).collect();
-        let mag = |tag: u32, m: &Magazine<u32>| {
+        let mag = |tag: u32, m: &PlainMagazine<u32>| {
             format!("#{tag}{:?}/{}", m.iter().collect::<Vec<_>>(), m.capacity())
         };
         let tagged = |m: &Mag| mag(m.tag, m);

@@ -22,9 +22,9 @@ use crate::depot_policy::{
     FreeStep,
     FreeTrade,
     IntervalCounts,
-    Magazine,
     MagazinePair,
     OutOfBounds,
+    PlainMagazine,
     TrimScope,
     DEPOT_DEFAULT_LIMIT,
     DEPOT_MAX,
@@ -82,38 +82,38 @@ impl Rng {
 /// A magazine with a name, so that the tests can tell which magazine came back.
 struct Tagged {
     tag: u32,
-    magazine: Magazine<u32>,
+    magazine: PlainMagazine<u32>,
 }
 
 impl Deref for Tagged {
-    type Target = Magazine<u32>;
+    type Target = PlainMagazine<u32>;
 
-    fn deref(&self) -> &Magazine<u32> {
+    fn deref(&self) -> &PlainMagazine<u32> {
         &self.magazine
     }
 }
 
 impl DerefMut for Tagged {
-    fn deref_mut(&mut self) -> &mut Magazine<u32> {
+    fn deref_mut(&mut self) -> &mut PlainMagazine<u32> {
         &mut self.magazine
     }
 }
 
 fn tagged(tag: u32, capacity: usize, objects: impl IntoIterator<Item = u32>) -> Tagged {
-    let mut magazine = Magazine::new(capacity);
+    let mut magazine = PlainMagazine::new(capacity);
     for obj in objects {
         magazine.push(obj).unwrap();
     }
     Tagged { tag, magazine }
 }
 
-fn contents(magazine: &Magazine<u32>) -> Vec<u32> {
+fn contents(magazine: &PlainMagazine<u32>) -> Vec<u32> {
     magazine.iter().collect()
 }
 
 #[test]
 fn magazine_is_a_bounded_stack() {
-    let mut m = Magazine::<u32>::new(3);
+    let mut m = PlainMagazine::<u32>::new(3);
     assert!(m.is_empty() && !m.is_full() && m.capacity() == 3);
     assert_eq!(m.pop(), None);
     for i in 0..3 {
@@ -131,9 +131,9 @@ fn magazine_is_a_bounded_stack() {
     assert_eq!(m.pop(), Some(0));
     assert_eq!(m.pop(), None);
     // Capacities are clamped to 1..=MAGAZINE_MAX.
-    assert_eq!(Magazine::<u32>::new(0).capacity(), 1);
+    assert_eq!(PlainMagazine::<u32>::new(0).capacity(), 1);
     assert_eq!(
-        Magazine::<u32>::new(MAGAZINE_MAX + 1).capacity(),
+        PlainMagazine::<u32>::new(MAGAZINE_MAX + 1).capacity(),
         MAGAZINE_MAX
     );
     assert_eq!(m.set_capacity(usize::MAX), Ok(()));
@@ -144,11 +144,11 @@ fn magazine_is_a_bounded_stack() {
 fn pair_keeps_its_loaded_magazine_first() {
     // The kernel's inline hit path reads a CPU's pair as the `loaded` and `previous` pointers of
     // `struct pcpu_array_cpu`, in that order.
-    type Pair = MagazinePair<Box<Magazine<u32>>>;
+    type Pair = MagazinePair<Box<PlainMagazine<u32>>>;
     assert_eq!(Pair::LOADED_OFFSET, 0);
     assert_eq!(
         Pair::PREVIOUS_OFFSET,
-        core::mem::size_of::<Box<Magazine<u32>>>()
+        core::mem::size_of::<Box<PlainMagazine<u32>>>()
     );
 }
 
@@ -157,8 +157,10 @@ fn pair_matches_reference() {
     for seed in 0..SEEDS {
         let mut rng = Rng::new(seed);
         let cap = rng.range(1, MAGAZINE_MAX);
-        let mut pair =
-            MagazinePair::new(Box::new(Magazine::new(cap)), Box::new(Magazine::new(cap)));
+        let mut pair = MagazinePair::new(
+            Box::new(PlainMagazine::new(cap)),
+            Box::new(PlainMagazine::new(cap)),
+        );
         // The reference: two plain stacks.
         let (mut loaded, mut previous): (Vec<u32>, Vec<u32>) = (Vec::new(), Vec::new());
         let mut next = 0;
@@ -200,7 +202,7 @@ fn pair_matches_reference() {
                 assert_eq!(pair.free(obj), want.1, "{}", ctx());
                 if want.1.is_err() && rng.chance(50) {
                     loaded.clear();
-                    let old = pair.replace_loaded(Box::new(Magazine::new(cap)));
+                    let old = pair.replace_loaded(Box::new(PlainMagazine::new(cap)));
                     assert!(old.is_full(), "{}", ctx());
                 }
             }
@@ -587,8 +589,8 @@ fn controller_stays_in_bounds() {
 struct System {
     rng: Rng,
     nodes: usize,
-    cpus: Vec<MagazinePair<Box<Magazine<u32>>>>,
-    depots: Vec<Depot<Box<Magazine<u32>>>>,
+    cpus: Vec<MagazinePair<Box<PlainMagazine<u32>>>>,
+    depots: Vec<Depot<Box<PlainMagazine<u32>>>>,
     controller: CapacityController,
     /// Free objects of the backing cache.
     backing: Vec<u32>,
@@ -672,12 +674,15 @@ impl System {
         }
     }
 
-    fn pair(cap: usize) -> MagazinePair<Box<Magazine<u32>>> {
-        MagazinePair::new(Box::new(Magazine::new(cap)), Box::new(Magazine::new(cap)))
+    fn pair(cap: usize) -> MagazinePair<Box<PlainMagazine<u32>>> {
+        MagazinePair::new(
+            Box::new(PlainMagazine::new(cap)),
+            Box::new(PlainMagazine::new(cap)),
+        )
     }
 
     /// `kmem_cache_alloc_bulk()` of `n` objects into `magazine`.
-    fn refill(&mut self, magazine: &mut Magazine<u32>, n: usize) {
+    fn refill(&mut self, magazine: &mut PlainMagazine<u32>, n: usize) {
         for _ in 0..n {
             let obj = self.backing.pop().unwrap_or_else(|| {
                 self.made += 1;
@@ -688,7 +693,7 @@ impl System {
     }
 
     /// `kmem_cache_free_bulk()` of a magazine's objects.
-    fn flush(&mut self, magazine: &mut Magazine<u32>) {
+    fn flush(&mut self, magazine: &mut PlainMagazine<u32>) {
         while let Some(obj) = magazine.pop() {
             self.backing.push(obj);
         }
@@ -696,7 +701,7 @@ impl System {
 
     /// Brings a magazine to the current capacity, flushing what no longer fits (the lazy
     /// resize the module does when a CPU finds its magazines of an old capacity).
-    fn fit(&mut self, magazine: &mut Magazine<u32>) {
+    fn fit(&mut self, magazine: &mut PlainMagazine<u32>) {
         let cap = self.controller.capacity();
         if let Err(excess) = magazine.set_capacity(cap) {
             self.seen.fitted += 1;
@@ -710,7 +715,7 @@ impl System {
     }
 
     /// Takes CPU `cpu`'s pair out, fitted to the current capacity.
-    fn take_pair(&mut self, cpu: usize) -> MagazinePair<Box<Magazine<u32>>> {
+    fn take_pair(&mut self, cpu: usize) -> MagazinePair<Box<PlainMagazine<u32>>> {
         let mut pair = core::mem::replace(&mut self.cpus[cpu], Self::pair(1));
         self.fit(pair.loaded_mut());
         self.fit(pair.previous_mut());
@@ -729,7 +734,7 @@ impl System {
                         self.seen.surplus += u64::from(surplus.is_some());
                         assert!(surplus.is_none_or(|m| m.is_empty()));
                         let mut loaded =
-                            core::mem::replace(pair.loaded_mut(), Box::new(Magazine::new(1)));
+                            core::mem::replace(pair.loaded_mut(), Box::new(PlainMagazine::new(1)));
                         self.fit(&mut loaded);
                         pair.replace_loaded(loaded);
                         pair.alloc().expect("a traded magazine is not empty")
@@ -739,14 +744,16 @@ impl System {
                         if self.rng.chance(80) {
                             // A refill by half, when the gfp flags allow it.
                             let n = (self.controller.capacity() / 2).max(1);
-                            let mut loaded =
-                                core::mem::replace(pair.loaded_mut(), Box::new(Magazine::new(1)));
+                            let mut loaded = core::mem::replace(
+                                pair.loaded_mut(),
+                                Box::new(PlainMagazine::new(1)),
+                            );
                             self.refill(&mut loaded, n);
                             pair.replace_loaded(loaded);
                             pair.alloc().unwrap()
                         } else {
                             // One object straight from the backing cache.
-                            let mut one = Magazine::new(1);
+                            let mut one = PlainMagazine::new(1);
                             self.refill(&mut one, 1);
                             one.pop().unwrap()
                         }
@@ -776,19 +783,19 @@ impl System {
                     // A new empty magazine (GFP_NOWAIT) to load, and the full one to the depot,
                     // or, when the depot filled up meanwhile, to the backing cache.
                     let cap = self.controller.capacity();
-                    let full = pair.replace_loaded(Box::new(Magazine::new(cap)));
+                    let full = pair.replace_loaded(Box::new(PlainMagazine::new(cap)));
                     if let Err(mut full) = depot.put_full(full) {
                         self.flush(&mut full);
                     }
                 }
                 FreeTrade::NoEmpty | FreeTrade::Miss => {
                     let mut loaded =
-                        core::mem::replace(pair.loaded_mut(), Box::new(Magazine::new(1)));
+                        core::mem::replace(pair.loaded_mut(), Box::new(PlainMagazine::new(1)));
                     self.flush(&mut loaded);
                     pair.replace_loaded(loaded);
                 }
             }
-            let mut loaded = core::mem::replace(pair.loaded_mut(), Box::new(Magazine::new(1)));
+            let mut loaded = core::mem::replace(pair.loaded_mut(), Box::new(PlainMagazine::new(1)));
             self.fit(&mut loaded);
             pair.replace_loaded(loaded);
             pair.free(obj).expect("an empty magazine takes an object");
