@@ -86,12 +86,18 @@ lint: deps
 policy-test:
 	@$(top)/scripts/policy-test.sh
 
+# The debug kernel compiles the consumers' inline hit paths out: the default `make test` also
+# boots the perf kernel (built on first use), where they are compiled (scripts/inline-test.sh).
+# Not with KDIR (the user's kernel) or another flavour (perf and distro compile them in the
+# main boot; PREEMPT_RT never does).
+inline_kdir_cmd = $(if $(KDIR),true,$(if $(filter debug,$(FLAVOR)),$(top)/scripts/kernel.sh perf,true))
+
 # The policy tests, then lint, build and boot, with each phase's time (scripts/test.sh); the
 # total counts from here.
 test: deps
-	@kdir=$$($(kdir_cmd)) && \
+	@kdir=$$($(kdir_cmd)) && inline_kdir=$$($(inline_kdir_cmd)) && \
 	MAKE_TEST_START=$(make_start) KDIR="$$kdir" KASAN_MODULES="$(kasan_modules)" \
-		$(top)/scripts/test.sh $(modules_under_test)
+		INLINE_KDIR="$$inline_kdir" $(top)/scripts/test.sh $(modules_under_test)
 
 # The stress suite alone, long.
 stress: deps

@@ -11,6 +11,10 @@
 #         splat allowed; then, on a generic KASAN kernel, the KASAN phase: KASAN_MODULES,
 #         whose cases misuse cached objects on purpose, where exactly the deliberate
 #         use-after-free and double-free reports must appear.
+#   inline with INLINE_KDIR (the perf kernel, which `make test` passes for the debug
+#         flavour): scripts/inline-test.sh, beside the boot, builds a copy of the tree
+#         against that kernel, where the consumers' inline hit paths are compiled, and boots
+#         it with the C sample and the range map. Its cases count in the last line.
 # Then the time of each phase, and last the line "N passed, N failed". Exits non-zero when
 # lint, the build or the boot fails. KDIR names the kernel build; MAKE_TEST_START (seconds
 # since the epoch) is when `make test` started, for the total.
@@ -53,6 +57,18 @@ build_s=$(($(now) - t))
 passed=0
 failed=0
 boot_s=0
+inline_pid=
+inline_log=$(mktemp /tmp/pcpu_array-inline.XXXXXX)
+trap 'rm -f "$lint_log" "$inline_log"' EXIT
+if [ -n "${INLINE_KDIR:-}" ] && [ "$build_rc" -eq 0 ]; then
+	(
+		t=$(now)
+		INLINE_KDIR="$INLINE_KDIR" "$top/scripts/inline-test.sh" >"$inline_log" 2>&1
+		inline_rc=$?
+		echo "$inline_rc $(($(now) - t))" >"$inline_log.done"
+	) &
+	inline_pid=$!
+fi
 if [ "$build_rc" -ne 0 ]; then
 	echo "test.sh: FAIL: build; nothing booted"
 	rc=1
@@ -85,6 +101,23 @@ else
 	rm -f "$out"
 fi
 
+inline_s=
+if [ -n "$inline_pid" ]; then
+	wait "$inline_pid"
+	read -r inline_rc inline_s <"$inline_log.done"
+	rm -f "$inline_log.done"
+	echo "== inline (the perf kernel, inline hit paths compiled; beside the boot)"
+	cat "$inline_log"
+	read -r ipassed ifailed < <(tail -n 1 "$inline_log" |
+		sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\1 \2/p')
+	if [ "$inline_rc" -ne 0 ] || [ -z "${ipassed:-}" ]; then
+		echo "test.sh: FAIL: the inline boot"
+		rc=1
+	fi
+	passed=$((${passed:-0} + ${ipassed:-0}))
+	failed=$((${failed:-0} + ${ifailed:-0}))
+fi
+
 wait "$lint_pid"
 lint_rc=$?
 read -r _ lint_s <"$lint_log.done"
@@ -94,7 +127,7 @@ cat "$lint_log"
 [ "$lint_rc" -eq 0 ] || { echo "test.sh: FAIL: lint"; rc=1; }
 
 total=$(($(now) - ${MAKE_TEST_START:-$start}))
-echo "make test: policy $policy_s s, lint ${lint_s:-?} s (beside build and boot), build $build_s s, boot $boot_s s, total $total s"
+echo "make test: policy $policy_s s, lint ${lint_s:-?} s (beside build and boot), build $build_s s, boot $boot_s s${inline_s:+, inline boot $inline_s s (beside)}, total $total s"
 passed=${passed:-0}
 failed=${failed:-0}
 echo "$passed passed, $failed failed"
