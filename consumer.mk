@@ -51,6 +51,7 @@ pcpu_array_binding_src := $(PCPU_ARRAY)/binding/generate.sh $(PCPU_ARRAY)/bindin
 	$(PCPU_ARRAY)/rust/sys/abi_types.rs $(PCPU_ARRAY)/rust/sys/pin_init_compat.rs \
 	$(PCPU_ARRAY)/rust/semantics/gfp.rs $(PCPU_ARRAY)/rust/semantics/hardening.rs \
 	$(PCPU_ARRAY)/rust/api/typed.rs $(PCPU_ARRAY)/rust/abi/inline_hit.rs \
+	$(PCPU_ARRAY)/rust/magazines/hit.rs \
 	$(PCPU_ARRAY)/rust/percpu/inline_percpu.rs
 
 $(foreach m,$(pcpu_array_rust_mods),$(eval $(obj)/$(m): $(obj)/$(call pcpu_array_binding_of,$(m))))

@@ -40,6 +40,8 @@ pub mod abi_types;
 pub mod gfp;
 #[path = "../rust/semantics/hardening.rs"]
 pub mod hardening;
+#[path = "../rust/magazines/hit.rs"]
+pub mod hit;
 #[path = "../rust/abi/inline_hit.rs"]
 pub mod inline_hit;
 #[path = "../rust/percpu/inline_percpu.rs"]

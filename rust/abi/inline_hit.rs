@@ -3,14 +3,15 @@
 //! The inline hit path of the Rust binding: what `pcpu_array_alloc_inline()` and
 //! `pcpu_array_free_inline()` of `include/pcpu_array.h` do in C, for Rust consumers.
 //!
-//! A hit pops an object from this CPU's loaded magazine, or pushes one onto it, under the CPU's
-//! lock, and counts it, without calling `pcpu_array.ko`; everything else is left to the exported
-//! functions, which the binding calls when these return `None` or `Err`. They read the cache's
-//! per-CPU state through the layout of [`LAYOUT`], the structures of `abi_types`, and hit only
-//! where `fast_path.mk` chose `pcpu_array_inline_hit` (x86-64 SMP, not PREEMPT_RT, no debug
-//! option that checks what a hit does); elsewhere they always miss.
+//! A hit is the module's own hit path, `hit::alloc` and `hit::free` (`rust/magazines/hit.rs`),
+//! run without calling `pcpu_array.ko`: this file only gives it the way to this CPU's loaded
+//! magazine, through the layout of [`LAYOUT`] (the structures of `abi_types`) and the inline
+//! per-CPU operations. Everything else is left to the exported functions, which the binding
+//! calls when these return `None` or `Err`. They hit only where `fast_path.mk` chose
+//! `pcpu_array_inline_hit` (x86-64 SMP, not PREEMPT_RT, no debug option that checks what a hit
+//! does); elsewhere they always miss.
 //!
-//! Compiled into consumers by `binding/generate.sh`, next to the `abi_types`, `gfp`,
+//! Compiled into consumers by `binding/generate.sh`, next to the `abi_types`, `gfp`, `hit`,
 //! `hardening` and `inline_percpu` files it uses.
 //!
 //! [`LAYOUT`]: super::abi_types::LAYOUT
@@ -35,7 +36,7 @@ use super::{
 pub(crate) unsafe fn alloc(pa: NonNull<pcpu_array>, gfp: Gfp) -> Option<NonNull<c_void>> {
     #[cfg(pcpu_array_inline_hit)]
     // SAFETY: Guaranteed by the caller.
-    return unsafe { hit::alloc(pa, gfp) };
+    return unsafe { inline::alloc(pa, gfp) };
     #[cfg(not(pcpu_array_inline_hit))]
     {
         let _ = (pa, gfp);
@@ -59,7 +60,7 @@ pub(crate) unsafe fn free(
 ) -> Result<(), NonNull<c_void>> {
     #[cfg(pcpu_array_inline_hit)]
     // SAFETY: Guaranteed by the caller.
-    return unsafe { hit::free(pa, obj) };
+    return unsafe { inline::free(pa, obj) };
     #[cfg(not(pcpu_array_inline_hit))]
     {
         let _ = pa;
@@ -68,19 +69,20 @@ pub(crate) unsafe fn free(
 }
 
 #[cfg(pcpu_array_inline_hit)]
-mod hit {
+mod inline {
     use super::super::{
         abi_types::{
             pcpu_array,
             PcpuArrayHot,
             PcpuArrayMagazine,
-            CHECK_ALLOC_INLINE,
-            CHECK_INIT_EXEMPT,
             STAT_ALLOC_ARRAY,
             STAT_FREE_ARRAY, //
         },
         gfp::Gfp,
-        hardening,
+        hit::{
+            self,
+            ThisCpu, //
+        },
         inline_percpu::{
             preempt,
             trylock,
@@ -90,86 +92,104 @@ mod hit {
     use core::ptr::NonNull;
     use kernel::ffi::c_void;
 
-    /// Runs `f` on this CPU's loaded magazine of `hot`, with the CPU's lock held, and counts
-    /// `stat` when it returns `Ok`. `None` when the lock is held.
+    /// A live cache's `struct pcpu_array_hot`, reached the way the C header's inline functions
+    /// reach it: the hit path's [`ThisCpu`] in consumers.
     ///
-    /// # Safety
+    /// # Invariants
     ///
-    /// `hot` must be the `struct pcpu_array_hot` of a live cache.
-    #[inline(always)]
-    unsafe fn with_loaded<R, E>(
-        hot: &PcpuArrayHot,
-        stat: usize,
-        f: impl FnOnce(&mut PcpuArrayMagazine) -> Result<R, E>,
-    ) -> Option<Result<R, E>> {
-        preempt::preempt_disable();
-        let cpu = hot.cpu.wrapping_byte_add(x86::offset());
-        // SAFETY: `hot.cpu` is the `__percpu` address of every CPU's `struct pcpu_array_cpu`,
-        // `cpu` this CPU's instance, and preemption is disabled until the unlock below.
-        let locked = unsafe { trylock::trylock(&raw mut (*cpu).lock) };
-        let r = if locked {
-            // SAFETY: With this CPU's lock held the loaded magazine is ours: a live magazine of
-            // the cache that nothing else touches until the unlock (the layout's contract).
-            let r = f(unsafe { &mut *(*cpu).loaded });
-            if r.is_ok() {
-                // SAFETY: `stats` is the `__percpu` address of every CPU's counters, of which
-                // `stat` is one.
-                unsafe { x86::inc_u64(hot.stats.wrapping_add(stat)) };
-            }
-            // SAFETY: Taken above, on this CPU.
-            unsafe { trylock::unlock(&raw mut (*cpu).lock) };
-            Some(r)
-        } else {
-            None
-        };
-        // SAFETY: Balances the `preempt_disable()` above.
-        unsafe { preempt::preempt_enable() };
-        r
+    /// `hot` is the `struct pcpu_array_hot` of a live cache.
+    struct Hot<'a> {
+        hot: &'a PcpuArrayHot,
     }
 
-    /// The inline [`super::alloc`].
+    impl Hot<'_> {
+        /// Runs `f` on this CPU's loaded magazine, with the CPU's lock held, and counts `stat`
+        /// when it returns `Ok`. `None` when the lock is held.
+        #[inline(always)]
+        fn with_loaded<R, E>(
+            &self,
+            stat: usize,
+            f: impl FnOnce(&mut PcpuArrayMagazine) -> Result<R, E>,
+        ) -> Option<Result<R, E>> {
+            let hot = self.hot;
+            preempt::preempt_disable();
+            let cpu = hot.cpu.wrapping_byte_add(x86::offset());
+            // SAFETY: `hot.cpu` is the `__percpu` address of every CPU's `struct
+            // pcpu_array_cpu` (type invariant), `cpu` this CPU's instance, and preemption is
+            // disabled until the unlock below.
+            let locked = unsafe { trylock::trylock(&raw mut (*cpu).lock) };
+            let r = if locked {
+                // SAFETY: With this CPU's lock held the loaded magazine is ours: a live
+                // magazine of the cache that nothing else touches until the unlock (the
+                // layout's contract).
+                let r = f(unsafe { &mut *(*cpu).loaded });
+                if r.is_ok() {
+                    // SAFETY: `stats` is the `__percpu` address of every CPU's counters, of
+                    // which `stat` is one.
+                    unsafe { x86::inc_u64(hot.stats.wrapping_add(stat)) };
+                }
+                // SAFETY: Taken above, on this CPU.
+                unsafe { trylock::unlock(&raw mut (*cpu).lock) };
+                Some(r)
+            } else {
+                None
+            };
+            // SAFETY: Balances the `preempt_disable()` above.
+            unsafe { preempt::preempt_enable() };
+            r
+        }
+    }
+
+    impl ThisCpu for Hot<'_> {
+        #[inline(always)]
+        fn checks(&self) -> i64 {
+            // SAFETY: `checks` points to the cache's checks word, which lives as long as the
+            // cache (type invariant) and is written atomically; this is `READ_ONCE()`.
+            unsafe { self.hot.checks.read_volatile() }
+        }
+
+        #[inline(always)]
+        fn pop_loaded(&self) -> Option<Option<NonNull<c_void>>> {
+            // SAFETY: The layout's contract holds for a live cache's magazines.
+            let popped = self.with_loaded(STAT_ALLOC_ARRAY, |m| unsafe { hit::pop(m) }.ok_or(()));
+            popped.map(Result::ok)
+        }
+
+        #[inline(always)]
+        unsafe fn push_loaded(&self, obj: NonNull<c_void>) -> Option<bool> {
+            // SAFETY: The layout's contract holds for a live cache's magazines; `obj` is handed
+            // over (guaranteed by the caller).
+            let pushed = self.with_loaded(STAT_FREE_ARRAY, |m| unsafe { hit::push(m, obj) });
+            pushed.map(|r| r.is_ok())
+        }
+
+        #[inline(always)]
+        fn zero(&self, obj: NonNull<c_void>) {
+            // SAFETY: `obj` is an object of `object_size` bytes, now the caller's (the trait's
+            // contract).
+            unsafe {
+                core::ptr::write_bytes(obj.as_ptr().cast::<u8>(), 0, self.hot.object_size as usize)
+            };
+        }
+    }
+
+    /// The inline [`super::alloc`]: [`hit::alloc`] over the C ABI's layout.
     ///
     /// # Safety
     ///
     /// As [`super::alloc`].
     #[inline(always)]
     pub(super) unsafe fn alloc(pa: NonNull<pcpu_array>, gfp: Gfp) -> Option<NonNull<c_void>> {
-        // SAFETY: A live cache begins with its `struct pcpu_array_hot`, set at creation and
+        // INVARIANT: A live cache begins with its `struct pcpu_array_hot`, set at creation and
         // never changed (guaranteed by the caller; the layout's contract).
-        let hot = unsafe { pa.cast::<PcpuArrayHot>().as_ref() };
-        if gfp.accounts() {
-            return None;
-        }
-        // SAFETY: `checks` points to the cache's checks word, which lives as long as the cache
-        // and is written atomically; this is `READ_ONCE()`.
-        let checks = unsafe { hot.checks.read_volatile() };
-        // Fail closed: a bit this layout does not know takes the call.
-        if checks & !CHECK_ALLOC_INLINE != 0 {
-            return None;
-        }
-        let pop = |mag: &mut PcpuArrayMagazine| {
-            let Some(len) = mag.len.checked_sub(1) else {
-                return Err(());
-            };
-            mag.len = len;
-            // SAFETY: `len < capacity <= MAX_CAPACITY`, and `objs[..len + 1]` are non-null
-            // objects (the layout's contract).
-            Ok(unsafe { NonNull::new_unchecked(*mag.objs.get_unchecked(len)) })
-        };
         // SAFETY: As above.
-        let popped = unsafe { with_loaded(hot, STAT_ALLOC_ARRAY, pop) };
-        let obj = popped?.ok()?;
-        // `slab_want_init_on_alloc()`: an exempt cache zeroes for `__GFP_ZERO` alone.
-        if gfp.wants_zero() || (checks & CHECK_INIT_EXEMPT == 0 && hardening::init_on_alloc()) {
-            // SAFETY: `obj` is an object of `object_size` bytes, now the caller's.
-            unsafe {
-                core::ptr::write_bytes(obj.as_ptr().cast::<u8>(), 0, hot.object_size as usize)
-            };
-        }
-        Some(obj)
+        let hot = Hot {
+            hot: unsafe { pa.cast::<PcpuArrayHot>().as_ref() },
+        };
+        hit::alloc(&hot, gfp).ok()
     }
 
-    /// The inline [`super::free`].
+    /// The inline [`super::free`]: [`hit::free`] over the C ABI's layout.
     ///
     /// # Safety
     ///
@@ -179,33 +199,12 @@ mod hit {
         pa: NonNull<pcpu_array>,
         obj: NonNull<c_void>,
     ) -> Result<(), NonNull<c_void>> {
+        // INVARIANT: As in `alloc`.
         // SAFETY: As in `alloc`.
-        let hot = unsafe { pa.cast::<PcpuArrayHot>().as_ref() };
-        if hardening::is_kfence(obj) {
-            return Err(obj);
-        }
-        // SAFETY: As in `alloc`.
-        let checks = unsafe { hot.checks.read_volatile() };
-        // `slab_want_init_on_free()`: an exempt cache is not wiped; any other check, one this
-        // layout does not know included, takes the call.
-        if checks & !CHECK_INIT_EXEMPT != 0 || (checks == 0 && hardening::init_on_free()) {
-            return Err(obj);
-        }
-        let push = |mag: &mut PcpuArrayMagazine| {
-            if mag.len >= mag.capacity {
-                return Err(());
-            }
-            // SAFETY: `len < capacity <= MAX_CAPACITY` (the layout's contract). The object is
-            // handed over to the magazine (guaranteed by the caller).
-            unsafe { *mag.objs.get_unchecked_mut(mag.len) = obj.as_ptr() };
-            mag.len += 1;
-            Ok(())
+        let hot = Hot {
+            hot: unsafe { pa.cast::<PcpuArrayHot>().as_ref() },
         };
-        // SAFETY: As in `alloc`.
-        let pushed = unsafe { with_loaded(hot, STAT_FREE_ARRAY, push) };
-        match pushed {
-            Some(Ok(())) => Ok(()),
-            _ => Err(obj),
-        }
+        // SAFETY: Guaranteed by the caller.
+        unsafe { hit::free(&hot, obj) }.map_err(|_| obj)
     }
 }

@@ -7,6 +7,10 @@
 use super::handle::Cache;
 use crate::{
     magazines::{
+        hit::{
+            self,
+            Miss, //
+        },
         magazine::{
             Batch,
             CpuMagazines, //
@@ -37,13 +41,6 @@ use kernel::{
 #[inline(always)]
 fn pop_counted(mags: &mut CpuMagazines, stats: ThisCpuStats<'_>) -> Option<NonNull<c_void>> {
     count_pop(mags.pop(), stats)
-}
-
-/// [`pop_counted`] of the loaded magazine alone, the hit path's (see
-/// [`CpuMagazines::pop_loaded`]).
-#[inline(always)]
-fn pop_loaded_counted(mags: &mut CpuMagazines, stats: ThisCpuStats<'_>) -> Option<NonNull<c_void>> {
-    count_pop(mags.pop_loaded(), stats)
 }
 
 /// Counts `alloc_array` for `obj`, just popped, when there was one.
@@ -136,20 +133,24 @@ impl Cache {
     #[inline(always)]
     pub fn alloc(&self, gfp: Gfp) -> Option<NonNull<c_void>> {
         might_alloc(gfp);
+        match hit::alloc(&*self.state, gfp) {
+            Ok(obj) => Some(obj),
+            Err(Miss::Exhausted) => self.alloc_miss(gfp, false),
+            Err(Miss::Locked) => self.alloc_miss(gfp, true),
+            Err(Miss::Checks) => self.alloc_checked(gfp),
+        }
+    }
+
+    /// An allocation that the checks word sends off the hit path: a charged allocation, or a
+    /// cache that accounting made its objects' owner. Served by the magazines (swap included)
+    /// when accounting is offline after all, else by the backing cache.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn alloc_checked(&self, gfp: Gfp) -> Option<NonNull<c_void>> {
         if !self.state.placement.alloc_may_use_array(gfp) {
             return self.alloc_off_array(gfp, Stat::AllocBypassMemcg);
         }
-        let popped = self
-            .state
-            .with_this_cpu_raw(Some(Stat::AllocBypassTrylock), pop_loaded_counted);
-        match popped {
-            Some(Some(obj)) => {
-                self.zero_if_asked(obj, gfp);
-                Some(obj)
-            }
-            Some(None) => self.alloc_miss(gfp, false),
-            None => self.alloc_miss(gfp, true),
-        }
+        self.alloc_miss(gfp, false)
     }
 
     /// An allocation that this CPU's loaded magazine could not serve: its lock was held

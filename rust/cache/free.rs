@@ -7,6 +7,10 @@
 use super::handle::Cache;
 use crate::{
     magazines::{
+        hit::{
+            self,
+            Miss, //
+        },
         magazine::{
             Batch,
             MagazineBox, //
@@ -61,12 +65,33 @@ impl Cache {
             // double free; pushing it again would hand it out twice.
             return;
         }
+        // SAFETY: Guaranteed by the caller.
+        match unsafe { hit::free(&*self.state, obj) } {
+            Ok(()) => {}
+            // SAFETY: Guaranteed by the caller.
+            Err(Miss::Exhausted) => unsafe { self.free_overflow(obj, None) },
+            // SAFETY: Guaranteed by the caller.
+            Err(Miss::Locked) => unsafe { self.free_one_to_backing(obj) },
+            // SAFETY: Guaranteed by the caller.
+            Err(Miss::Checks) => unsafe { self.free_off_hit(obj) },
+        }
+    }
+
+    /// [`Cache::free`] of an object the checks word sends off the hit path: placement rules
+    /// apply, it is a KFENCE object, or `init_on_free` wipes it first.
+    ///
+    /// # Safety
+    ///
+    /// As [`Cache::free`].
+    #[cold]
+    #[inline(never)]
+    pub(super) unsafe fn free_off_hit(&self, obj: NonNull<c_void>) {
         if self.state.placement.free_needs_check() || hardening::is_kfence(obj) {
             // SAFETY: Guaranteed by the caller.
             return unsafe { self.free_checked(obj) };
         }
         // SAFETY: Guaranteed by the caller.
-        unsafe { self.free_to_array(obj, None) };
+        unsafe { self.free_zeroed(obj, None) };
     }
 
     /// [`Cache::free`] of an object that placement rules apply to (`crate::semantics::placement`).

@@ -13,9 +13,13 @@
 //! them is KASAN's shadow, when it was made by [`Magazine::poisoning`]; that is why putting an
 //! object in is `unsafe`.
 
-use crate::policy::depot::{
-    MagazinePair,
-    Stack, //
+use crate::{
+    magazines::hit,
+    policy::depot::{
+        MagazinePair,
+        Stack, //
+    },
+    sys::abi_types::PcpuArrayMagazine,
 };
 use core::{
     mem::MaybeUninit,
@@ -42,10 +46,7 @@ const _: () = assert!(MAX_CAPACITY == crate::policy::depot::MAGAZINE_MAX);
 // What the inline hit path of consumers reads: an array is a `struct pcpu_array_magazine`, and
 // a CPU's magazines are the `loaded`, `previous` and `node` of a `struct pcpu_array_cpu`.
 const _: () = {
-    use crate::sys::abi_types::{
-        PcpuArrayCpu,
-        PcpuArrayMagazine, //
-    };
+    use crate::sys::abi_types::PcpuArrayCpu;
     use core::mem::{
         offset_of,
         size_of, //
@@ -175,16 +176,24 @@ impl Magazine {
     /// Takes the most recently pushed object.
     #[inline]
     pub(crate) fn pop(&mut self) -> Option<NonNull<c_void>> {
-        let len = self.len.checked_sub(1)?;
-        debug_assert!(len < MAX_CAPACITY && !self.objs[len].is_null());
+        debug_assert!(self.len == 0 || !self.objs[self.len - 1].is_null());
+        // SAFETY: The type invariant is the layout's contract.
         // INVARIANT: `len` shrinks by one; the object leaves the array unpoisoned below.
-        self.len = len;
-        // SAFETY: `len < self.len <= MAX_CAPACITY` before the store above, and `objs[..self.len]`
-        // were non-null (type invariant). Unchecked: the hit path pays no bounds or null test.
-        let obj = unsafe { NonNull::new_unchecked(*self.objs.get_unchecked(len)) };
+        let obj = unsafe { hit::pop(self.as_layout()) }?;
+        let len = self.len;
         self.forget(len..len + 1);
         self.unpoison(obj);
         Some(obj)
+    }
+
+    /// The magazine as `struct pcpu_array_magazine`, the layout the hit path
+    /// ([`crate::magazines::hit`]) works on.
+    #[inline(always)]
+    fn as_layout(&mut self) -> &mut PcpuArrayMagazine {
+        // SAFETY: `Magazine` is `repr(C)` with the fields of `PcpuArrayMagazine`, of the same
+        // types, in the same order, at the same offsets (asserted above); the exclusive borrow
+        // carries over.
+        unsafe { &mut *core::ptr::from_mut(self).cast::<PcpuArrayMagazine>() }
     }
 
     /// Clears slots that no longer hold an object, where kmemleak scans the array: a stale
@@ -206,22 +215,16 @@ impl Magazine {
     /// leaves the array.
     #[inline]
     pub(crate) unsafe fn push(&mut self, obj: NonNull<c_void>) -> Result<(), NonNull<c_void>> {
-        // `is_full()` rather than `len >= capacity`, the same with `len <= capacity` (type
-        // invariant): the test a caller just made, which the compiler then does not repeat.
-        if self.is_full() {
-            return Err(obj);
-        }
-        debug_assert!(self.len < self.capacity && self.capacity <= MAX_CAPACITY);
-        // SAFETY: `len < capacity <= MAX_CAPACITY` (checked above; type invariant). Unchecked:
-        // the hit path pays no second bounds test.
-        unsafe { *self.objs.get_unchecked_mut(self.len) = obj.as_ptr() };
+        debug_assert!(self.len <= self.capacity && self.capacity <= MAX_CAPACITY);
+        // SAFETY: The type invariant is the layout's contract; `obj` is handed over (guaranteed
+        // by the caller).
+        unsafe { hit::push(self.as_layout(), obj) }?;
         if self.kasan_size != 0 {
             // SAFETY: Guaranteed by the caller.
             unsafe { crate::semantics::kasan::poison(obj, self.kasan_size) };
         }
-        // INVARIANT: `objs[len]` was just set to a non-null pointer, poisoned when needed, and
-        // `len < capacity`.
-        self.len += 1;
+        // INVARIANT: `objs[len - 1]` was just set to a non-null pointer, poisoned when needed,
+        // and `len <= capacity`.
         Ok(())
     }
 

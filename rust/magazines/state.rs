@@ -31,6 +31,7 @@ use crate::{
             Adaptation,
             Resize, //
         },
+        hit::ThisCpu,
         magazine::{
             batch_for,
             Batch,
@@ -89,7 +90,9 @@ use crate::{
         PcpuArrayHot, //
     },
 };
+use core::ptr::NonNull;
 use kernel::{
+    ffi::c_void,
     prelude::*,
     sync::atomic::{
         Atomic,
@@ -648,6 +651,45 @@ impl CacheState {
         let pin = CpuPin::new();
         let _guard = self.magazines.try_lock(&pin)?;
         Some(f())
+    }
+}
+
+impl ThisCpu for CacheState {
+    #[inline(always)]
+    fn checks(&self) -> i64 {
+        self.placement.checks()
+    }
+
+    #[inline(always)]
+    fn pop_loaded(&self) -> Option<Option<NonNull<c_void>>> {
+        self.with_this_cpu_raw(Some(Stat::AllocBypassTrylock), |mags, stats| {
+            let obj = mags.pop_loaded();
+            if obj.is_some() {
+                stats.inc(Stat::AllocArray);
+            }
+            obj
+        })
+    }
+
+    #[inline(always)]
+    unsafe fn push_loaded(&self, obj: NonNull<c_void>) -> Option<bool> {
+        self.with_this_cpu_raw(Some(Stat::FreeBypassTrylock), |mags, stats| {
+            // SAFETY: Guaranteed by the caller: an object of the backing cache, handed over, of
+            // this CPU's node when the cache keeps nodes apart.
+            let pushed = unsafe { mags.push_loaded(obj) }.is_ok();
+            if pushed {
+                stats.inc(Stat::FreeArray);
+            }
+            pushed
+        })
+    }
+
+    #[inline]
+    fn zero(&self, obj: NonNull<c_void>) {
+        let size = self.backing.object_size();
+        // SAFETY: `obj` is a live object of the backing cache, whose objects are `object_size()`
+        // bytes, owned by the caller (the trait's contract).
+        unsafe { core::ptr::write_bytes(obj.as_ptr().cast::<u8>(), 0, size) };
     }
 }
 

@@ -389,8 +389,8 @@ impl Placement {
         self.checks.load(Relaxed) & RESERVE_OBJECTS
     }
 
-    /// The whole checks word, for tests.
-    #[cfg(pcpu_array_kunit)]
+    /// The whole checks word, as the hit path reads it (`crate::magazines::hit`).
+    #[inline(always)]
     pub(crate) fn checks(&self) -> i64 {
         self.checks.load(Relaxed)
     }
