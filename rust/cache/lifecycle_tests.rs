@@ -14,7 +14,8 @@ mod cases {
             in_rcu_callback,
             irqs_off,
             module_refs,
-            rcu_read, //
+            rcu_read,
+            skip, //
         },
     };
     use kernel::{
@@ -119,15 +120,18 @@ mod cases {
     }
 
     /// A cache created under the name of one whose teardown is queued waits for it: the backing
-    /// cache (its sysfs directory) and the debugfs directory carry the name. Several rounds, so
-    /// that the teardown is still queued at the create in at least one of them.
+    /// cache (its sysfs directory) and the debugfs directory carry the name. Rounds go on until
+    /// the teardown was still queued at the create in one of them (at least 4, at most 64: the
+    /// teardown's work item may run first on a busy host); when it never was, the case skips
+    /// with the reason, the names having been reused all the same.
     #[test]
     fn a_name_is_free_again_while_its_teardown_is_queued() -> Result {
-        const ROUNDS: usize = 4;
+        const MIN_ROUNDS: usize = 4;
+        const MAX_ROUNDS: usize = 64;
         let name = c"pcpu_array_test_reuse";
         let before = module_refs();
-        let (mut pending, mut recreated) = (0, 0);
-        for _ in 0..ROUNDS {
+        let (mut rounds, mut pending, mut recreated) = (0, 0, 0);
+        while rounds < MAX_ROUNDS && (rounds < MIN_ROUNDS || pending == 0) {
             let c = used_cache(name)?;
             let queued = bh_off(move || {
                 drop(c);
@@ -139,16 +143,19 @@ mod cases {
                 pr_err!("create after a queued teardown: {:?}\n", e);
             }
             recreated += usize::from(again.is_ok());
+            rounds += 1;
         }
         wait_for_deferred_drops();
         pr_info!(
             "{} of {} rounds created over a queued teardown\n",
             pending,
-            ROUNDS
+            rounds
         );
-        assert_eq!(recreated, ROUNDS);
-        assert!(pending > 0);
+        assert_eq!(recreated, rounds);
         assert_eq!(module_refs(), before);
+        if pending == 0 {
+            skip(c"every teardown ran before the create: no name was reused while queued");
+        }
         Ok(())
     }
 }
