@@ -12,7 +12,7 @@ use crate::{
         Config, //
     },
     magazines::stats::Stat,
-    policy::depot::Stack,
+    policy::pair::Stack,
     semantics::{
         gfp::Gfp,
         hardening,
