@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # scripts/policy-test.sh: `make policy-test`, and the first step of `make test`. Builds
-# rust/policy/depot.rs as the user-space crate tools/depot-policy and runs its tests (reference
+# rust/policy/ as the user-space crate tools/depot-policy and runs its tests (reference
 # models over random operation sequences, and a model of the depot's two-phase trade with
 # concurrent actors, src/concurrent.rs; seconds). Needs cargo only: no kernel, no network
 # (the crate has no dependencies, hence --offline). Its build stays in

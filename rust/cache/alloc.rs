@@ -192,11 +192,19 @@ impl Cache {
     }
 
     /// Loads a full magazine of the depot of `node` into this CPU, whose magazines were both
-    /// found empty, and runs `take` on them, still locked: the full magazine becomes the loaded
-    /// one, and the empty one goes to the depot. `None` when the depot has no full magazine, or
-    /// when the task is on another node's CPU or the CPU's lock is held by the time it comes
-    /// back (the magazine goes back to the depot). When the magazines were filled meanwhile (an
-    /// interrupt freed on this CPU), `take` runs on them and the full magazine goes back.
+    /// found empty, and runs `take` on them, still locked: the two-phase trade of an allocation.
+    /// The full magazine is taken under the depot's lock ([`CacheState::get_full`]); with the
+    /// CPU re-locked, `CpuMagazines::commit_full` installs it as the loaded one when the plan
+    /// still holds, and the empty one it replaces goes to the depot ([`CacheState::recycle`]).
+    /// `None` when the depot has no full magazine, or when the task is on another node's CPU or
+    /// the CPU's lock is held by the time it comes back (the magazine goes back to the depot,
+    /// [`CacheState::put_full`]). When the magazines were filled meanwhile (an interrupt freed on
+    /// this CPU), or the capacity shrank below what the magazine holds, `take` runs on the
+    /// magazines as they are and the full magazine goes back.
+    ///
+    /// [`CacheState::get_full`]: crate::magazines::state::CacheState::get_full
+    /// [`CacheState::recycle`]: crate::magazines::state::CacheState::recycle
+    /// [`CacheState::put_full`]: crate::magazines::state::CacheState::put_full
     ///
     /// Must be called where [`depot_allowed`] holds, unpinned.
     pub(super) fn load_from_depot<R>(
@@ -210,10 +218,17 @@ impl Cache {
             if mags.node() != node {
                 return None;
             }
-            if mags.is_empty() {
+            if let Some(f) = full.take() {
+                // The capacity read under the CPU's lock, where `set_capacity` resizes the CPU.
+                let capacity = self.state.capacity();
                 // SAFETY: The magazine comes from this cache's depot of `node`, this CPU's node.
-                empty = full.take().map(|m| unsafe { mags.replace_loaded(m) });
-                stats.inc(Stat::DepotGet);
+                match unsafe { mags.commit_full(f, capacity) } {
+                    Ok(replaced) => {
+                        empty = Some(replaced);
+                        stats.inc(Stat::DepotGet);
+                    }
+                    Err(f) => full = Some(f),
+                }
             }
             Some(take(mags, stats))
         });

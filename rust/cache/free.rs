@@ -242,21 +242,21 @@ impl Cache {
                     stats.inc(Stat::FreeRemoteNode);
                     return false;
                 }
-                if mags.is_full() {
-                    match empty.take() {
-                        Some(e) => {
-                            // SAFETY: An empty magazine of this cache (of any node, as it holds
-                            // no object).
-                            full = Some((unsafe { mags.replace_loaded(e) }, mags.node()));
-                        }
-                        None if bulk => {
-                            mags.loaded_mut().take_into(batch_size, &mut batch);
-                            stats.inc(Stat::ArrayFlush);
-                        }
-                        // Interrupts off: no flush; the push below fails.
-                        None => {}
+                if let Some(e) = empty.take() {
+                    // The commit of the trade, when both magazines are still full, with the
+                    // capacity read under the CPU's lock; else `e` stays in hand.
+                    let capacity = self.state.capacity();
+                    // SAFETY: An empty magazine of this cache (of any node, as it holds no
+                    // object).
+                    match unsafe { mags.commit_empty(e, capacity) } {
+                        Ok(f) => full = Some((f, mags.node())),
+                        Err(e) => empty = Some(e),
                     }
+                } else if bulk && mags.is_full() {
+                    mags.loaded_mut().take_into(batch_size, &mut batch);
+                    stats.inc(Stat::ArrayFlush);
                 }
+                // Interrupts off and no empty magazine: no flush; the push below fails.
                 // SAFETY: The caller hands us `obj`, a live object of the backing cache, of this
                 // CPU's node when the cache keeps nodes apart (checked above).
                 match unsafe { mags.push(obj) } {
@@ -450,11 +450,14 @@ impl Cache {
         let room = self
             .state
             .with_this_cpu(None, |mags, _| {
-                if mags.is_full() {
-                    if let Some(e) = empty.take() {
-                        // SAFETY: An empty magazine of this cache (of any node, as it holds no
-                        // object).
-                        full = Some((unsafe { mags.replace_loaded(e) }, mags.node()));
+                if let Some(e) = empty.take() {
+                    // As in `free_overflow`: the commit, or `e` stays in hand.
+                    let capacity = self.state.capacity();
+                    // SAFETY: An empty magazine of this cache (of any node, as it holds no
+                    // object).
+                    match unsafe { mags.commit_empty(e, capacity) } {
+                        Ok(f) => full = Some((f, mags.node())),
+                        Err(e) => empty = Some(e),
                     }
                 }
                 !mags.is_full()

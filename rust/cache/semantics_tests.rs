@@ -12,7 +12,7 @@ use crate::{
         Config, //
     },
     magazines::stats::Stat,
-    policy::depot::Stack,
+    policy::pair::Stack,
     semantics::{
         gfp::Gfp,
         hardening,
@@ -340,19 +340,21 @@ mod tests {
         Ok(())
     }
 
-    /// An empty magazine that waited in a depot while the capacity changed comes out with the
-    /// capacity now, so that a CPU never holds a magazine larger than the capacity.
+    /// An empty magazine takes the capacity read under the depot's lock when it reaches the
+    /// depot (`Depot::put_empty`), not the one it had on its way there; a CPU installs it with
+    /// the capacity read under the CPU's lock (`CpuMagazines::commit_empty`, checked by
+    /// `make policy-test`), so that a CPU never holds a magazine of another capacity.
     #[test]
     fn depot_empties_take_the_capacity_now() -> Result {
         let c = fixed_cache(c"pcpu_array_test_fit_empty", 8)?;
         let node = cpu_node(first_cpu()?);
         let state = c.state();
         let empty = state.new_magazine(GFP_KERNEL)?;
+        state.store_capacity(4);
         state.recycle(node, empty);
         assert_eq!(state.depot_magazines(), (0, 1));
-        state.store_capacity(4);
-        let got = state.get_empty_for_full(node);
         state.store_capacity(8);
+        let got = state.get_empty_for_full(node);
         let capacity = got.as_ref().map(|m| Stack::capacity(&**m));
         if let Some(m) = got {
             state.recycle(node, m);

@@ -3,7 +3,7 @@
 //! The adaptive magazine capacity of a cache.
 //!
 //! Every [`ADAPT_INTERVAL_MS`] a periodic work item (`crate::magazines::state::AdaptTick`) hands the counters of the
-//! interval that ended to the cache's [`CapacityController`] (`crate::policy::depot`, where the
+//! interval that ended to the cache's [`CapacityController`] (`crate::policy::capacity`, where the
 //! rule is tested in user space): the capacity grows by half when the depot lock was contended
 //! or depot requests kept missing (Bonwick's contention counter, UMA's bucket sizing), and
 //! shrinks by a quarter after quiet intervals. It stays between a floor, the capacity the cache
@@ -18,9 +18,9 @@ use crate::{
             Stats, //
         },
     },
-    policy::depot::{
-        CapacityController,
-        IntervalCounts, //
+    policy::{
+        capacity::CapacityController,
+        depot::IntervalCounts, //
     },
 };
 use kernel::{

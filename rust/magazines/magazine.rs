@@ -15,7 +15,7 @@
 
 use crate::{
     magazines::hit,
-    policy::depot::{
+    policy::pair::{
         MagazinePair,
         Stack, //
     },
@@ -40,8 +40,8 @@ pub(crate) use crate::sys::abi_types::MAX_CAPACITY;
 // refill or a flush is one bulk call and its pointers never need a heap buffer.
 const _: () = assert!(MAX_CAPACITY == 2 * BATCH_MAX);
 
-// A magazine of the policy (`crate::policy::depot`) and an array hold as many objects at most.
-const _: () = assert!(MAX_CAPACITY == crate::policy::depot::MAGAZINE_MAX);
+// A magazine of the policy (`crate::policy::pair`) and an array hold as many objects at most.
+const _: () = assert!(MAX_CAPACITY == crate::policy::pair::MAGAZINE_MAX);
 
 // What the inline hit path of consumers reads: an array is a `struct pcpu_array_magazine`, and
 // a CPU's magazines are the `loaded`, `previous` and `node` of a `struct pcpu_array_cpu`.
@@ -156,15 +156,15 @@ impl Magazine {
     }
 
     /// Sets the capacity to `capacity`, clamped to `1..=MAX_CAPACITY`. Fails, changing nothing,
-    /// when the array holds more objects than that.
-    pub(crate) fn set_capacity(&mut self, capacity: usize) -> bool {
+    /// when the array holds more objects than that: `Err(n)` says how many to take out first.
+    pub(crate) fn set_capacity(&mut self, capacity: usize) -> Result<(), usize> {
         let capacity = capacity.clamp(1, MAX_CAPACITY);
         if self.len > capacity {
-            return false;
+            return Err(self.len - capacity);
         }
         // INVARIANT: `len <= capacity <= MAX_CAPACITY`.
         self.capacity = capacity;
-        true
+        Ok(())
     }
 
     /// Whether the array holds `capacity` objects.
@@ -333,14 +333,37 @@ impl Magazine {
 }
 
 impl Stack for Magazine {
-    #[inline]
+    type Handle = NonNull<c_void>;
+
+    #[inline(always)]
     fn len(&self) -> usize {
         self.len
     }
 
-    #[inline]
+    #[inline(always)]
     fn capacity(&self) -> usize {
         self.capacity
+    }
+
+    fn set_capacity(&mut self, capacity: usize) -> Result<(), usize> {
+        Magazine::set_capacity(self, capacity)
+    }
+
+    #[inline(always)]
+    fn pop(&mut self) -> Option<NonNull<c_void>> {
+        Magazine::pop(self)
+    }
+
+    #[inline(always)]
+    fn is_empty(&self) -> bool {
+        Magazine::is_empty(self)
+    }
+
+    // `len == capacity`, as the push tests it (`Magazine::is_full`), so that a push after the
+    // pair's decision does not test again.
+    #[inline(always)]
+    fn is_full(&self) -> bool {
+        Magazine::is_full(self)
     }
 }
 
@@ -355,8 +378,12 @@ pub(crate) type MagazineBox = KBox<Magazine>;
 ///
 /// Allocations pop from the loaded magazine; when it is empty and the previous one is not, the
 /// two swap. Frees push onto the loaded magazine; when it is full and the previous one is not,
-/// the two swap. Only when both are exhausted does the CPU need its depot or the backing cache
-/// ([`crate::policy::depot::alloc_step`], [`crate::policy::depot::free_step`]).
+/// the two swap. Only when both are exhausted does the CPU need its depot or the backing cache.
+/// Every such decision is the policy's ([`MagazinePair`]: [`crate::policy::pair::alloc_step`],
+/// [`crate::policy::pair::free_step`], [`MagazinePair::commit_full`],
+/// [`MagazinePair::commit_empty`], [`MagazinePair::set_capacity`]), checked in user space by
+/// `make policy-test`; the hit paths ([`CpuMagazines::pop_loaded`],
+/// [`CpuMagazines::push_loaded`]) take none.
 ///
 /// # Invariants
 ///
@@ -408,30 +435,26 @@ impl CpuMagazines {
         self.pair.len()
     }
 
-    /// Whether neither magazine holds an object.
+    /// Whether neither magazine holds an object ([`MagazinePair::is_empty`]).
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
-        self.pair.loaded().is_empty() && self.pair.previous().is_empty()
+        self.pair.is_empty()
     }
 
-    /// Whether both magazines are full: a free needs the depot or the backing cache.
+    /// Whether both magazines are full: a free needs the depot or the backing cache
+    /// ([`MagazinePair::is_full`]).
     #[inline]
     pub(crate) fn is_full(&self) -> bool {
-        self.pair.loaded().is_full() && self.pair.previous().is_full()
+        self.pair.is_full()
     }
 
     /// Takes the most recently pushed object of the loaded magazine, swapping in the previous
-    /// one first when the loaded one is empty. `None` when both are empty.
+    /// one first when the loaded one is empty ([`MagazinePair::pop`]). `None` when both are
+    /// empty.
     #[inline(always)]
     pub(crate) fn pop(&mut self) -> Option<NonNull<c_void>> {
-        // Inline, swap included: a call here would cost the hit path the registers it saves.
-        if self.pair.loaded().is_empty() {
-            if self.pair.previous().is_empty() {
-                return None;
-            }
-            self.pair.swap();
-        }
-        self.pair.loaded_mut().pop()
+        // Inline, swap included: a call here would cost the miss path the registers it saves.
+        self.pair.pop()
     }
 
     /// Takes the most recently pushed object of the loaded magazine, without a swap: the hit
@@ -467,14 +490,11 @@ impl CpuMagazines {
     #[inline(always)]
     pub(crate) unsafe fn push(&mut self, obj: NonNull<c_void>) -> Result<(), NonNull<c_void>> {
         // Inline, swap included, as in `pop`.
-        if self.pair.loaded().is_full() {
-            if self.pair.previous().is_full() {
-                return Err(obj);
-            }
-            self.pair.swap();
+        match self.pair.push_magazine() {
+            // SAFETY: Guaranteed by the caller.
+            Some(magazine) => unsafe { magazine.push(obj) },
+            None => Err(obj),
         }
-        // SAFETY: Guaranteed by the caller.
-        unsafe { self.pair.loaded_mut().push(obj) }
     }
 
     /// The loaded magazine, for a refill.
@@ -482,36 +502,57 @@ impl CpuMagazines {
         self.pair.loaded_mut()
     }
 
-    /// Makes `magazine` the loaded one and returns the one it replaces.
+    /// The commit of an allocation's trade with the depot ([`MagazinePair::commit_full`]):
+    /// installs `full` as the loaded magazine when both are still empty and it takes
+    /// `capacity`, the capacity now, and returns the one it replaces; otherwise gives `full`
+    /// back.
     ///
     /// # Safety
     ///
-    /// `magazine` must come from the same cache's `CacheState::new_magazine`, and hold only objects
+    /// `full` must come from the same cache's `CacheState::new_magazine`, and hold only objects
     /// of memory node [`CpuMagazines::node`] when the cache keeps objects apart by node.
-    pub(crate) unsafe fn replace_loaded(&mut self, magazine: MagazineBox) -> MagazineBox {
+    pub(crate) unsafe fn commit_full(
+        &mut self,
+        full: MagazineBox,
+        capacity: usize,
+    ) -> Result<MagazineBox, MagazineBox> {
         // INVARIANT: Guaranteed by the caller.
-        self.pair.replace_loaded(magazine)
+        self.pair.commit_full(full, capacity)
+    }
+
+    /// The commit of a free's trade with the depot ([`MagazinePair::commit_empty`]): installs
+    /// `empty` as the loaded magazine, with `capacity`, when both are still full, and returns
+    /// the full one it replaces; otherwise gives `empty` back.
+    ///
+    /// # Safety
+    ///
+    /// `empty` must come from the same cache's `CacheState::new_magazine` (it holds no object,
+    /// so of no node).
+    pub(crate) unsafe fn commit_empty(
+        &mut self,
+        empty: MagazineBox,
+        capacity: usize,
+    ) -> Result<MagazineBox, MagazineBox> {
+        // INVARIANT: Guaranteed by the caller; `commit_empty` installs only an empty magazine.
+        self.pair.commit_empty(empty, capacity)
     }
 
     /// Each magazine in turn, previous first, for a dead CPU whose magazines go to the depot.
     ///
     /// # Safety
     ///
-    /// Whatever `f` leaves in place of a magazine must satisfy what
-    /// [`CpuMagazines::replace_loaded`] requires.
+    /// Whatever `f` leaves in place of a magazine must come from the same cache's
+    /// `CacheState::new_magazine`, and hold only objects of memory node [`CpuMagazines::node`]
+    /// when the cache keeps objects apart by node.
     pub(crate) unsafe fn for_each_magazine(&mut self, mut f: impl FnMut(&mut MagazineBox)) {
-        f(self.pair.previous_mut());
-        f(self.pair.loaded_mut());
+        f(self.pair.previous_owner());
+        f(self.pair.loaded_owner());
     }
 
-    /// Sets the capacity of both magazines to `capacity`. Fails, changing nothing, when either
-    /// holds more objects than that.
-    pub(crate) fn set_capacity(&mut self, capacity: usize) -> bool {
-        if self.pair.loaded().len() > capacity || self.pair.previous().len() > capacity {
-            return false;
-        }
-        self.pair.loaded_mut().set_capacity(capacity)
-            && self.pair.previous_mut().set_capacity(capacity)
+    /// Sets the capacity of both magazines to `capacity` ([`MagazinePair::set_capacity`]).
+    /// Fails, changing nothing, when either holds more objects than that.
+    pub(crate) fn set_capacity(&mut self, capacity: usize) -> Result<(), usize> {
+        self.pair.set_capacity(capacity)
     }
 
     /// Moves up to `n` of the oldest objects to the end of `batch`: those of the previous

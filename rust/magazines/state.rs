@@ -14,8 +14,12 @@
 //! Each memory node has a depot: bounded lists of full and empty magazines
 //! ([`crate::policy::depot::Depot`]) under a spinlock. A CPU goes to its node's depot only when
 //! both of its magazines are exhausted, and only with its own lock dropped: it takes what it
-//! needs from the depot, re-locks its magazines, re-checks them (the task may have moved, an
-//! interrupt may have changed them) and gives back what it did not use. The per-CPU lock and the
+//! needs from the depot ([`CacheState::get_full`], [`CacheState::get_empty_for_full`]),
+//! re-locks its magazines, re-checks them (the task may have moved, an interrupt may have
+//! changed them, the capacity may have changed: `CpuMagazines::commit_full`,
+//! `CpuMagazines::commit_empty`) and gives back what it did not use ([`CacheState::put_full`],
+//! [`CacheState::recycle`]). Every decision on the way is the policy's
+//! ([`crate::policy::pair::MagazinePair`] describes the phases). The per-CPU lock and the
 //! depot lock are therefore never held together, and neither is held across a call into the
 //! slab allocator (a new magazine, a bulk call), which is made with both dropped.
 //!
@@ -71,11 +75,15 @@ use crate::{
             Tick, //
         },
     },
-    policy::depot::{
-        Depot,
-        Stack,
-        TrimScope,
-        DEPOT_DEFAULT_LIMIT, //
+    policy::{
+        depot::{
+            Depot,
+            EmptyForFull,
+            Refused,
+            TrimScope,
+            DEPOT_DEFAULT_LIMIT, //
+        },
+        pair::Stack,
     },
     semantics::{
         backing::BackingCache,
@@ -289,7 +297,8 @@ impl CacheState {
     /// called with a per-CPU or depot lock held.
     pub(crate) fn new_magazine(&self, flags: kernel::alloc::Flags) -> Result<MagazineBox> {
         let mut magazine = KBox::new(self.template.empty_like(), flags)?;
-        magazine.set_capacity(self.capacity());
+        // Cannot fail: an empty magazine takes any capacity.
+        let _ = magazine.set_capacity(self.capacity());
         Ok(magazine)
     }
 
@@ -299,8 +308,7 @@ impl CacheState {
     pub(crate) fn fit(&self, magazine: &mut MagazineBox) -> usize {
         let capacity = self.capacity();
         let mut freed = 0;
-        while !magazine.set_capacity(capacity) {
-            let excess = Stack::len(&**magazine).saturating_sub(capacity);
+        while let Err(excess) = magazine.set_capacity(capacity) {
             let mut batch = Batch::new();
             freed += magazine.take_oldest_into(excess.min(BATCH_MAX), &mut batch);
             self.free_batch(&mut batch);
@@ -312,8 +320,11 @@ impl CacheState {
     /// debugfs `capacity` file: empties the depots, then has each online CPU give back what
     /// its magazines hold beyond the new capacity, and resizes the magazines of the offline
     /// CPUs, with CPU hotplug held off. A magazine on its way through a depot meanwhile is
-    /// fitted when it reaches the depot or a CPU ([`CacheState::fit`]). May sleep. `EINVAL`
-    /// outside the bounds.
+    /// fitted when it reaches the depot or a CPU: each takes the capacity it reads under the
+    /// depot's lock (`Depot::put_full`, `Depot::put_empty`) or the CPU's
+    /// (`CpuMagazines::commit_full`, `CpuMagazines::commit_empty`), so that none of the old
+    /// capacity arrives after its depot was emptied or its CPU resized here. May sleep.
+    /// `EINVAL` outside the bounds.
     pub(crate) fn set_capacity(&self, capacity: usize) -> Result {
         if capacity == 0 || capacity > MAX_CAPACITY {
             return Err(EINVAL);
@@ -335,7 +346,8 @@ impl CacheState {
                 drain(&self.backing, |batch| {
                     mags.take_oldest_into(BATCH_MAX, batch)
                 });
-                mags.set_capacity(capacity);
+                // Cannot fail: drained, the magazines are empty.
+                let _ = mags.set_capacity(capacity);
             }
         }
         self.count(Stat::CapacityResize, 1);
@@ -352,7 +364,7 @@ impl CacheState {
         while busy < 8 {
             let mut batch = Batch::new();
             let done = self.with_this_cpu(None, |mags, _| {
-                if mags.set_capacity(capacity) {
+                if mags.set_capacity(capacity).is_ok() {
                     return true;
                 }
                 freed += mags.take_oldest_into(BATCH_MAX, &mut batch);
@@ -409,14 +421,14 @@ impl CacheState {
     ///
     /// Must be called where [`depot_allowed`] holds.
     pub(crate) fn get_empty_for_full(&self, node: i32) -> Option<MagazineBox> {
-        let got = self.depot(node).and_then(|d| {
-            let mut depot = self.lock_depot(d);
-            (depot.full_len() < depot.limit()).then(|| depot.get_empty())
-        });
+        let got = self
+            .depot(node)
+            .map(|d| self.lock_depot(d).get_empty_for_full());
+        // Its capacity is set when it is installed (`CpuMagazines::commit_empty`).
         let magazine = match got {
-            Some(Some(magazine)) => Some(self.fitted_empty(magazine)),
-            Some(None) => self.new_magazine(GFP_NOWAIT).ok(),
-            None => None,
+            Some(EmptyForFull::Empty(magazine)) => Some(magazine),
+            Some(EmptyForFull::NoEmpty) => self.new_magazine(GFP_NOWAIT).ok(),
+            Some(EmptyForFull::Miss) | None => None,
         };
         if magazine.is_none() {
             self.count(Stat::DepotMiss, 1);
@@ -424,11 +436,11 @@ impl CacheState {
         magazine
     }
 
-    /// `magazine`, an empty one from a depot, with the capacity now: the capacity may have
-    /// changed while it waited there.
+    /// `magazine`, an empty one from a depot, with the capacity now, for a dead CPU: CPU
+    /// hotplug and `CacheState::set_capacity` exclude each other.
     fn fitted_empty(&self, mut magazine: MagazineBox) -> MagazineBox {
         // Cannot fail: an empty magazine takes any capacity up to `MAX_CAPACITY`.
-        magazine.set_capacity(self.capacity());
+        let _ = magazine.set_capacity(self.capacity());
         magazine
     }
 
@@ -438,16 +450,24 @@ impl CacheState {
     ///
     /// Must be called where [`depot_allowed`] holds, or from the hotplug teardown.
     pub(crate) fn put_full(&self, node: i32, mut magazine: MagazineBox) -> bool {
-        self.fit(&mut magazine);
-        let rejected = match self.depot(node) {
-            Some(d) => self.lock_depot(d).put_full(magazine).err(),
-            None => Some(magazine),
-        };
-        match rejected {
-            None => true,
-            Some(magazine) => {
-                self.recycle(node, magazine);
-                false
+        loop {
+            self.fit(&mut magazine);
+            let refused = match self.depot(node) {
+                Some(d) => {
+                    let mut depot = self.lock_depot(d);
+                    // The capacity read under the lock, where `set_capacity` empties the depot.
+                    depot.put_full(magazine, self.capacity()).err()
+                }
+                None => Some(Refused::Rejected(magazine)),
+            };
+            match refused {
+                None => return true,
+                // The capacity shrank since the fit: fit again.
+                Some(Refused::Unfit(m)) => magazine = m,
+                Some(Refused::Rejected(m)) => {
+                    self.recycle(node, m);
+                    return false;
+                }
             }
         }
     }
@@ -457,9 +477,11 @@ impl CacheState {
     /// Returns how many objects went back to the backing cache.
     pub(crate) fn recycle(&self, node: i32, mut magazine: MagazineBox) -> usize {
         let freed = drain(&self.backing, |batch| magazine.take_into(BATCH_MAX, batch));
-        magazine.set_capacity(self.capacity());
         if let Some(d) = self.depot(node) {
-            let rejected = self.lock_depot(d).put_empty(magazine).err();
+            let mut depot = self.lock_depot(d);
+            // The capacity read under the lock, as in `put_full`.
+            let rejected = depot.put_empty(magazine, self.capacity()).err();
+            drop(depot);
             // Freed with the lock dropped.
             drop(rejected);
         }

@@ -3,46 +3,57 @@
 //! The depot's two-phase trade, with concurrent actors: every interleaving of a few small cases,
 //! and random schedules of larger ones, checked after every step.
 //!
-//! The policy ([`Depot`], [`MagazinePair`], [`alloc_step`], [`free_step`]) is the real one; what
-//! this file adds is the kernel's protocol around it (`rust/shared.rs`, `rust/cache.rs`,
-//! `rust/cpu_array.rs`), rewritten as state machines whose steps are the protocol's atomic
-//! sections, and a scheduler of its own (no `loom` here: the crate has no dependencies) that
-//! interleaves them.
+//! The policy is the module's own (`rust/policy/`): [`Depot`], [`MagazinePair`] and the
+//! decisions they make are the functions the kernel calls, and each step below calls the same
+//! one as the kernel for the same step: the pop or push with the swap (`MagazinePair::pop`,
+//! `MagazinePair::push_magazine`: `alloc_step`, `free_step`), the take
+//! ([`Depot::get_full`], [`Depot::get_empty_for_full`]), the re-check that commits the trade
+//! with the CPU re-locked ([`MagazinePair::commit_full`], [`MagazinePair::commit_empty`]), the
+//! give-back ([`Depot::put_full`], [`Depot::put_empty`]) and the resize
+//! ([`MagazinePair::set_capacity`]). What this file adds is the kernel's protocol around them
+//! (`rust/magazines/state.rs`, `rust/cache/alloc.rs`, `rust/cache/free.rs`,
+//! `rust/magazines/magazine.rs`), rewritten as state machines whose steps are the protocol's
+//! atomic sections, and a scheduler of its own (no `loom` here: the crate has no dependencies)
+//! that interleaves them.
 //!
 //! # The protocol, as the kernel runs it
 //!
 //! `[cpu]` is a section under the current CPU's `local_trylock_t`, pinned
-//! (`Shared::with_this_cpu`, `with_this_cpu_raw`): the trylock may fail, and then the section
-//! does not run. `[depot]` is a section under a node's depot spinlock, interrupts off
-//! (`Shared::lock_depot`). `[backing]` is a call into the backing cache, with neither lock held
-//! and unpinned. `node` is `this_node()`, read unpinned: the task may be on another CPU, of
-//! another node, by the time it uses it. Between any two sections the task may migrate, and an
-//! interrupt (or, on PREEMPT_RT, another task on the CPU) may run on the CPU: while a section
-//! holds the CPU's lock, whatever runs there finds the trylock failing.
+//! (`CacheState::with_this_cpu`, `with_this_cpu_raw`): the trylock may fail, and then the
+//! section does not run. `[depot]` is a section under a node's depot spinlock, interrupts off
+//! (`CacheState::lock_depot`). `[backing]` is a call into the backing cache, with neither lock
+//! held and unpinned. `node` is `this_node()`, read unpinned: the task may be on another CPU,
+//! of another node, by the time it uses it. `capacity` is the capacity now, read in the
+//! section that uses it. Between any two sections the task may migrate, and an interrupt (or,
+//! on PREEMPT_RT, another task on the CPU) may run on the CPU: while a section holds the CPU's
+//! lock, whatever runs there finds the trylock failing.
 //!
-//! **Allocation** (`cache.rs`: `Cache::alloc`, `alloc_miss`, `load_from_depot`,
+//! **Allocation** (`rust/cache/alloc.rs`: `Cache::alloc`, `alloc_miss`, `load_from_depot`,
 //! `refill_and_pop`, `refill_this_cpu`, `alloc_backing`):
 //!
 //! 1. `[cpu]` `alloc` (raw): pop the loaded magazine. Trylock failed: `alloc_bypass_trylock`,
 //!    then `[backing]` one object (`alloc_backing`). Popped: done. Empty: 2.
-//! 2. `[cpu]` `alloc_miss`: pop with the swap (`CpuMagazines::pop`, i.e. [`alloc_step`]).
+//! 2. `[cpu]` `alloc_miss`: pop with the swap (`CpuMagazines::pop`, i.e. `MagazinePair::pop`).
 //!    Popped: done. Both empty, *or the trylock failed*: 3.
 //! 3. Where `depot_allowed()` (a task or a softirq with interrupts on; not a hard interrupt):
 //!    `load_from_depot(node, pop)`:
-//!    1. `[depot]` `Shared::get_full(node)`: [`Depot::get_full`]. None: `depot_miss`, and 4.
-//!    2. `Shared::fit` (unlocked): the magazine gets the capacity now; the objects beyond it go
-//!       `[backing]`.
+//!    1. `[depot]` `CacheState::get_full(node)`: [`Depot::get_full`]. None: `depot_miss`, and 4.
+//!    2. `CacheState::fit` (unlocked): the magazine gets the capacity now; the objects beyond it
+//!       go `[backing]`.
 //!    3. `[cpu]` the re-check. Trylock failed: nothing installed. The CPU's magazines are of
-//!       another node than `node` (the task moved): nothing installed. Both magazines still
-//!       empty: the full magazine becomes the loaded one (`replace_loaded`, `depot_get`), the old
-//!       loaded one is in hand. Not empty any more (an interrupt, or on PREEMPT_RT another task,
-//!       freed meanwhile): nothing installed. Then, unless the trylock failed or the node
-//!       differed, pop (with the swap).
-//!    4. Unlocked, a full magazine not installed goes back: `Shared::put_full(node)`: fit again,
-//!       `[depot]` [`Depot::put_full`]; refused (the list reached its limit meanwhile):
-//!       `Shared::recycle`: `[backing]` all its objects, the capacity now, `[depot]`
-//!       [`Depot::put_empty`]; refused too: the magazine is freed.
-//!    5. Unlocked, the replaced loaded magazine: `Shared::recycle(node)` (it holds nothing).
+//!       another node than `node` (the task moved): nothing installed. Otherwise
+//!       `CpuMagazines::commit_full` ([`MagazinePair::commit_full`] with `capacity`): both
+//!       magazines still empty and the full one fits the capacity now: it becomes the loaded
+//!       one (`depot_get`), the old loaded one is in hand; not empty any more (an interrupt, or
+//!       on PREEMPT_RT another task, freed meanwhile), or the capacity shrank below what it
+//!       holds: nothing installed. Then, unless the trylock failed or the node differed, pop
+//!       (with the swap).
+//!    4. Unlocked, a full magazine not installed goes back: `CacheState::put_full(node)`: fit
+//!       again, `[depot]` [`Depot::put_full`] with `capacity`; unfit (the capacity shrank since
+//!       the fit): again; refused (the list reached its limit meanwhile):
+//!       `CacheState::recycle`: `[backing]` all its objects, `[depot]` [`Depot::put_empty`]
+//!       with `capacity`; refused too: the magazine is freed.
+//!    5. Unlocked, the replaced loaded magazine: `CacheState::recycle(node)` (it holds nothing).
 //!    6. Popped: done. Otherwise 4.
 //! 4. The gfp flags may not block (or a hard interrupt): `alloc_bypass_noblock`, `[backing]` one.
 //! 5. `refill_and_pop`: `[backing]` `batch()` objects (on `this_node()` on NUMA); `[cpu]`
@@ -52,25 +63,28 @@
 //!    (`alloc_backing`); `[backing]` the rest of the batch and the remote objects. Still nothing:
 //!    `alloc_bypass_refill_failed`, `[backing]` one.
 //!
-//! **Free** (`cache.rs`: `Cache::free`, `free_checked`, `push_or_overflow`, `free_overflow`,
-//! `put_full_counted`, `free_backing`; `shared.rs`: `get_empty_for_full`, `fitted_empty`):
+//! **Free** (`rust/cache/free.rs`: `Cache::free`, `free_checked`, `push_or_overflow`,
+//! `free_overflow`, `put_full_counted`, `free_backing`; `rust/magazines/state.rs`:
+//! `get_empty_for_full`):
 //!
 //! 1. `[cpu]` `push_or_overflow` (raw): trylock failed: `free_bypass_trylock`, `[backing]`. On
 //!    NUMA an object of another node than the CPU's: `free_remote_node`, `[backing]`. Pushed
 //!    onto the loaded magazine: done. Full: 2.
-//! 2. `[cpu]` `free_overflow`: push with the swap (`CpuMagazines::push`, i.e. [`free_step`]).
-//!    Pushed: done. Both full, the trylock failed or another node: 3.
-//! 3. `node = this_node()`. Where `depot_allowed()`: `Shared::get_empty_for_full(node)`:
-//!    `[depot]` when the full list is below its limit, [`Depot::get_empty`]; one:
-//!    `fitted_empty` (the capacity now); none: `new_magazine(GFP_NOWAIT)`, which may fail; at the
-//!    limit: nothing. Nothing: `depot_miss`.
+//! 2. `[cpu]` `free_overflow`: push with the swap (`CpuMagazines::push`, i.e.
+//!    `MagazinePair::push_magazine`). Pushed: done. Both full, the trylock failed or another
+//!    node: 3.
+//! 3. `node = this_node()`. Where `depot_allowed()`: `CacheState::get_empty_for_full(node)`:
+//!    `[depot]` [`Depot::get_empty_for_full`]: an empty magazine; none, but room for the full
+//!    one: `new_magazine(GFP_NOWAIT)`, which may fail; at the limit (a miss in the depot's
+//!    counts): nothing. Nothing: `depot_miss`.
 //! 4. `[cpu]` the re-check (`free_bypass_trylock` when the trylock fails: not cached). Another
-//!    node than the object's: `free_remote_node`, not cached. Both magazines still full: with
-//!    the empty magazine, it replaces the loaded one, which is in hand with *this CPU's* node;
-//!    without, where `bulk_allowed()`, `batch()` objects of the top of the loaded magazine are
-//!    taken (`array_flush`). Then push with the swap: cached, or `free_bypass_full`. Not full
-//!    any more (an interrupt allocated, the task moved to a CPU with room): the empty magazine
-//!    stays in hand and the push succeeds.
+//!    node than the object's: `free_remote_node`, not cached. With the empty magazine:
+//!    `CpuMagazines::commit_empty` ([`MagazinePair::commit_empty`] with `capacity`): both still
+//!    full, it replaces the loaded one with the capacity now, which is in hand with *this
+//!    CPU's* node; not full any more (an interrupt allocated, the task moved to a CPU with
+//!    room), it stays in hand. Without, both full and where `bulk_allowed()`, `batch()`
+//!    objects of the top of the loaded magazine are taken (`array_flush`). Then push with the
+//!    swap: cached, or `free_bypass_full`.
 //! 5. Unlocked: the full magazine to its node's depot (`put_full_counted`: `depot_put`, or
 //!    `depot_miss` and its objects `[backing]` through `recycle`), the unused empty magazine
 //!    `recycle(node)`, `[backing]` the flushed objects, and when not cached `[backing]` the
@@ -80,24 +94,25 @@
 //! pushes the objects of the CPU's node until both magazines are full, the others aside
 //! (trylock failed: all `[backing]`); while objects are left untried and the depot is allowed,
 //! `trade_full_loaded`: `node = this_node()`, `get_empty_for_full(node)` (3 above; nothing:
-//! stop), `[cpu]` re-check: both full, the empty one replaces the loaded one; room is whether
-//! they are not full now (trylock failed: no room); unlocked, the full one `put_full_counted`
-//! to the CPU's node, the unused empty one `recycle(node)`; room: `[cpu]` `push_bulk` again
-//! (trylock failed, or nothing tried: stop). Then `[backing]` what is left (`free_backing`).
+//! stop), `[cpu]` re-check: `commit_empty` as in 4; room is whether they are not full now
+//! (trylock failed: no room); unlocked, the full one `put_full_counted` to the CPU's node, the
+//! unused empty one `recycle(node)`; room: `[cpu]` `push_bulk` again (trylock failed, or
+//! nothing tried: stop). Then `[backing]` what is left (`free_backing`).
 //!
 //! **Bulk allocation** (`Cache::alloc_bulk_zeroing`, `pop_bulk`): `[cpu]` pop up to `n`
 //! (trylock failed: nothing, all from the backing cache); while short and the depot is allowed,
 //! `load_from_depot(this_node(), pop the rest)` (3 of the allocation), until it gives nothing;
 //! `[backing]` the rest.
 //!
-//! **Flush** (`Shared::flush_this_cpu`, run by the shrinker and `pcpu_array_shrink()` in a
+//! **Flush** (`CacheState::flush_this_cpu`, run by the shrinker and `pcpu_array_shrink()` in a
 //! kworker bound to the CPU): `[cpu]` take the oldest `min(left, BATCH_MAX)` objects (previous
 //! magazine first; trylock failed: none), `[backing]` them, again while a whole batch came.
-//! **Trim** (`Shared::trim_depots`): for each depot, `[depot]` [`Depot::trim`], `[backing]` the
-//! magazine's objects, the magazine freed; again until nothing comes. `end_depot_intervals`:
-//! `[depot]` [`Depot::end_interval`] for each node. **Capacity** (`Shared::set_capacity`): store
-//! the capacity, trim every depot, then on each CPU (a bound kworker) `resize_this_cpu`:
-//! `[cpu]` set both magazines' capacity, or take the `BATCH_MAX` oldest objects and `[backing]`
+//! **Trim** (`CacheState::trim_depots`): for each depot, `[depot]` [`Depot::trim`],
+//! `[backing]` the magazine's objects, the magazine freed; again until nothing comes.
+//! `end_depot_intervals`: `[depot]` [`Depot::end_interval`] for each node. **Capacity**
+//! (`CacheState::set_capacity`): store the capacity, trim every depot, then on each CPU (a
+//! bound kworker) `resize_this_cpu`: `[cpu]` set both magazines' capacity
+//! ([`MagazinePair::set_capacity`]), or take the `BATCH_MAX` oldest objects and `[backing]`
 //! them and try again (the trylock failing 8 times gives up).
 //!
 //! # The model
@@ -138,7 +153,7 @@
 //! `1..=` the largest ever set; each depot list within its limit, full ones non-empty and empty
 //! ones empty, [`Depot::objects`] their sum; on NUMA every object of a CPU's magazines or of a
 //! depot is of that CPU's or depot's node; the objects parked within the memory bound; each
-//! CPU's `objects_cached` level (base + `free_array` - `alloc_array`, as `crate::stats` derives
+//! CPU's `objects_cached` level (base + `free_array` - `alloc_array`, as `crate::magazines::stats` derives
 //! it) equal to what its magazines hold; `in_use()` (allocations minus frees, as the kernel
 //! counts them) equal to what the users hold; the locks and interrupt stacks consistent; a
 //! shadow of the depot's working-set minima equal to what [`Depot::excess_full`] shows. At the
@@ -146,14 +161,13 @@
 //! say, and the trades and misses [`Depot::end_interval`] reports equal what the model saw move
 //! in and out of each depot.
 //!
-//! Not checked, because it does not hold: that once `Shared::set_capacity` returns every
-//! magazine has the new capacity. `Shared::fit` runs before the depot lock (in `put_full`) or
-//! the CPU's lock (in `get_full`, before `load_from_depot` installs the magazine) is taken, so
-//! a magazine fitted just before the capacity is stored reaches the depot after
-//! `trim_depots(All)`, or a CPU after its `resize_this_cpu`, with the old capacity (the case
-//! "capacity change" reaches both). It is fitted again on its next way through a depot; until
-//! then a CPU may park up to twice the old capacity. No object is lost, and the memory bound,
-//! which takes the largest capacity, holds.
+//! Once `CacheState::set_capacity` has returned (and until the next one begins), every
+//! magazine of a depot and of a CPU has its capacity, but on a CPU whose `resize_this_cpu`
+//! gave up: a magazine takes the capacity it reads under the lock of the depot it reaches
+//! ([`Depot::put_full`], [`Depot::put_empty`]) or of the CPU that installs it
+//! ([`MagazinePair::commit_full`], [`MagazinePair::commit_empty`]), and `set_capacity` empties
+//! each depot and resizes each CPU under those locks after it stores the capacity. (Fitting
+//! before taking the lock, as the module once did, fails this in the case "capacity change".)
 //!
 //! [`explore`] walks every interleaving depth first, replaying the schedule from the start to
 //! backtrack (the depot cannot be cloned), and merges the states already seen by a 128-bit
@@ -162,16 +176,18 @@
 //! The counts of complete schedules it reports are exact. [`run_random`] runs long random
 //! schedules of larger systems.
 
-use crate::depot_policy::{
-    alloc_step,
-    free_step,
-    AllocStep,
-    Depot,
-    FreeStep,
-    IntervalCounts,
-    MagazinePair,
-    PlainMagazine,
-    TrimScope, //
+use crate::{
+    policy::{
+        depot::{
+            Depot,
+            EmptyForFull,
+            IntervalCounts,
+            Refused,
+            TrimScope, //
+        },
+        pair::MagazinePair,
+    },
+    reference::PlainMagazine,
 };
 use core::{
     hash::{
@@ -242,8 +258,8 @@ impl Rng {
     }
 }
 
-/// A magazine on the heap, as the kernel's `Magazine` (`KBox<Magazine>`): what moves between a
-/// CPU, a depot and an actor's hands as one pointer. The tag names it in traces and in the
+/// A magazine on the heap, as the kernel's `MagazineBox` (`KBox<Magazine>`): what moves
+/// between a CPU, a depot and an actor's hands as one pointer. The tag names it in traces and in the
 /// check that no magazine is lost or duplicated.
 struct Mag {
     /// The magazine's name.
@@ -317,13 +333,13 @@ enum Op {
     AllocBulk(usize),
     /// `Cache::free_bulk` of this many objects, the user's last ones.
     FreeBulk(usize),
-    /// `Shared::flush_this_cpu` with this budget, on the actor's CPU.
+    /// `CacheState::flush_this_cpu` with this budget, on the actor's CPU.
     Flush(usize),
-    /// `Shared::trim_depots` with this budget, every magazine (`true`) or the excess.
+    /// `CacheState::trim_depots` with this budget, every magazine (`true`) or the excess.
     Trim(bool, usize),
-    /// `Shared::end_depot_intervals`.
+    /// `CacheState::end_depot_intervals`.
     EndIntervals,
-    /// `Shared::set_capacity` to this capacity.
+    /// `CacheState::set_capacity` to this capacity.
     SetCapacity(usize),
 }
 
@@ -345,9 +361,9 @@ enum Phase {
     AllocMiss,
     /// Allocation: to the depot, or past it.
     AllocDepot,
-    /// `load_from_depot`: `Shared::get_full`.
+    /// `load_from_depot`: `CacheState::get_full`.
     LoadGet,
-    /// `load_from_depot`: `Shared::fit` of the full magazine.
+    /// `load_from_depot`: `CacheState::fit` of the full magazine.
     LoadFit,
     /// `load_from_depot`: the re-check and the install.
     LoadLock,
@@ -365,13 +381,13 @@ enum Phase {
     AllocBacking,
     /// The magazines in hand go back: the full one, then the empty one.
     GiveBack,
-    /// `Shared::put_full`: its `fit`.
+    /// `CacheState::put_full`: its `fit`.
     PutFullFit,
-    /// `Shared::put_full`: the depot.
+    /// `CacheState::put_full`: the depot.
     PutFull,
-    /// `Shared::recycle`: its objects to the backing cache, the capacity now.
+    /// `CacheState::recycle`: its objects to the backing cache.
     RecycleDrain,
-    /// `Shared::recycle`: to the depot's empty list, or freed.
+    /// `CacheState::recycle`: to the depot's empty list, or freed.
     RecyclePut,
     /// Free, 1: the hit path's push onto the loaded magazine.
     FreeHit,
@@ -381,8 +397,6 @@ enum Phase {
     FreeDepot,
     /// `get_empty_for_full`: the depot.
     GetEmpty,
-    /// `get_empty_for_full`: `fitted_empty`.
-    FitEmpty,
     /// `get_empty_for_full`: `new_magazine(GFP_NOWAIT)`.
     NewMag,
     /// `free_overflow`: the re-check, the trade or the flush, the push.
@@ -448,7 +462,7 @@ struct Hands {
     empty: Option<Mag>,
     /// The node whose depot `empty` goes back to.
     empty_node: usize,
-    /// The magazine going through `Shared::recycle`, or a trimmed one.
+    /// The magazine going through `CacheState::recycle`, or a trimmed one.
     recycling: Option<Mag>,
     /// The node whose depot `recycling` goes to.
     recycle_node: usize,
@@ -649,24 +663,20 @@ struct Cpu {
     alloc_array: u64,
     /// Its `free_array` counter.
     free_array: u64,
-    /// The base of its `objects_cached` level (`crate::stats::CpuStats`).
+    /// The base of its `objects_cached` level (`crate::magazines::stats`).
     cached_base: u64,
 }
 
 impl Cpu {
-    /// Whether both magazines are empty (`CpuMagazines::is_empty`): an allocation would trade.
-    fn is_empty(&self) -> bool {
-        alloc_step(self.pair.loaded(), self.pair.previous()) == AllocStep::TradeEmptyForFull
-    }
-
-    /// Whether both magazines are full (`CpuMagazines::is_full`): a free would trade.
+    /// Whether both magazines are full (`CpuMagazines::is_full`, [`MagazinePair::is_full`]): a
+    /// free would trade.
     fn is_full(&self) -> bool {
-        free_step(self.pair.loaded(), self.pair.previous()) == FreeStep::TradeFullForEmpty
+        self.pair.is_full()
     }
 
     /// The tags of its loaded and previous magazines.
     fn tags(&mut self) -> [u32; 2] {
-        [self.pair.loaded_mut().tag, self.pair.previous_mut().tag]
+        [self.pair.loaded_owner().tag, self.pair.previous_owner().tag]
     }
 
     /// Objects held.
@@ -688,13 +698,9 @@ impl Cpu {
             .wrapping_sub(self.alloc_array)
     }
 
-    /// `CpuMagazines::set_capacity`.
+    /// `CpuMagazines::set_capacity`: [`MagazinePair::set_capacity`].
     fn set_capacity(&mut self, capacity: usize) -> bool {
-        if self.pair.loaded().len() > capacity || self.pair.previous().len() > capacity {
-            return false;
-        }
-        let loaded = self.pair.loaded_mut().set_capacity(capacity).is_ok();
-        loaded && self.pair.previous_mut().set_capacity(capacity).is_ok()
+        self.pair.set_capacity(capacity).is_ok()
     }
 
     /// `CpuMagazines::take_oldest_into`: the previous magazine's first.
@@ -723,7 +729,7 @@ struct Shadow {
     reported: IntervalCounts,
 }
 
-/// The kernel's counters that are not per CPU in this model (`crate::stats::Stat`).
+/// The kernel's counters that are not per CPU in this model (`crate::magazines::stats::Stat`).
 #[derive(Clone, Copy, Debug)]
 enum Stat {
     /// `alloc_backing`.
@@ -825,6 +831,11 @@ struct World<'c> {
     shadows: Vec<Shadow>,
     /// The magazine capacity now.
     capacity: usize,
+    /// The capacity the last `set_capacity` that returned set, while no other has begun since:
+    /// every magazine of a depot and of a CPU then has it (but on a CPU whose resize gave up).
+    settled: Option<usize>,
+    /// The CPUs whose `resize_this_cpu` gave up during the last `set_capacity`.
+    unresized: Vec<bool>,
     /// The backing cache's free objects, per node.
     backing: Vec<BTreeSet<u32>>,
     /// The node of each object made: ids `0..obj_node.len()`.
@@ -870,6 +881,8 @@ impl<'c> World<'c> {
             depots: (0..cfg.nodes).map(|_| Depot::new(cfg.limit)).collect(),
             shadows: vec![Shadow::default(); cfg.nodes],
             capacity: cfg.capacity,
+            settled: None,
+            unresized: vec![false; ncpus],
             backing: vec![BTreeSet::new(); cfg.nodes],
             obj_node: Vec::new(),
             actors: Vec::new(),
@@ -953,7 +966,7 @@ impl<'c> World<'c> {
         (self.obj_node.len() - 1) as u32
     }
 
-    /// A new empty magazine of the capacity now (`Shared::new_magazine`).
+    /// A new empty magazine of the capacity now (`CacheState::new_magazine`).
     fn new_mag(&mut self) -> Mag {
         self.mags_live += 1;
         self.next_tag += 1;
@@ -1030,7 +1043,7 @@ impl<'c> World<'c> {
         self.actors[a].kind == Kind::Task && self.actors[a].blocking
     }
 
-    /// `Shared::fit`: gives `m` the capacity now, its oldest objects beyond it to the backing
+    /// `CacheState::fit`: gives `m` the capacity now, its oldest objects beyond it to the backing
     /// cache.
     fn fit(&mut self, m: &mut Mag) {
         let capacity = self.capacity;
@@ -1056,37 +1069,41 @@ impl<'c> World<'c> {
         got
     }
 
-    /// [`Depot::put_full`] into `node`'s depot, as the model sees it.
-    fn depot_put_full(&mut self, node: usize, m: Mag) -> Result<(), Mag> {
+    /// [`Depot::put_full`] into `node`'s depot with the capacity now, as the model sees it.
+    fn depot_put_full(&mut self, node: usize, m: Mag) -> Result<(), Refused<Mag>> {
         let (d, s) = (&mut self.depots[node], &mut self.shadows[node]);
         let before = d.full_len();
-        let empty = m.is_empty();
-        let put = d.put_full(m);
+        let put = d.put_full(m, self.capacity);
         if d.full_len() > before {
             s.trades += 1;
-        } else if !empty {
-            s.misses += 1;
+        } else if let Err(Refused::Rejected(m)) = &put {
+            if !m.is_empty() {
+                s.misses += 1;
+            }
         }
         put
     }
 
-    /// [`Depot::get_empty`] of `node`'s depot, as the model sees it.
-    fn depot_get_empty(&mut self, node: usize) -> Option<Mag> {
+    /// [`Depot::get_empty_for_full`] of `node`'s depot, as the model sees it.
+    fn depot_get_empty_for_full(&mut self, node: usize) -> EmptyForFull<Mag> {
         let (d, s) = (&mut self.depots[node], &mut self.shadows[node]);
         let before = d.empty_len();
-        let got = d.get_empty();
+        let at_limit = d.full_len() >= d.limit();
+        let got = d.get_empty_for_full();
         if d.empty_len() < before {
             s.trades += 1;
             s.min_empty = s.min_empty.min(d.empty_len());
+        } else if at_limit {
+            s.misses += 1;
         }
         got
     }
 
-    /// [`Depot::put_empty`] into `node`'s depot, as the model sees it.
+    /// [`Depot::put_empty`] into `node`'s depot with the capacity now, as the model sees it.
     fn depot_put_empty(&mut self, node: usize, m: Mag) -> Result<(), Mag> {
         let (d, s) = (&mut self.depots[node], &mut self.shadows[node]);
         let before = d.empty_len();
-        let put = d.put_empty(m);
+        let put = d.put_empty(m, self.capacity);
         if d.empty_len() > before {
             s.trades += 1;
         }
@@ -1175,10 +1192,8 @@ impl<'c> World<'c> {
             | Phase::TrimDone
             | Phase::ResizeStart => false,
             Phase::ReadNode => act.migrations > 0,
-            Phase::LoadFit | Phase::PutFullFit | Phase::FitEmpty | Phase::NewMag => self.resizing,
-            Phase::RecycleDrain => {
-                self.resizing || h.recycling.as_ref().is_some_and(|m| !m.is_empty())
-            }
+            Phase::LoadFit | Phase::PutFullFit | Phase::NewMag => self.resizing,
+            Phase::RecycleDrain => h.recycling.as_ref().is_some_and(|m| !m.is_empty()),
             Phase::FreeBatch | Phase::FlushFree | Phase::ResizeFree => !h.batch.is_empty(),
             Phase::TrimDrain => h.recycling.as_ref().is_some_and(|m| !m.is_empty()),
             Phase::BulkTradeLock => h.empty.is_some(),
@@ -1347,6 +1362,7 @@ impl<'c> World<'c> {
         let act = &mut self.actors[a];
         let op = act.script[act.pc];
         match op {
+            Op::SetCapacity(_) => self.settled = Some(self.capacity),
             Op::Alloc => self.allocated += 1,
             Op::AllocBulk(n) => self.allocated += n,
             Op::Free => self.freed += 1,
@@ -1431,8 +1447,6 @@ impl<'c> World<'c> {
                 let mut objs = Vec::new();
                 take_newest(&mut m, usize::MAX, &mut objs);
                 self.backing_free(objs);
-                let fitted = m.set_capacity(self.capacity);
-                assert!(fitted.is_ok());
                 self.actors[a].hands.recycling = Some(m);
                 self.go(a, Phase::RecyclePut);
             }
@@ -1456,14 +1470,6 @@ impl<'c> World<'c> {
                 }
             }
             Phase::GetEmpty => self.get_empty(a),
-            Phase::FitEmpty => {
-                let capacity = self.capacity;
-                let h = &mut self.actors[a].hands;
-                let m = h.empty.as_mut().expect("an empty magazine");
-                assert!(m.set_capacity(capacity).is_ok());
-                let ret = h.ret;
-                self.go(a, ret);
-            }
             Phase::NewMag => {
                 if self.cfg.nowait_fails {
                     self.count(Stat::DepotMiss, 1);
@@ -1588,6 +1594,8 @@ impl<'c> World<'c> {
             Phase::CapStore => {
                 let h = &mut self.actors[a].hands;
                 self.capacity = h.cap;
+                self.settled = None;
+                self.unresized.fill(false);
                 h.budget = usize::MAX;
                 h.all = true;
                 h.node = 0;
@@ -1649,7 +1657,7 @@ impl<'c> World<'c> {
         self.hold(a, c, then);
     }
 
-    /// `load_from_depot`: `Shared::get_full(node)`.
+    /// `load_from_depot`: `CacheState::get_full(node)`.
     fn load_get(&mut self, a: usize) {
         let node = self.actors[a].hands.node;
         match self.depot_get_full(node) {
@@ -1668,7 +1676,7 @@ impl<'c> World<'c> {
         }
     }
 
-    /// `Shared::get_full`'s fit.
+    /// `CacheState::get_full`'s fit.
     fn load_fit(&mut self, a: usize) {
         let mut m = self.actors[a].hands.full.take().expect("a full magazine");
         self.fit(&mut m);
@@ -1682,7 +1690,8 @@ impl<'c> World<'c> {
         self.go(a, Phase::LoadLock);
     }
 
-    /// `load_from_depot`'s section: the re-check, the install, the `take`.
+    /// `load_from_depot`'s section: the re-check and the install
+    /// ([`MagazinePair::commit_full`], with the capacity now), the `take`.
     fn load_lock(&mut self, a: usize) {
         self.actors[a].hands.ret = Phase::LoadDone;
         let Some(c) = self.try_lock(a) else {
@@ -1693,13 +1702,15 @@ impl<'c> World<'c> {
         let took = if self.cpus[c].node != node {
             None
         } else {
-            if self.cpus[c].is_empty() {
-                let full = self.actors[a].hands.full.take().expect("a full magazine");
-                let old = self.cpus[c].pair.replace_loaded(full);
-                let h = &mut self.actors[a].hands;
-                h.empty = Some(old);
-                h.empty_node = node;
-                self.count(Stat::DepotGet, 1);
+            let full = self.actors[a].hands.full.take().expect("a full magazine");
+            match self.cpus[c].pair.commit_full(full, self.capacity) {
+                Ok(old) => {
+                    let h = &mut self.actors[a].hands;
+                    h.empty = Some(old);
+                    h.empty_node = node;
+                    self.count(Stat::DepotGet, 1);
+                }
+                Err(full) => self.actors[a].hands.full = Some(full),
             }
             let mut n = 0;
             while n < self.actors[a].hands.take {
@@ -1804,8 +1815,8 @@ impl<'c> World<'c> {
         }
     }
 
-    /// The magazines in hand go back: the full one (`Shared::put_full`), then the empty one
-    /// (`Shared::recycle`).
+    /// The magazines in hand go back: the full one (`CacheState::put_full`), then the empty one
+    /// (`CacheState::recycle`).
     fn give_back(&mut self, a: usize) {
         let h = &mut self.actors[a].hands;
         let next = if h.full.is_some() {
@@ -1820,7 +1831,7 @@ impl<'c> World<'c> {
         self.go(a, next);
     }
 
-    /// `Shared::put_full`'s depot section, and `put_full_counted`'s counters.
+    /// `CacheState::put_full`'s depot section, and `put_full_counted`'s counters.
     fn put_full(&mut self, a: usize) {
         let h = &mut self.actors[a].hands;
         let m = h.full.take().expect("a full magazine");
@@ -1832,7 +1843,12 @@ impl<'c> World<'c> {
                 }
                 self.go(a, Phase::GiveBack);
             }
-            Err(m) => {
+            Err(Refused::Unfit(m)) => {
+                // The capacity shrank since the fit: fit again and retry.
+                self.actors[a].hands.full = Some(m);
+                self.go(a, Phase::PutFullFit);
+            }
+            Err(Refused::Rejected(m)) => {
                 if counted {
                     self.count(Stat::DepotMiss, 1);
                 }
@@ -1887,23 +1903,23 @@ impl<'c> World<'c> {
         );
     }
 
-    /// `get_empty_for_full(node)`'s depot section.
+    /// `get_empty_for_full(node)`'s depot section: [`Depot::get_empty_for_full`].
     fn get_empty(&mut self, a: usize) {
         let node = self.actors[a].hands.node;
-        let d = &self.depots[node];
-        if d.full_len() >= d.limit() {
-            self.count(Stat::DepotMiss, 1);
-            let ret = self.actors[a].hands.ret;
-            return self.go(a, ret);
-        }
-        match self.depot_get_empty(node) {
-            Some(m) => {
+        match self.depot_get_empty_for_full(node) {
+            EmptyForFull::Empty(m) => {
                 let h = &mut self.actors[a].hands;
                 h.empty = Some(m);
                 h.empty_node = node;
-                self.go(a, Phase::FitEmpty);
+                let ret = h.ret;
+                self.go(a, ret);
             }
-            None => self.go(a, Phase::NewMag),
+            EmptyForFull::NoEmpty => self.go(a, Phase::NewMag),
+            EmptyForFull::Miss => {
+                self.count(Stat::DepotMiss, 1);
+                let ret = self.actors[a].hands.ret;
+                self.go(a, ret);
+            }
         }
     }
 
@@ -1921,19 +1937,13 @@ impl<'c> World<'c> {
         if !self.belongs_on(obj, c) {
             self.count(Stat::FreeRemoteNode, 1);
         } else {
-            if self.cpus[c].is_full() {
-                if let Some(e) = self.actors[a].hands.empty.take() {
-                    let old = self.cpus[c].pair.replace_loaded(e);
-                    let h = &mut self.actors[a].hands;
-                    h.full = Some(old);
-                    h.full_node = self.cpus[c].node;
-                    h.counted = true;
-                } else if bulk {
-                    let mut batch = Vec::new();
-                    take_newest(self.cpus[c].pair.loaded_mut(), batch_size, &mut batch);
-                    self.actors[a].hands.batch = batch;
-                    self.count(Stat::ArrayFlush, 1);
-                }
+            if let Some(e) = self.actors[a].hands.empty.take() {
+                self.commit_empty(a, c, e);
+            } else if bulk && self.cpus[c].is_full() {
+                let mut batch = Vec::new();
+                take_newest(self.cpus[c].pair.loaded_mut(), batch_size, &mut batch);
+                self.actors[a].hands.batch = batch;
+                self.count(Stat::ArrayFlush, 1);
             }
             if self.cpus[c].pair.free(obj).is_ok() {
                 self.cpus[c].free_array += 1;
@@ -1946,6 +1956,21 @@ impl<'c> World<'c> {
         }
         self.cpus[c].set_cached();
         self.hold(a, c, Phase::GiveBack);
+    }
+
+    /// The commit of a free's trade on CPU `c`, locked by actor `a`, with the empty magazine
+    /// `e` ([`MagazinePair::commit_empty`], with the capacity now): the full magazine it
+    /// replaces goes in hand to the depot of the CPU's node, or `e` back in hand.
+    fn commit_empty(&mut self, a: usize, c: usize, e: Mag) {
+        match self.cpus[c].pair.commit_empty(e, self.capacity) {
+            Ok(old) => {
+                let h = &mut self.actors[a].hands;
+                h.full = Some(old);
+                h.full_node = self.cpus[c].node;
+                h.counted = true;
+            }
+            Err(e) => self.actors[a].hands.empty = Some(e),
+        }
     }
 
     /// `free_bulk`'s `push_bulk` of `objs[remote..left]`.
@@ -2005,14 +2030,8 @@ impl<'c> World<'c> {
         let Some(c) = self.try_lock(a) else {
             return self.go(a, Phase::GiveBack);
         };
-        if self.cpus[c].is_full() {
-            if let Some(e) = self.actors[a].hands.empty.take() {
-                let old = self.cpus[c].pair.replace_loaded(e);
-                let h = &mut self.actors[a].hands;
-                h.full = Some(old);
-                h.full_node = self.cpus[c].node;
-                h.counted = true;
-            }
+        if let Some(e) = self.actors[a].hands.empty.take() {
+            self.commit_empty(a, c, e);
         }
         self.actors[a].hands.room = !self.cpus[c].is_full();
         self.cpus[c].set_cached();
@@ -2105,6 +2124,7 @@ impl<'c> World<'c> {
             let h = &mut self.actors[a].hands;
             h.busy += 1;
             if h.busy == RESIZE_TRIES {
+                self.unresized[self.actors[a].cpu] = true;
                 let next = self.actors[a].cpu + 1;
                 self.resize_next(a, next);
             }
@@ -2247,11 +2267,27 @@ impl<'c> World<'c> {
             }
             Ok(())
         };
+        // Once `set_capacity` has returned, a magazine is fitted when it reaches a depot or a
+        // CPU: under the depot's lock (`Depot::put_full`, `Depot::put_empty`) or the CPU's
+        // (`MagazinePair::commit_full`, `MagazinePair::commit_empty`), so that none of the old
+        // capacity arrives after the depots were emptied or the CPU resized.
+        let settled = |m: &PlainMagazine<u32>, what: &str| -> Result<(), String> {
+            match self.settled {
+                Some(cap) if m.capacity() != cap => Err(format!(
+                    "{what}: a magazine of capacity {} after set_capacity({cap}) returned",
+                    m.capacity()
+                )),
+                _ => Ok(()),
+            }
+        };
         let numa = self.numa();
         for (i, c) in self.cpus.iter().enumerate() {
             let node = numa.then_some(c.node);
             for m in [c.pair.loaded(), c.pair.previous()] {
                 bounded(m, "cpu")?;
+                if !self.unresized[i] {
+                    settled(m, &format!("cpu{i}"))?;
+                }
                 note_objs(&mut m.iter(), node, format!("cpu{i}"));
             }
             if c.level() != c.len() as u64 {
@@ -2276,6 +2312,7 @@ impl<'c> World<'c> {
             for (i, m) in d.magazines().enumerate() {
                 tags.push(m.tag);
                 bounded(m, "depot")?;
+                settled(m, &format!("depot{n}"))?;
                 if (i < d.full_len()) == m.is_empty() {
                     return Err(format!("depot{n}: magazine {} on the wrong list", m.tag));
                 }
@@ -2855,7 +2892,6 @@ fn random_schedules_of_larger_systems() {
         Phase::FreeHit,
         Phase::FreeSwap,
         Phase::GetEmpty,
-        Phase::FitEmpty,
         Phase::NewMag,
         Phase::FreeLock,
         Phase::FreeBatch,

@@ -12,23 +12,34 @@
 //!
 //! Each sequence is reproducible from its seed, printed when a check fails.
 
-use crate::depot_policy::{
-    alloc_step,
-    free_step,
-    AllocStep,
-    AllocTrade,
-    CapacityController,
-    Depot,
-    FreeStep,
-    FreeTrade,
-    IntervalCounts,
-    MagazinePair,
-    OutOfBounds,
-    PlainMagazine,
-    TrimScope,
-    DEPOT_DEFAULT_LIMIT,
-    DEPOT_MAX,
-    MAGAZINE_MAX, //
+use crate::{
+    policy::{
+        capacity::{
+            CapacityController,
+            OutOfBounds, //
+        },
+        depot::{
+            Depot,
+            IntervalCounts,
+            TrimScope,
+            DEPOT_DEFAULT_LIMIT,
+            DEPOT_MAX, //
+        },
+        pair::{
+            alloc_step,
+            free_step,
+            AllocStep,
+            FreeStep,
+            MagazinePair,
+            MAGAZINE_MAX, //
+        },
+    },
+    reference::{
+        refused,
+        AllocTrade,
+        FreeTrade,
+        PlainMagazine, //
+    },
 };
 use core::ops::{
     Deref,
@@ -152,6 +163,109 @@ fn pair_keeps_its_loaded_magazine_first() {
     );
 }
 
+/// A pair of boxed magazines of `cap` objects holding `loaded` and `previous`.
+fn pair_of(cap: usize, loaded: &[u32], previous: &[u32]) -> MagazinePair<Box<PlainMagazine<u32>>> {
+    let boxed = |objs: &[u32]| {
+        let mut m = Box::new(PlainMagazine::new(cap));
+        objs.iter().for_each(|&o| m.push(o).unwrap());
+        m
+    };
+    MagazinePair::new(boxed(loaded), boxed(previous))
+}
+
+#[test]
+fn commit_full_installs_only_what_the_plan_holds_for() {
+    let full = |objs: &[u32], cap| tagged(9, cap, objs.iter().copied());
+    // Both still empty: installed, the empty one comes back, the capacity set.
+    let mut pair = pair_of(4, &[], &[]);
+    let mut t = full(&[1, 2], 4);
+    t.set_capacity(3).unwrap();
+    let old = pair.commit_full(Box::new(t.magazine), 4);
+    assert!(old.is_ok_and(|m| m.is_empty() && m.capacity() == 4));
+    assert_eq!(contents(pair.loaded()), [1, 2]);
+    assert_eq!(pair.loaded().capacity(), 4);
+    // An object arrived meanwhile (an interrupt freed): given back unchanged.
+    let mut pair = pair_of(4, &[], &[5]);
+    let back = pair.commit_full(Box::new(full(&[1, 2], 4).magazine), 4);
+    assert!(back.is_err_and(|m| contents(&m) == [1, 2]));
+    assert_eq!(contents(pair.previous()), [5]);
+    // The capacity shrank below what it holds since it was fitted: given back, for a fit.
+    let mut pair = pair_of(4, &[], &[]);
+    let back = pair.commit_full(Box::new(full(&[1, 2, 3], 4).magazine), 2);
+    assert!(back.is_err_and(|m| m.capacity() == 4 && m.len() == 3));
+    assert!(pair.loaded().is_empty());
+    // It grew: installed with the new capacity.
+    let mut pair = pair_of(2, &[], &[]);
+    assert!(pair
+        .commit_full(Box::new(full(&[1, 2], 2).magazine), 6)
+        .is_ok());
+    assert_eq!(pair.loaded().capacity(), 6);
+    // An empty magazine is no full one.
+    let mut pair = pair_of(2, &[], &[]);
+    assert!(pair
+        .commit_full(Box::new(full(&[], 2).magazine), 2)
+        .is_err());
+}
+
+#[test]
+fn commit_empty_installs_only_what_the_plan_holds_for() {
+    // Both still full: installed with the capacity now, the full one comes back.
+    let mut pair = pair_of(2, &[1, 2], &[3, 4]);
+    let old = pair.commit_empty(Box::new(PlainMagazine::new(5)), 3);
+    assert!(old.is_ok_and(|m| contents(&m) == [1, 2]));
+    assert!(pair.loaded().is_empty());
+    assert_eq!(pair.loaded().capacity(), 3);
+    // Room appeared meanwhile (an interrupt allocated): given back.
+    let mut pair = pair_of(2, &[1], &[3, 4]);
+    assert!(pair
+        .commit_empty(Box::new(PlainMagazine::new(2)), 2)
+        .is_err());
+    assert_eq!(contents(pair.loaded()), [1]);
+    // Only an empty magazine is installed.
+    let mut pair = pair_of(2, &[1, 2], &[3, 4]);
+    let mut m = Box::new(PlainMagazine::new(2));
+    m.push(7).unwrap();
+    assert!(pair.commit_empty(m, 2).is_err());
+    assert_eq!(contents(pair.loaded()), [1, 2]);
+}
+
+#[test]
+fn pair_set_capacity_is_all_or_nothing() {
+    let mut pair = pair_of(4, &[1, 2, 3], &[4]);
+    assert_eq!(pair.set_capacity(2), Err(1));
+    assert_eq!(
+        (pair.loaded().capacity(), pair.previous().capacity()),
+        (4, 4)
+    );
+    let mut pair = pair_of(4, &[1], &[2, 3, 4]);
+    assert_eq!(pair.set_capacity(1), Err(2));
+    assert_eq!(pair.set_capacity(2), Err(1));
+    assert_eq!(pair.set_capacity(0), Err(2));
+    let mut pair = pair_of(4, &[1, 2], &[3]);
+    assert_eq!(pair.set_capacity(2), Ok(()));
+    assert_eq!(
+        (pair.loaded().capacity(), pair.previous().capacity()),
+        (2, 2)
+    );
+}
+
+#[test]
+fn depot_puts_fit_under_the_lock() {
+    let mut depot = Depot::<Tagged>::new(2);
+    // A full magazine of another capacity takes the capacity given, when its objects fit.
+    assert!(depot.put_full(tagged(1, 4, [1, 2]), 3).is_ok());
+    assert!(depot.get_full().is_some_and(|m| m.capacity() == 3));
+    // When they do not, it comes back unfit, the depot unchanged.
+    let r = depot.put_full(tagged(2, 4, [1, 2, 3]), 2);
+    assert!(matches!(r, Err(crate::policy::depot::Refused::Unfit(ref m)) if m.tag == 2));
+    assert_eq!((depot.full_len(), depot.objects()), (0, 0));
+    // An empty magazine always fits.
+    assert!(depot.put_empty(tagged(3, 4, []), 1).is_ok());
+    assert!(depot.get_empty().is_some_and(|m| m.capacity() == 1));
+    let counts = depot.end_interval();
+    assert_eq!((counts.trades, counts.misses), (4, 0));
+}
+
 #[test]
 fn pair_matches_reference() {
     for seed in 0..SEEDS {
@@ -182,8 +296,11 @@ fn pair_matches_reference() {
                     let full = tagged(0, cap, next..next + cap as u32);
                     loaded = (next..next + cap as u32).collect();
                     next += cap as u32;
-                    let old = pair.replace_loaded(Box::new(full.magazine));
-                    assert!(old.is_empty(), "{}", ctx());
+                    // The commit of the two-phase trade: both still empty, so it installs.
+                    match pair.commit_full(Box::new(full.magazine), cap) {
+                        Ok(old) => assert!(old.is_empty(), "{}", ctx()),
+                        Err(_) => panic!("commit_full refused: {}", ctx()),
+                    }
                 }
             } else {
                 let obj = next;
@@ -202,8 +319,11 @@ fn pair_matches_reference() {
                 assert_eq!(pair.free(obj), want.1, "{}", ctx());
                 if want.1.is_err() && rng.chance(50) {
                     loaded.clear();
-                    let old = pair.replace_loaded(Box::new(PlainMagazine::new(cap)));
-                    assert!(old.is_full(), "{}", ctx());
+                    // The commit of the two-phase trade: both still full, so it installs.
+                    match pair.commit_empty(Box::new(PlainMagazine::new(cap)), cap) {
+                        Ok(old) => assert!(old.is_full(), "{}", ctx()),
+                        Err(_) => panic!("commit_empty refused: {}", ctx()),
+                    }
                 }
             }
             assert_eq!(contents(pair.loaded()), loaded, "{}", ctx());
@@ -270,8 +390,16 @@ fn depot_limits() {
     assert_eq!(Depot::<Tagged>::new(DEPOT_MAX + 1).limit(), DEPOT_MAX);
     // A limit of 0 holds nothing: every request misses.
     let mut depot = Depot::<Tagged>::new(0);
-    assert_eq!(depot.put_full(tagged(1, 4, [1])).map_err(|m| m.tag), Err(1));
-    assert_eq!(depot.put_empty(tagged(2, 4, [])).map_err(|m| m.tag), Err(2));
+    assert_eq!(
+        depot
+            .put_full(tagged(1, 4, [1]), 4)
+            .map_err(|r| refused(r).tag),
+        Err(1)
+    );
+    assert_eq!(
+        depot.put_empty(tagged(2, 4, []), 4).map_err(|m| m.tag),
+        Err(2)
+    );
     let mut loaded = tagged(3, 4, [1, 2, 3, 4]);
     assert_eq!(depot.trade_full(&mut loaded), FreeTrade::Miss);
     assert!(matches!(depot.trade_empty(&mut loaded), AllocTrade::Miss));
@@ -322,7 +450,7 @@ fn depot_matches_reference() {
                 1 => {
                     let m = new_full(&mut rng);
                     let entry = (m.tag, contents(&m));
-                    let got = depot.put_full(m).map_err(|m| m.tag);
+                    let got = depot.put_full(m, cap).map_err(|r| refused(r).tag);
                     if reference.full.len() < limit {
                         reference.full.push_back(entry);
                         counted.trades += 1;
@@ -341,7 +469,7 @@ fn depot_matches_reference() {
                 3 => {
                     next_empty += 1;
                     let got = depot
-                        .put_empty(tagged(next_empty, cap, []))
+                        .put_empty(tagged(next_empty, cap, []), cap)
                         .map_err(|m| m.tag);
                     if reference.empty.len() < limit {
                         reference.empty.push_back(next_empty);
@@ -351,8 +479,8 @@ fn depot_matches_reference() {
                         assert_eq!(got, Err(next_empty), "{ctx}");
                     }
                     // The wrong kind of magazine is refused, and changes nothing.
-                    assert!(depot.put_empty(tagged(0, cap, [7])).is_err(), "{ctx}");
-                    assert!(depot.put_full(tagged(0, cap, [])).is_err(), "{ctx}");
+                    assert!(depot.put_empty(tagged(0, cap, [7]), cap).is_err(), "{ctx}");
+                    assert!(depot.put_full(tagged(0, cap, []), cap).is_err(), "{ctx}");
                 }
                 4 => {
                     next_empty += 1;
@@ -728,13 +856,15 @@ impl System {
             Some(obj) => obj,
             None => {
                 let depot = &mut self.depots[cpu % self.nodes];
-                match depot.trade_empty(pair.loaded_mut()) {
+                match depot.trade_empty(pair.loaded_owner()) {
                     AllocTrade::Full { surplus } => {
                         self.seen.traded_full += 1;
                         self.seen.surplus += u64::from(surplus.is_some());
                         assert!(surplus.is_none_or(|m| m.is_empty()));
-                        let mut loaded =
-                            core::mem::replace(pair.loaded_mut(), Box::new(PlainMagazine::new(1)));
+                        let mut loaded = core::mem::replace(
+                            pair.loaded_owner(),
+                            Box::new(PlainMagazine::new(1)),
+                        );
                         self.fit(&mut loaded);
                         pair.replace_loaded(loaded);
                         pair.alloc().expect("a traded magazine is not empty")
@@ -745,7 +875,7 @@ impl System {
                             // A refill by half, when the gfp flags allow it.
                             let n = (self.controller.capacity() / 2).max(1);
                             let mut loaded = core::mem::replace(
-                                pair.loaded_mut(),
+                                pair.loaded_owner(),
                                 Box::new(PlainMagazine::new(1)),
                             );
                             self.refill(&mut loaded, n);
@@ -770,7 +900,7 @@ impl System {
         let mut pair = self.take_pair(cpu);
         if let Err(obj) = pair.free(obj) {
             let depot = &mut self.depots[cpu % self.nodes];
-            let trade = depot.trade_full(pair.loaded_mut());
+            let trade = depot.trade_full(pair.loaded_owner());
             match trade {
                 FreeTrade::Empty => self.seen.traded_empty += 1,
                 FreeTrade::NoEmpty => self.seen.no_empty += 1,
@@ -784,18 +914,20 @@ impl System {
                     // or, when the depot filled up meanwhile, to the backing cache.
                     let cap = self.controller.capacity();
                     let full = pair.replace_loaded(Box::new(PlainMagazine::new(cap)));
-                    if let Err(mut full) = depot.put_full(full) {
+                    if let Err(full) = depot.put_full(full, cap) {
+                        let mut full = refused(full);
                         self.flush(&mut full);
                     }
                 }
                 FreeTrade::NoEmpty | FreeTrade::Miss => {
                     let mut loaded =
-                        core::mem::replace(pair.loaded_mut(), Box::new(PlainMagazine::new(1)));
+                        core::mem::replace(pair.loaded_owner(), Box::new(PlainMagazine::new(1)));
                     self.flush(&mut loaded);
                     pair.replace_loaded(loaded);
                 }
             }
-            let mut loaded = core::mem::replace(pair.loaded_mut(), Box::new(PlainMagazine::new(1)));
+            let mut loaded =
+                core::mem::replace(pair.loaded_owner(), Box::new(PlainMagazine::new(1)));
             self.fit(&mut loaded);
             pair.replace_loaded(loaded);
             pair.free(obj).expect("an empty magazine takes an object");
@@ -808,15 +940,18 @@ impl System {
     /// cache. It comes back online with empty magazines.
     fn cpu_dead(&mut self, cpu: usize) {
         let pair = core::mem::replace(&mut self.cpus[cpu], Self::pair(self.controller.capacity()));
-        let (loaded, previous) = pair.into_parts();
+        let mut pair = pair;
+        let loaded = core::mem::replace(pair.loaded_owner(), Box::new(PlainMagazine::new(1)));
+        let previous = core::mem::replace(pair.previous_owner(), Box::new(PlainMagazine::new(1)));
         for magazine in [loaded, previous] {
             let depot = &mut self.depots[cpu % self.nodes];
-            let refused = if magazine.is_empty() {
-                depot.put_empty(magazine)
+            let cap = magazine.capacity();
+            let rejected = if magazine.is_empty() {
+                depot.put_empty(magazine, cap)
             } else {
-                depot.put_full(magazine)
+                depot.put_full(magazine, cap).map_err(refused)
             };
-            if let Err(mut magazine) = refused {
+            if let Err(mut magazine) = rejected {
                 self.flush(&mut magazine);
             }
         }
