@@ -29,7 +29,7 @@ mod tests {
         };
         mask.bits
             .get(node / bits)
-            .is_some_and(|word| (*word as usize) & (1 << (node % bits)) != 0)
+            .is_some_and(|word| *word & (1 << (node % bits)) != 0)
     }
 
     /// An allocation on a node goes through the array only on the CPU's own node: each other
