@@ -36,7 +36,7 @@ $(error the kernel in $(objtree) was built by $(pcpu_array_kernel_cc), this buil
 endif
 endif
 
-# The binding compiles rust/api/typed.rs, which picks code per kernel version, and its
+# The binding compiles rust/api/typed*.rs, which picks code per kernel version, and its
 # inline hit path (rust/abi/inline_hit.rs), whose build-time choices are the module's.
 include $(PCPU_ARRAY)/kernel_version.mk
 include $(PCPU_ARRAY)/fast_path.mk
@@ -50,7 +50,8 @@ pcpu_array_bindings := $(sort $(foreach m,$(pcpu_array_rust_mods),$(call pcpu_ar
 pcpu_array_binding_src := $(PCPU_ARRAY)/binding/generate.sh $(PCPU_ARRAY)/binding/pcpu_array.rs \
 	$(PCPU_ARRAY)/rust/sys/abi_types.rs $(PCPU_ARRAY)/rust/sys/pin_init_compat.rs \
 	$(PCPU_ARRAY)/rust/semantics/gfp.rs $(PCPU_ARRAY)/rust/semantics/hardening.rs \
-	$(PCPU_ARRAY)/rust/api/typed.rs $(PCPU_ARRAY)/rust/abi/inline_hit.rs \
+	$(PCPU_ARRAY)/rust/api/typed.rs $(PCPU_ARRAY)/rust/api/typed_array.rs \
+	$(PCPU_ARRAY)/rust/api/typed_box.rs $(PCPU_ARRAY)/rust/abi/inline_hit.rs \
 	$(PCPU_ARRAY)/rust/magazines/hit.rs \
 	$(PCPU_ARRAY)/rust/percpu/inline_percpu.rs
 

@@ -13,10 +13,11 @@
 //! use pcpu_array::SharedArrayCache;
 //! ```
 //!
-//! It brings the same typed API as inside `pcpu_array.ko` (the very same `rust/api/typed.rs`,
+//! It brings the same typed API as inside `pcpu_array.ko` (the very same `rust/api/typed*.rs`,
 //! `rust/semantics/gfp.rs` and `rust/sys/abi_types.rs`, inlined by `binding/generate.sh`): [`ArrayCache`]
 //! with its borrowing [`ArrayBox`], [`SharedArrayCache`] with its owning [`OwnedArrayBox`],
-//! typed [`Reservation`]s, [`Options`] and [`Stats`]. Every entry point takes
+//! typed [`Reservation`]s of both, [`Options`] with its flags and [`Stats`], over [`AbiCache`],
+//! a cache of `pcpu_array.ko` seen through its C ABI. Every entry point takes
 //! `kernel::alloc::Flags` and every initialiser `KBox` takes. See `Documentation/pcpu_array.rst`,
 //! "Using pcpu_array from your Rust module".
 //!
@@ -50,6 +51,10 @@ pub mod inline_percpu;
 pub mod pin_init_compat;
 #[path = "../rust/api/typed.rs"]
 pub mod typed;
+#[path = "../rust/api/typed_array.rs"]
+pub mod typed_array;
+#[path = "../rust/api/typed_box.rs"]
+pub mod typed_box;
 
 pub use abi_types::{
     PcpuArrayStats as Stats,
@@ -59,11 +64,15 @@ pub use abi_types::{
 pub use gfp::Gfp;
 pub use typed::{
     layout_of,
+    Borrowing,
+    Kind,
     NewRawCache,
     Options,
     RawCache,
     RawReservation,
-    DEFAULT_CAPACITY, //
+    Sharing,
+    DEFAULT_CAPACITY,
+    NO_NODE, //
 };
 
 use abi_types::{
@@ -96,7 +105,16 @@ extern "C" {
     fn pcpu_array_create_args(name: *const c_char, args: *const PcpuArrayArgs) -> *mut pcpu_array;
     fn pcpu_array_destroy(pa: *mut pcpu_array);
     fn pcpu_array_alloc(pa: *mut pcpu_array, gfp: bindings::gfp_t) -> *mut c_void;
+    fn pcpu_array_alloc_node(pa: *mut pcpu_array, gfp: bindings::gfp_t, node: c_int)
+        -> *mut c_void;
     fn pcpu_array_free(pa: *mut pcpu_array, obj: *mut c_void);
+    fn pcpu_array_alloc_bulk(
+        pa: *mut pcpu_array,
+        gfp: bindings::gfp_t,
+        n: usize,
+        p: *mut *mut c_void,
+    ) -> bool;
+    fn pcpu_array_free_bulk(pa: *mut pcpu_array, n: usize, p: *mut *mut c_void);
     fn pcpu_array_prefill(pa: *mut pcpu_array, count: c_uint, gfp: bindings::gfp_t) -> c_int;
     fn pcpu_array_reserve(
         pa: *mut pcpu_array,
@@ -133,38 +151,33 @@ extern "C" {
 // SAFETY: Only the address of the symbol is taken; nothing reads it.
 static LAYOUT_REFERENCE: &c_uint = unsafe { &pcpu_array_layout_v2 };
 
-/// A `struct pcpu_array *` owned by this module: the untyped cache under the typed ones.
+/// A cache of `pcpu_array.ko` seen through its C ABI: a `struct pcpu_array *` owned by this
+/// module, the untyped cache under the typed ones. Its raw calls ([`RawCache`]) are the C ABI's
+/// functions, one for one.
 ///
 /// # Invariants
 ///
 /// `pa` came from `pcpu_array_create_args()` and is destroyed only on drop.
-pub struct ExternCache {
+pub struct AbiCache {
     pa: NonNull<pcpu_array>,
 }
 
 // SAFETY: The C ABI may be called from any CPU and task.
-unsafe impl Send for ExternCache {}
+unsafe impl Send for AbiCache {}
 // SAFETY: As above; every entry point takes the cache by shared pointer.
-unsafe impl Sync for ExternCache {}
+unsafe impl Sync for AbiCache {}
 
-impl ExternCache {
+impl AbiCache {
     /// Creates a cache of `size`-byte objects aligned to `align` (0 for the default): see
     /// `pcpu_array_create_args()`. May sleep.
     pub fn new(name: &CStr, size: u32, align: u32, capacity: u32) -> Result<Self> {
         Self::new_raw(name, size, align, &Options::with_capacity(capacity))
     }
-
-    /// Gives every object parked in the arrays back to the backing cache and returns how many
-    /// that was: see `pcpu_array_shrink()`. May sleep.
-    pub fn shrink(&self) -> usize {
-        // SAFETY: `pa` is live (type invariant).
-        unsafe { pcpu_array_shrink(self.pa.as_ptr()) }
-    }
 }
 
 // SAFETY: `pcpu_array_create_args()` creates the backing cache with the size and alignment
 // given, and `pcpu_array_alloc()` returns its objects.
-unsafe impl NewRawCache for ExternCache {
+unsafe impl NewRawCache for AbiCache {
     fn new_raw(name: &CStr, size: u32, align: u32, options: &Options) -> Result<Self> {
         let args = PcpuArrayArgs {
             size,
@@ -184,7 +197,7 @@ unsafe impl NewRawCache for ExternCache {
     }
 }
 
-impl Drop for ExternCache {
+impl Drop for AbiCache {
     fn drop(&mut self) {
         // SAFETY: By the type invariant `pa` is live, and `&mut self` means it is unused.
         unsafe { pcpu_array_destroy(self.pa.as_ptr()) };
@@ -193,8 +206,8 @@ impl Drop for ExternCache {
 
 // SAFETY: `pcpu_array_alloc()` returns objects of the size and alignment the cache was created
 // with; `pcpu_array_free()` takes them back, on any CPU.
-unsafe impl RawCache for ExternCache {
-    type Reservation<'a> = ExternReservation<'a>;
+unsafe impl RawCache for AbiCache {
+    type Reservation<'a> = AbiReservation<'a>;
 
     /// `pcpu_array_alloc_inline()`: the hit without a call ([`inline_hit`]).
     #[inline]
@@ -217,6 +230,30 @@ unsafe impl RawCache for ExternCache {
         }
     }
 
+    fn alloc_node_raw(&self, gfp: Gfp, node: i32) -> Option<NonNull<c_void>> {
+        // SAFETY: `pa` is live (type invariant).
+        NonNull::new(unsafe { pcpu_array_alloc_node(self.pa.as_ptr(), gfp.as_raw(), node) })
+    }
+
+    fn alloc_bulk_raw(&self, gfp: Gfp, out: &mut [*mut c_void]) -> bool {
+        // SAFETY: `pa` is live (type invariant) and `out` is valid for writing `out.len()`
+        // pointers, with no other access during the call.
+        unsafe {
+            pcpu_array_alloc_bulk(self.pa.as_ptr(), gfp.as_raw(), out.len(), out.as_mut_ptr())
+        }
+    }
+
+    unsafe fn free_bulk_raw(&self, objs: &mut [*mut c_void]) {
+        // SAFETY: `pa` is live (type invariant); `objs` holds objects of this cache (or NULLs)
+        // that the caller gives up (guaranteed by the caller).
+        unsafe { pcpu_array_free_bulk(self.pa.as_ptr(), objs.len(), objs.as_mut_ptr()) }
+    }
+
+    fn shrink_raw(&self) -> usize {
+        // SAFETY: `pa` is live (type invariant).
+        unsafe { pcpu_array_shrink(self.pa.as_ptr()) }
+    }
+
     fn prefill_raw(&self, count: usize, gfp: Gfp) -> Result {
         let count = u32::try_from(count).map_err(|_| EINVAL)?;
         // SAFETY: `pa` is live.
@@ -224,28 +261,28 @@ unsafe impl RawCache for ExternCache {
         kernel::error::to_result(ret)
     }
 
-    fn reserve_raw(&self, count: usize, gfp: Gfp) -> Result<ExternReservation<'_>> {
+    fn reserve_raw(&self, count: usize, gfp: Gfp) -> Result<AbiReservation<'_>> {
         let n = u32::try_from(count).map_err(|_| EINVAL)?;
         // SAFETY: `pa` is live.
         let r = from_err_ptr(unsafe { pcpu_array_reserve(self.pa.as_ptr(), n, gfp.as_raw()) })?;
         // INVARIANT: A non-error reservation of `count` objects.
-        Ok(ExternReservation {
+        Ok(AbiReservation {
             r: NonNull::new(r).ok_or(ENOMEM)?,
             left: count,
             _cache: PhantomData,
         })
     }
 
-    type StoredReservation<'a, const N: usize> = ExternStoredReservation<'a, N>;
+    type StoredReservation<'a, const N: usize> = AbiStoredReservation<'a, N>;
 
     fn reserve_stored_raw<const N: usize>(
         &self,
         count: usize,
         gfp: Gfp,
-    ) -> Result<ExternStoredReservation<'_, N>> {
+    ) -> Result<AbiStoredReservation<'_, N>> {
         // INVARIANT: `size` is `N`, the storage `rsv()` points `objs` at before every call; the
         // reservation is empty.
-        let mut r = ExternStoredReservation {
+        let mut r = AbiStoredReservation {
             rsv: PcpuArrayRsv {
                 pa: core::ptr::null_mut(),
                 objs: core::ptr::null_mut(),
@@ -273,13 +310,13 @@ unsafe impl RawCache for ExternCache {
 ///
 /// `r` came from `pcpu_array_reserve()` on a cache that outlives `'a`, holds `left` objects,
 /// and is unreserved only on drop.
-pub struct ExternReservation<'a> {
+pub struct AbiReservation<'a> {
     r: NonNull<pcpu_array_reservation>,
     left: usize,
-    _cache: PhantomData<&'a ExternCache>,
+    _cache: PhantomData<&'a AbiCache>,
 }
 
-impl RawReservation for ExternReservation<'_> {
+impl RawReservation for AbiReservation<'_> {
     fn take_raw(&mut self, gfp: Gfp) -> Option<NonNull<c_void>> {
         // SAFETY: `r` is live and used only through `&mut self`.
         let obj =
@@ -294,7 +331,7 @@ impl RawReservation for ExternReservation<'_> {
     }
 }
 
-impl Drop for ExternReservation<'_> {
+impl Drop for AbiReservation<'_> {
     fn drop(&mut self) {
         // SAFETY: `r` is live and not used afterwards.
         unsafe { pcpu_array_unreserve(self.r.as_ptr()) };
@@ -308,13 +345,13 @@ impl Drop for ExternReservation<'_> {
 ///
 /// `rsv` was set up for `slots` (its `size` is `N`) and is changed only by the C ABI, called
 /// with `rsv.objs` pointing at `slots`; its objects are objects of `cache`.
-pub struct ExternStoredReservation<'a, const N: usize> {
+pub struct AbiStoredReservation<'a, const N: usize> {
     rsv: PcpuArrayRsv,
     slots: [*mut c_void; N],
-    cache: &'a ExternCache,
+    cache: &'a AbiCache,
 }
 
-impl<const N: usize> ExternStoredReservation<'_, N> {
+impl<const N: usize> AbiStoredReservation<'_, N> {
     /// The reservation, pointing at its storage where it is now (the value may have moved
     /// since the last call).
     fn rsv(&mut self) -> *mut PcpuArrayRsv {
@@ -334,7 +371,7 @@ impl<const N: usize> ExternStoredReservation<'_, N> {
     }
 }
 
-impl<const N: usize> RawReservation for ExternStoredReservation<'_, N> {
+impl<const N: usize> RawReservation for AbiStoredReservation<'_, N> {
     fn take_raw(&mut self, gfp: Gfp) -> Option<NonNull<c_void>> {
         let rsv = self.rsv();
         // SAFETY: `rsv` is ours, pointing at its storage.
@@ -346,7 +383,7 @@ impl<const N: usize> RawReservation for ExternStoredReservation<'_, N> {
     }
 }
 
-impl<const N: usize> Drop for ExternStoredReservation<'_, N> {
+impl<const N: usize> Drop for AbiStoredReservation<'_, N> {
     fn drop(&mut self) {
         let rsv = self.rsv();
         // SAFETY: `rsv` is ours, pointing at its storage, and not used afterwards.
@@ -355,17 +392,22 @@ impl<const N: usize> Drop for ExternStoredReservation<'_, N> {
 }
 
 /// A per-CPU array cache of `T`s in `pcpu_array.ko`, whose objects borrow it.
-pub type ArrayCache<T> = typed::ArrayCache<T, ExternCache>;
+pub type ArrayCache<T> = typed::ArrayCache<T, AbiCache>;
 /// An object of an [`ArrayCache`], borrowing it.
-pub type ArrayBox<'a, T> = typed::ArrayBox<'a, T, ExternCache>;
+pub type ArrayBox<'a, T> = typed::ArrayBox<'a, T, AbiCache>;
 /// A typed reservation of an [`ArrayCache`].
-pub type Reservation<'a, T> = typed::Reservation<'a, T, ExternCache>;
+pub type Reservation<'a, T> = typed::Reservation<'a, T, AbiCache>;
 /// A typed caller-stored reservation of up to `N` objects of an [`ArrayCache`]
 /// ([`ArrayCache::reserve_stored`]).
 pub type StoredReservation<'a, T, const N: usize> =
-    typed::Reservation<'a, T, ExternCache, ExternStoredReservation<'a, N>>;
+    typed::Reservation<'a, T, AbiCache, AbiStoredReservation<'a, N>>;
 /// A handle to a per-CPU array cache of `T`s in `pcpu_array.ko`, whose objects own a reference
 /// to it.
-pub type SharedArrayCache<T> = typed::SharedArrayCache<T, ExternCache>;
+pub type SharedArrayCache<T> = typed::SharedArrayCache<T, AbiCache>;
 /// An object of a [`SharedArrayCache`], owning a reference to it.
-pub type OwnedArrayBox<T> = typed::OwnedArrayBox<T, ExternCache>;
+pub type OwnedArrayBox<T> = typed::OwnedArrayBox<T, AbiCache>;
+/// A typed reservation of a [`SharedArrayCache`]: its objects come as [`OwnedArrayBox`]es.
+pub type SharedReservation<'a, T> = typed::SharedReservation<'a, T, AbiCache>;
+/// A typed caller-stored reservation of up to `N` objects of a [`SharedArrayCache`].
+pub type SharedStoredReservation<'a, T, const N: usize> =
+    typed::SharedReservation<'a, T, AbiCache, AbiStoredReservation<'a, N>>;

@@ -63,10 +63,24 @@ unsafe impl RawCache for Cache {
         self.alloc(gfp)
     }
 
+    fn alloc_node_raw(&self, gfp: Gfp, node: i32) -> Option<NonNull<c_void>> {
+        self.alloc_node(gfp, node)
+    }
+
+    fn alloc_bulk_raw(&self, gfp: Gfp, out: &mut [*mut c_void]) -> bool {
+        self.alloc_bulk(gfp, out)
+    }
+
     unsafe fn free_raw(&self, obj: NonNull<c_void>) {
         // SAFETY: The caller passes an object that `alloc_raw` (or a reservation) of this cache
         // handed out and no longer uses: what `Cache::free` requires.
         unsafe { self.free(obj) }
+    }
+
+    unsafe fn free_bulk_raw(&self, objs: &mut [*mut c_void]) {
+        // SAFETY: The caller passes objects of this cache (or NULLs) that it no longer uses:
+        // what `Cache::free_bulk` requires.
+        unsafe { self.free_bulk(objs) }
     }
 
     fn prefill_raw(&self, count: usize, gfp: Gfp) -> Result {
@@ -85,6 +99,10 @@ unsafe impl RawCache for Cache {
         gfp: Gfp,
     ) -> Result<StoredReservation<'_, N>> {
         StoredReservation::new(self, count, gfp)
+    }
+
+    fn shrink_raw(&self) -> usize {
+        self.shrink()
     }
 
     fn stats(&self) -> PcpuArrayStats {

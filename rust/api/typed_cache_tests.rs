@@ -199,9 +199,22 @@ mod cases {
             self.0.alloc_raw(gfp)
         }
 
+        fn alloc_node_raw(&self, gfp: Gfp, node: i32) -> Option<NonNull<c_void>> {
+            self.0.alloc_node_raw(gfp, node)
+        }
+
+        fn alloc_bulk_raw(&self, gfp: Gfp, out: &mut [*mut c_void]) -> bool {
+            self.0.alloc_bulk_raw(gfp, out)
+        }
+
         unsafe fn free_raw(&self, obj: NonNull<c_void>) {
             // SAFETY: Guaranteed by the caller, for the same cache.
             unsafe { self.0.free_raw(obj) }
+        }
+
+        unsafe fn free_bulk_raw(&self, objs: &mut [*mut c_void]) {
+            // SAFETY: Guaranteed by the caller, for the same cache.
+            unsafe { self.0.free_bulk_raw(objs) }
         }
 
         fn prefill_raw(&self, count: usize, gfp: Gfp) -> Result {
@@ -220,6 +233,10 @@ mod cases {
             gfp: Gfp,
         ) -> Result<StoredReservation<'_, N>> {
             self.0.reserve_stored_raw::<N>(count, gfp)
+        }
+
+        fn shrink_raw(&self) -> usize {
+            self.0.shrink_raw()
         }
 
         fn stats(&self) -> PcpuArrayStats {
@@ -489,6 +506,205 @@ mod cases {
         assert!(s.hit_rate() <= 100);
         let rate = (s.alloc_array * 100).checked_div(s.alloc_array + s.alloc_backing);
         assert_eq!(rate, Some(u64::from(s.hit_rate())));
+        Ok(())
+    }
+
+    /// The memory node of the object `value` lives in.
+    fn node_of<T>(value: &T) -> i32 {
+        // SAFETY: `value` is in a live slab object of a typed cache.
+        unsafe { ffi::pcpu_array_obj_node(core::ptr::from_ref(value).cast()) }
+    }
+
+    #[test]
+    fn alloc_node_places_objects_on_their_node() -> Result {
+        let c = CaseBox::new(ArrayCache::<u64, Cache>::new(c"pcpu_array_test_tnode", 8)?)?;
+        let s = CaseBox::new(SharedArrayCache::<u64, Cache>::new(
+            c"pcpu_array_test_tnode_shared",
+            8,
+        )?)?;
+        // SAFETY: Reading `nr_node_ids` has no preconditions.
+        let nodes = unsafe { ffi::pcpu_array_nr_node_ids() };
+        if nodes < 2 {
+            kernel::pr_info!("alloc_node: one memory node, only its own to check\n");
+        }
+        // Each node of the test guests has memory: every object lands on the node asked for,
+        // through either kind of cache, and the array (this CPU's node) is no exception.
+        let mut wrong = 0;
+        let mut values = 0;
+        for node in 0..i32::try_from(nodes)? {
+            for _ in 0..3 {
+                let a = c.alloc_node(u64::from(node.unsigned_abs()), GFP_KERNEL, node)?;
+                let b = s.pin_init_node(pin_init::init_zeroed::<u64>(), GFP_KERNEL, node)?;
+                wrong += u32::from(node_of(&*a) != node) + u32::from(node_of(&*b) != node);
+                values += *a + *b;
+            }
+        }
+        let any = c.alloc_node(5, GFP_KERNEL, crate::api::typed::NO_NODE)?;
+        let any_value = *any;
+        drop(any);
+        assert_eq!(wrong, 0);
+        assert_eq!(values, 3 * u64::from(nodes) * u64::from(nodes - 1) / 2);
+        assert_eq!(any_value, 5);
+        assert_eq!(c.stats().in_use() + s.stats().in_use(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn bulk_allocates_and_frees_typed_objects() -> Result {
+        let c = CaseBox::new(ArrayCache::<[u64; 4], Cache>::new(
+            c"pcpu_array_test_tbulk",
+            8,
+        )?)?;
+        let other = CaseBox::new(ArrayCache::<[u64; 4], Cache>::new(
+            c"pcpu_array_test_tbulk_other",
+            8,
+        )?)?;
+        let s = CaseBox::new(SharedArrayCache::<u64, Cache>::new(
+            c"pcpu_array_test_tbulk_shared",
+            8,
+        )?)?;
+        let before = c.stats();
+        let (sum, held, shared_held, stray_held) = {
+            let boxes = c.alloc_bulk::<20>(GFP_KERNEL, |i| [i as u64; 4])?;
+            let sum: u64 = boxes.iter().map(|b| b[0] + b[3]).sum();
+            let held = c.stats().in_use();
+            let owned = s.alloc_bulk::<5>(GFP_KERNEL, |i| i as u64)?;
+            let shared_held = s.stats().in_use();
+            // A box of another cache among them is dropped as usual, into its own cache.
+            let stray = other.alloc([9; 4], GFP_KERNEL)?;
+            let stray_held = other.stats().in_use();
+            c.free_bulk(boxes);
+            s.free_bulk(owned);
+            other.free_bulk([stray]);
+            (sum, held, shared_held, stray_held)
+        };
+        let after = c.stats();
+        // None of them: refused as `kmem_cache_alloc_bulk()` refuses it.
+        let none = c.alloc_bulk::<0>(GFP_KERNEL, |_| [0; 4]).err();
+        // Where the bulk API may not be used, refused without trying.
+        let irqs_off = irqs_off_unless_rt(|| c.alloc_bulk::<2>(GFP_ATOMIC, |_| [0; 4]).err());
+        assert_eq!(sum, 2 * (0..20).sum::<u64>());
+        assert_eq!(held, 20);
+        assert_eq!(shared_held, 5);
+        assert_eq!(stray_held, 1);
+        assert_eq!(
+            (after.alloc_array + after.alloc_backing) - (before.alloc_array + before.alloc_backing),
+            20
+        );
+        assert_eq!(
+            (after.free_array + after.free_backing) - (before.free_array + before.free_backing),
+            20
+        );
+        assert!(none.is_some());
+        if !cfg!(CONFIG_PREEMPT_RT) {
+            assert!(irqs_off.is_some());
+        }
+        assert_eq!(
+            c.stats().in_use() + s.stats().in_use() + other.stats().in_use(),
+            0
+        );
+        Ok(())
+    }
+
+    /// Bigger than half a cache line, smaller than one: packed, objects straddle cache lines.
+    struct FortyBytes {
+        _bytes: [u64; 5],
+    }
+
+    #[test]
+    fn hwcache_align_flag_aligns_objects_to_the_cache_line() -> Result {
+        let c = CaseBox::new(ArrayCache::<FortyBytes, Cache>::with_options(
+            c"pcpu_array_test_hwcache",
+            &Options {
+                flags: Options::HWCACHE_ALIGN | Options::RECLAIM_ACCOUNT,
+                ..Options::default()
+            },
+        )?)?;
+        let misaligned = {
+            let boxes = c.alloc_bulk::<16>(GFP_KERNEL, |_| FortyBytes { _bytes: [1; 5] })?;
+            let line = kernel::bindings::L1_CACHE_BYTES as usize;
+            let misaligned = boxes
+                .iter()
+                .filter(|b| core::ptr::from_ref::<FortyBytes>(b) as usize % line != 0)
+                .count();
+            c.free_bulk(boxes);
+            misaligned
+        };
+        // A flag outside what a caller may pass is refused.
+        let kmalloc = ArrayCache::<u64, Cache>::with_options(
+            c"pcpu_array_test_hwcache_bad",
+            &Options {
+                flags: 1 << kernel::bindings::_slab_flag_bits__SLAB_KMALLOC,
+                ..Options::default()
+            },
+        );
+        assert_eq!(misaligned, 0);
+        assert_eq!(kmalloc.err(), Some(EINVAL));
+        Ok(())
+    }
+
+    #[test]
+    fn shrink_gives_back_what_the_arrays_hold() -> Result {
+        let c = CaseBox::new(ArrayCache::<u64, Cache>::new(
+            c"pcpu_array_test_tshrink",
+            8,
+        )?)?;
+        let s = CaseBox::new(SharedArrayCache::<u64, Cache>::new(
+            c"pcpu_array_test_tshrink_shared",
+            8,
+        )?)?;
+        // Objects freed into the arrays stay cached there.
+        drop(c.alloc_bulk::<12>(GFP_KERNEL, |i| i as u64)?);
+        drop(s.alloc(1, GFP_KERNEL)?);
+        let (cached, shared_cached) = (c.stats().cached(), s.stats().cached());
+        let (shrunk, shared_shrunk) = (c.shrink(), s.shrink());
+        assert!(cached > 0);
+        assert_eq!(shrunk as u64, cached);
+        assert_eq!(shared_shrunk as u64, shared_cached);
+        assert_eq!(c.stats().cached() + s.stats().cached(), 0);
+        assert_eq!(c.shrink(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn shared_reservation_gives_owned_boxes() -> Result {
+        let lock = CaseBox::new(KBox::pin_init(
+            new_spinlock!(0u64, "pcpu_array_test::tree_lock"),
+            GFP_KERNEL,
+        )?)?;
+        let s = SharedArrayCache::<Node, Cache>::new(c"pcpu_array_test_shared_res", 8)?;
+        let watch = CaseBox::new(s.clone())?;
+        let (keys, left, empty, reserved, kept) = {
+            let mut r = s.reserve(3, GFP_KERNEL)?;
+            let mut stored = s.reserve_stored::<2>(2, GFP_KERNEL)?;
+            let reserved = s.stats().in_use();
+            // Under a spinlock nothing may sleep: each box takes a reference, no allocation.
+            let (a, b, c, empty) = irqs_off_unless_rt(|| {
+                let _guard = lock.lock();
+                let a = r.pin_init(Node::new(1));
+                let b = stored.pin_init(Node::new(2));
+                let c = stored.pin_init(Node::new(3));
+                let empty = stored.pin_init(Node::new(4)).err();
+                (a, b, c, empty)
+            });
+            let keys = match (&a, &b, &c) {
+                (Ok(a), Ok(b), Ok(c)) => a.key + b.key + c.key,
+                _ => 0,
+            };
+            (keys, r.len(), empty, reserved, a)
+        };
+        // The box owns a reference: it outlives its reservation and the handle it came from.
+        drop(s);
+        let kept_key = kept.as_ref().map(|n| n.key).ok();
+        let in_use_while_kept = watch.stats().in_use();
+        drop(kept);
+        assert_eq!(keys, 6);
+        assert_eq!(left, 2);
+        assert_eq!(empty, Some(ENOMEM));
+        assert_eq!(reserved, 5);
+        assert_eq!(kept_key, Some(1));
+        assert_eq!(in_use_while_kept, 1);
+        assert_eq!(watch.stats().in_use(), 0);
         Ok(())
     }
 

@@ -205,6 +205,7 @@ static void c_abi_alloc_free(struct kunit *test)
 	struct kmem_cache *s = pcpu_array_cache(pa);
 	struct pcpu_array_stats st;
 	void *obj, *node;
+	int n;
 
 	KUNIT_ASSERT_NOT_NULL(test, s);
 	KUNIT_EXPECT_GE(test, kmem_cache_size(s), OBJ_SIZE);
@@ -217,9 +218,13 @@ static void c_abi_alloc_free(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, obj);
 	KUNIT_EXPECT_NULL(test, memchr_inv(obj, 0, OBJ_SIZE));
 
-	node = pcpu_array_alloc_node(pa, GFP_KERNEL, numa_node_id());
-	KUNIT_ASSERT_NOT_NULL(test, node);
-	pcpu_array_free(pa, node);
+	/* On each node: from the array on this CPU's, else from the backing cache. */
+	for_each_node_state(n, N_MEMORY) {
+		node = pcpu_array_alloc_node(pa, GFP_KERNEL, n);
+		KUNIT_ASSERT_NOT_NULL(test, node);
+		KUNIT_EXPECT_EQ(test, folio_nid(virt_to_folio(node)), n);
+		pcpu_array_free(pa, node);
+	}
 	node = pcpu_array_alloc_node(pa, GFP_KERNEL, NUMA_NO_NODE);
 	KUNIT_ASSERT_NOT_NULL(test, node);
 	pcpu_array_free(pa, node);

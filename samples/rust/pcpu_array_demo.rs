@@ -14,7 +14,10 @@
 mod pcpu_array;
 
 use kernel::prelude::*;
-use pcpu_array::ArrayCache;
+use pcpu_array::{
+    ArrayCache,
+    Options, //
+};
 
 module! {
     type: DemoModule,
@@ -42,7 +45,15 @@ struct DemoNode {
 
 /// Allocates and frees `rounds * 100` nodes in bursts and prints what the arrays did.
 fn run_demo(rounds: u32) -> Result<ArrayCache<DemoNode>> {
-    let cache = ArrayCache::<DemoNode>::new(c"pcpu_array_demo", CAPACITY)?;
+    // Each node on cache lines of its own, as a maple tree node is.
+    let cache = ArrayCache::<DemoNode>::with_options(
+        c"pcpu_array_demo",
+        &Options {
+            capacity: CAPACITY,
+            flags: Options::HWCACHE_ALIGN,
+            ..Options::default()
+        },
+    )?;
     {
         // The nodes borrow the cache: they must all be gone before it is returned.
         let mut held = KVec::with_capacity(PER_ROUND as usize, GFP_KERNEL)?;

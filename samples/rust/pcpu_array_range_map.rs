@@ -4,7 +4,8 @@
 //! pcpu_array cache, with the maple tree's write protocol (reserve nodes before the lock,
 //! allocate under it only from the reservation, free replaced nodes through RCU).
 //!
-//! Its KUnit suite `pcpu_array_range_map` runs when the module loads. With `demo=N`, the module
+//! Its KUnit suites run when the module loads: `pcpu_array_range_map`, and
+//! `pcpu_array_binding`, which checks the binding's typed API itself. With `demo=N`, the module
 //! also runs N random stores and erases at load and prints the map's size and node count. With
 //! `bench=N` it times N inserts and N erases of the same ranges, in shuffled orders, on this map
 //! over pcpu_array, on the same map over a plain `kmem_cache`, and on the kernel's maple tree,
@@ -14,18 +15,20 @@
 #[rustfmt::skip]
 mod pcpu_array;
 
-pub mod node_cache;
+#[cfg(CONFIG_KUNIT)]
+mod binding_tests;
+mod kmem_cache;
+pub mod node_source;
 pub mod range_map;
 #[cfg(CONFIG_KUNIT)]
 mod range_map_tests;
-mod slab_cache;
 
 use kernel::{
     bindings,
     maple_tree::MapleTree,
     prelude::*, //
 };
-use node_cache::Backend;
+use node_source::Backend;
 use pcpu_array::Stats;
 use range_map::{
     RangeMap,

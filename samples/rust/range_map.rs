@@ -44,9 +44,9 @@ pub use writer::{
 pub use xorshift::XorShift;
 
 use crate::{
-    node_cache::{
+    node_source::{
         Backend,
-        NodeCache, //
+        NodeSource, //
     },
     pcpu_array::typed, //
 };
@@ -74,11 +74,11 @@ use kernel::{
 const CACHE_CAPACITY: u32 = 32;
 
 /// The node cache.
-type ArrayCache<T> = typed::ArrayCache<T, NodeCache>;
+type ArrayCache<T> = typed::ArrayCache<T, NodeSource>;
 /// A node allocated from it.
-type ArrayBox<'a, T> = typed::ArrayBox<'a, T, NodeCache>;
+type ArrayBox<'a, T> = typed::ArrayBox<'a, T, NodeSource>;
 /// Nodes reserved from it.
-type Reservation<'a, T> = typed::Reservation<'a, T, NodeCache>;
+type Reservation<'a, T> = typed::Reservation<'a, T, NodeSource>;
 
 /// Node counters of a [`RangeMap`].
 pub struct Stats {
@@ -171,7 +171,7 @@ impl RangeMap {
             height_hint: Atomic::new(0),
             // SAFETY: The cache is created for `Node`s.
             cache: unsafe {
-                ArrayCache::from_raw_cache(NodeCache::new::<Node>(name, backend, CACHE_CAPACITY)?)
+                ArrayCache::from_raw_cache(NodeSource::new::<Node>(name, backend, CACHE_CAPACITY)?)
             },
             stats: Stats {
                 allocated: Atomic::new(0),

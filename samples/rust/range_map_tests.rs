@@ -329,14 +329,14 @@ mod tests {
     #[test]
     fn binding_counts_each_object_once() -> Result {
         use crate::pcpu_array::{
-            ExternCache,
+            AbiCache,
             Gfp,
             RawCache, //
         };
         use core::ptr::NonNull;
         const N: usize = 24;
 
-        let cache = ExternCache::new(c"rmap_test_binding", 64, 0, 8)?;
+        let cache = AbiCache::new(c"rmap_test_binding", 64, 0, 8)?;
         let gfp = Gfp::from_flags(GFP_KERNEL);
         let before = cache.stats();
         let mut objs: [Option<NonNull<c_void>>; N] = [None; N];

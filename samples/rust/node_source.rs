@@ -11,18 +11,18 @@
 //! writer's stack: neither allocates anything for the reservation itself.
 
 use crate::{
+    kmem_cache::KmemCache,
     pcpu_array::{
         typed::{
             layout_of,
             RawCache,
             RawReservation, //
         },
-        ExternCache,
-        ExternStoredReservation,
+        AbiCache,
+        AbiStoredReservation,
         Gfp,
         Stats, //
     },
-    slab_cache::SlabCache, //
 };
 use core::ptr::{
     null_mut,
@@ -37,7 +37,7 @@ use kernel::{
 /// The most objects a [`NodeReservation`] holds: a write's worst case in the range map.
 pub(crate) const RESERVE_MAX: usize = 64;
 
-/// Which cache a [`NodeCache`] is.
+/// What a [`NodeSource`] draws from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     /// pcpu_array, through its C ABI.
@@ -46,28 +46,28 @@ pub enum Backend {
     Slab,
 }
 
-/// The node cache of a range map.
-pub(crate) enum NodeCache {
+/// Where a range map's nodes come from: the untyped cache under its typed one.
+pub(crate) enum NodeSource {
     /// A pcpu_array cache.
-    Array(ExternCache),
+    Array(AbiCache),
     /// A plain `kmem_cache`.
-    Slab(SlabCache),
+    Slab(KmemCache),
 }
 
-impl NodeCache {
-    /// Creates a cache `name` of `T`s; `capacity` is the pcpu_array per-CPU capacity.
+impl NodeSource {
+    /// Creates a source `name` of `T`s; `capacity` is the pcpu_array per-CPU capacity.
     pub(crate) fn new<T>(name: &CStr, backend: Backend, capacity: u32) -> Result<Self> {
         let (size, align) = layout_of::<T>()?;
         Ok(match backend {
-            Backend::PcpuArray => Self::Array(ExternCache::new(name, size, align, capacity)?),
-            Backend::Slab => Self::Slab(SlabCache::new(name, size, align)?),
+            Backend::PcpuArray => Self::Array(AbiCache::new(name, size, align, capacity)?),
+            Backend::Slab => Self::Slab(KmemCache::new(name, size, align)?),
         })
     }
 }
 
 // SAFETY: Both variants return objects of the size and alignment the cache was created with and
 // take them back; a slab reservation holds objects of its own cache.
-unsafe impl RawCache for NodeCache {
+unsafe impl RawCache for NodeSource {
     type Reservation<'a> = NodeReservation<'a>;
 
     fn alloc_raw(&self, gfp: Gfp) -> Option<NonNull<c_void>> {
@@ -83,6 +83,44 @@ unsafe impl RawCache for NodeCache {
             Self::Array(a) => unsafe { a.free_raw(obj) },
             // SAFETY: Guaranteed by the caller: an object of this cache.
             Self::Slab(s) => unsafe { s.free(obj) },
+        }
+    }
+
+    fn alloc_node_raw(&self, gfp: Gfp, node: i32) -> Option<NonNull<c_void>> {
+        match self {
+            Self::Array(a) => a.alloc_node_raw(gfp, node),
+            Self::Slab(s) => s.alloc_node(gfp, node),
+        }
+    }
+
+    fn alloc_bulk_raw(&self, gfp: Gfp, out: &mut [*mut c_void]) -> bool {
+        match self {
+            Self::Array(a) => a.alloc_bulk_raw(gfp, out),
+            // `kmem_cache_alloc_bulk()` fails for none, as `pcpu_array_alloc_bulk()` does.
+            Self::Slab(s) => !out.is_empty() && s.alloc_bulk(gfp, out),
+        }
+    }
+
+    unsafe fn free_bulk_raw(&self, objs: &mut [*mut c_void]) {
+        match self {
+            // SAFETY: Guaranteed by the caller.
+            Self::Array(a) => unsafe { a.free_bulk_raw(objs) },
+            Self::Slab(s) => {
+                for &obj in objs.iter() {
+                    if let Some(obj) = NonNull::new(obj) {
+                        // SAFETY: Guaranteed by the caller: an object of this cache.
+                        unsafe { s.free(obj) };
+                    }
+                }
+            }
+        }
+    }
+
+    /// The objects a pcpu_array cache gave back; a plain cache parks none of ours.
+    fn shrink_raw(&self) -> usize {
+        match self {
+            Self::Array(a) => a.shrink_raw(),
+            Self::Slab(_) => 0,
         }
     }
 
@@ -147,7 +185,7 @@ unsafe impl RawCache for NodeCache {
 ///
 /// `objs[..left]` are live objects of `cache` owned by the reservation.
 pub(crate) struct SlabReservation<'a> {
-    cache: &'a SlabCache,
+    cache: &'a KmemCache,
     objs: [*mut c_void; RESERVE_MAX],
     left: usize,
 }
@@ -159,11 +197,11 @@ impl Drop for SlabReservation<'_> {
     }
 }
 
-/// A reservation of a [`NodeCache`]: both kinds live on the writer's stack for one write
+/// A reservation of a [`NodeSource`]: both kinds live on the writer's stack for one write
 /// (`RESERVE_MAX` pointers), with no allocation of their own.
 pub(crate) enum NodeReservation<'a> {
     /// From pcpu_array, caller-stored.
-    Array(ExternStoredReservation<'a, RESERVE_MAX>),
+    Array(AbiStoredReservation<'a, RESERVE_MAX>),
     /// Bulk-preallocated from a plain cache.
     Slab(SlabReservation<'a>),
 }

@@ -24,16 +24,16 @@ const SLAB_NO_MERGE: bindings::slab_flags_t = 1 << bindings::_slab_flag_bits__SL
 ///
 /// `cache` is a live cache from `__kmem_cache_create_args()`, owned by this value and destroyed
 /// only on drop.
-pub(crate) struct SlabCache {
+pub(crate) struct KmemCache {
     cache: NonNull<bindings::kmem_cache>,
 }
 
 // SAFETY: The slab API may be called on a cache from any CPU and any task.
-unsafe impl Send for SlabCache {}
+unsafe impl Send for KmemCache {}
 // SAFETY: As above; every method takes `&self` and the slab API does its own locking.
-unsafe impl Sync for SlabCache {}
+unsafe impl Sync for KmemCache {}
 
-impl SlabCache {
+impl KmemCache {
     /// Creates a cache `name` of `size`-byte objects aligned to `align` (0 for the default).
     pub(crate) fn new(name: &CStr, size: u32, align: u32) -> Result<Self> {
         if size == 0 {
@@ -59,6 +59,14 @@ impl SlabCache {
         // SAFETY: The cache is live (type invariant).
         NonNull::new(unsafe {
             bindings::kmem_cache_alloc_noprof(self.cache.as_ptr(), gfp.as_raw())
+        })
+    }
+
+    /// Allocates one object on memory node `node` (any for `NUMA_NO_NODE`).
+    pub(crate) fn alloc_node(&self, gfp: Gfp, node: i32) -> Option<NonNull<c_void>> {
+        // SAFETY: The cache is live (type invariant).
+        NonNull::new(unsafe {
+            bindings::kmem_cache_alloc_node_noprof(self.cache.as_ptr(), gfp.as_raw(), node)
         })
     }
 
@@ -107,7 +115,7 @@ impl SlabCache {
     }
 }
 
-impl Drop for SlabCache {
+impl Drop for KmemCache {
     fn drop(&mut self) {
         // SAFETY: The cache is live (type invariant) and, with `&mut self`, unused by anyone
         // else; nothing uses the pointer afterwards. The slab code reports any object still
