@@ -95,6 +95,7 @@ extern "C" {
     fn pcpu_array_destroy(pa: *mut pcpu_array);
     fn pcpu_array_alloc(pa: *mut pcpu_array, gfp: bindings::gfp_t) -> *mut c_void;
     fn pcpu_array_free(pa: *mut pcpu_array, obj: *mut c_void);
+    fn pcpu_array_free_rcu(pa: *mut pcpu_array, obj: *mut c_void);
     fn pcpu_array_prefill(pa: *mut pcpu_array, count: c_uint, gfp: bindings::gfp_t) -> c_int;
     fn pcpu_array_reserve(
         pa: *mut pcpu_array,
@@ -213,6 +214,11 @@ unsafe impl RawCache for ExternCache {
             // SAFETY: As above.
             unsafe { pcpu_array_free(self.pa.as_ptr(), obj.as_ptr()) };
         }
+    }
+
+    unsafe fn free_rcu_raw(&self, obj: NonNull<c_void>) {
+        // SAFETY: `pa` is live (type invariant); the caller guarantees `obj`.
+        unsafe { pcpu_array_free_rcu(self.pa.as_ptr(), obj.as_ptr()) };
     }
 
     fn prefill_raw(&self, count: usize, gfp: Gfp) -> Result {

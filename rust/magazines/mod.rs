@@ -7,5 +7,6 @@
 
 pub(crate) mod capacity;
 pub(crate) mod magazine;
+pub(crate) mod rcu;
 pub(crate) mod state;
 pub(crate) mod stats;

@@ -47,6 +47,9 @@ pub enum Backend {
 }
 
 /// The node cache of a range map.
+///
+/// Its objects begin with a `struct rcu_head`, which the plain cache's frees after a grace
+/// period hand to `kfree_rcu()` (pcpu_array needs none).
 pub(crate) enum NodeCache {
     /// A pcpu_array cache.
     Array(ExternCache),
@@ -83,6 +86,16 @@ unsafe impl RawCache for NodeCache {
             Self::Array(a) => unsafe { a.free_raw(obj) },
             // SAFETY: Guaranteed by the caller: an object of this cache.
             Self::Slab(s) => unsafe { s.free(obj) },
+        }
+    }
+
+    unsafe fn free_rcu_raw(&self, obj: NonNull<c_void>) {
+        match self {
+            // SAFETY: Guaranteed by the caller.
+            Self::Array(a) => unsafe { a.free_rcu_raw(obj) },
+            // SAFETY: Guaranteed by the caller: an unlinked object of this cache, whose first
+            // bytes are a `struct rcu_head` (see `NodeCache`).
+            Self::Slab(s) => unsafe { s.free_rcu(obj) },
         }
     }
 
