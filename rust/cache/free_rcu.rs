@@ -134,3 +134,7 @@ impl Cache {
         unsafe { self.state.rcu_free_one(obj) };
     }
 }
+
+#[cfg(pcpu_array_kunit)]
+#[path = "free_rcu_tests.rs"]
+mod tests;
