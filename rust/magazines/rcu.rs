@@ -744,9 +744,7 @@ impl CacheState {
                     freed += drain(&self.backing, |batch| magazine.take_into(BATCH_MAX, batch));
                 }
             }
-            while let Some(spare) = n.lock().get_spare() {
-                drop(spare);
-            }
+            rcu_free_spares(n);
         }
         if freed != 0 {
             self.count(Stat::RcuTrim, freed as u64);
@@ -797,11 +795,19 @@ impl CacheState {
                     drain(backing, |batch| magazine.take_into(BATCH_MAX, batch));
                 }
             }
-            while let Some(spare) = n.lock().get_spare() {
-                drop(spare);
-            }
+            rcu_free_spares(n);
         }
         rcu.sealed.store(0, Relaxed);
+    }
+}
+
+/// Frees the spare shells of `node`, each with the lock dropped.
+fn rcu_free_spares(node: &NodeRcuLock) {
+    loop {
+        let spare = node.lock().get_spare();
+        if spare.is_none() {
+            return;
+        }
     }
 }
 
