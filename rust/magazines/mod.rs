@@ -8,5 +8,6 @@
 pub(crate) mod capacity;
 pub(crate) mod magazine;
 pub(crate) mod rcu;
+mod sealed;
 pub(crate) mod state;
 pub(crate) mod stats;

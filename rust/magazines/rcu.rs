@@ -12,7 +12,7 @@
 //!
 //! A full pending magazine is *sealed* ([`CacheState::rcu_seal`]): it gets one grace-period
 //! cookie ([`GpCookie::start`]) and goes, in a [`Waiting`] shell that came with it, to the list
-//! of sealed magazines of its node, bounded at [`SEALED_LIMIT`], oldest first. An allocation
+//! of sealed magazines of its node, bounded at `SEALED_LIMIT` (`crate::magazines::sealed`), oldest first. An allocation
 //! that finds its CPU's magazines empty takes the oldest sealed magazine of its node whose grace
 //! period has ended before it asks the depot ([`CacheState::rcu_take_ripe`]): a pointer swap,
 //! with no callback and no slab call. Beyond the bound (or where the list's lock may not be
@@ -29,6 +29,7 @@ use crate::{
             MagazineBox,
             BATCH_MAX, //
         },
+        sealed::NodeRcu,
         state::{
             drain,
             CacheState, //
@@ -77,14 +78,6 @@ use kernel::{
     },
 };
 
-/// The most sealed magazines a node keeps waiting for their grace periods, as many as its
-/// depot keeps full ones (`DEPOT_DEFAULT_LIMIT`); beyond it, a sealed magazine goes to
-/// `call_rcu_hurry()`.
-pub(crate) const SEALED_LIMIT: usize = crate::policy::depot::DEPOT_DEFAULT_LIMIT;
-
-/// The most empty shells a node keeps for the next pending magazines.
-const SPARE_LIMIT: usize = 2 * SEALED_LIMIT;
-
 /// What becomes of a waiting magazine's objects after its grace period.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum After {
@@ -109,7 +102,7 @@ pub(crate) enum After {
 #[repr(C)]
 pub(crate) struct Waiting {
     head: RcuHead,
-    cookie: GpCookie,
+    pub(super) cookie: GpCookie,
     state: *const CacheState,
     node: i32,
     after: After,
@@ -121,7 +114,7 @@ pub(crate) struct Waiting {
 unsafe impl Send for Waiting {}
 
 /// A [`Waiting`] on the heap.
-type WaitingBox = KBox<Waiting>;
+pub(crate) type WaitingBox = KBox<Waiting>;
 
 impl Waiting {
     /// An empty shell.
@@ -137,7 +130,7 @@ impl Waiting {
     }
 
     /// Objects the shell's magazine holds.
-    fn objects(&self) -> usize {
+    pub(super) fn objects(&self) -> usize {
         self.magazine.as_ref().map_or(0, |m| Stack::len(&**m))
     }
 }
@@ -251,104 +244,6 @@ impl CpuPending {
             self.park.take().map(|p| (p, After::Park)),
             self.backing.take().map(|p| (p, After::Backing)),
         ]
-    }
-}
-
-/// One node's sealed magazines, oldest first, and its spare shells.
-///
-/// # Invariants
-///
-/// `sealed[(first + i) % SEALED_LIMIT]` for `i < len` hold shells with a magazine, sealed in
-/// that order; the other slots are `None`. `spare[..spares]` hold empty shells, the rest `None`.
-pub(crate) struct NodeRcu {
-    sealed: [Option<WaitingBox>; SEALED_LIMIT],
-    first: usize,
-    len: usize,
-    spare: [Option<WaitingBox>; SPARE_LIMIT],
-    spares: usize,
-}
-
-impl NodeRcu {
-    /// Nothing sealed, no spare shell.
-    fn new() -> Self {
-        Self {
-            sealed: [const { None }; SEALED_LIMIT],
-            first: 0,
-            len: 0,
-            spare: [const { None }; SPARE_LIMIT],
-            spares: 0,
-        }
-    }
-
-    /// Adds `shell`, just sealed, at the end. When the list is full and its oldest magazine's
-    /// grace period has ended, that one makes room and is returned; when it has not, `shell`
-    /// is given back.
-    fn push_sealed(&mut self, shell: WaitingBox) -> Result<Option<WaitingBox>, WaitingBox> {
-        let ripe = if self.len == SEALED_LIMIT {
-            match self.pop_ripe() {
-                Some(ripe) => Some(ripe),
-                None => return Err(shell),
-            }
-        } else {
-            None
-        };
-        // INVARIANT: The slot after the last is free (`len < SEALED_LIMIT`).
-        self.sealed[(self.first + self.len) % SEALED_LIMIT] = Some(shell);
-        self.len += 1;
-        Ok(ripe)
-    }
-
-    /// Takes the oldest sealed magazine's shell when its grace period has ended.
-    fn pop_ripe(&mut self) -> Option<WaitingBox> {
-        let ripe = self.len != 0
-            && self.sealed[self.first]
-                .as_ref()
-                .is_some_and(|s| s.cookie.elapsed());
-        if !ripe {
-            return None;
-        }
-        self.pop_oldest()
-    }
-
-    /// Takes the oldest sealed magazine's shell, whatever its grace period.
-    fn pop_oldest(&mut self) -> Option<WaitingBox> {
-        if self.len == 0 {
-            return None;
-        }
-        let shell = self.sealed[self.first].take();
-        // INVARIANT: The oldest left the list.
-        self.first = (self.first + 1) % SEALED_LIMIT;
-        self.len -= 1;
-        shell
-    }
-
-    /// The sealed magazines' objects, and those whose grace period has ended.
-    fn objects(&self) -> (usize, usize) {
-        (0..self.len)
-            .filter_map(|i| self.sealed[(self.first + i) % SEALED_LIMIT].as_ref())
-            .fold((0, 0), |(all, ripe), s| {
-                let n = s.objects();
-                (all + n, if s.cookie.elapsed() { ripe + n } else { ripe })
-            })
-    }
-
-    /// Keeps `shell`, empty, for a next pending magazine; gives it back when there is no room.
-    fn put_spare(&mut self, shell: WaitingBox) -> Option<WaitingBox> {
-        if self.spares == SPARE_LIMIT {
-            return Some(shell);
-        }
-        // INVARIANT: `spare[spares]` is free.
-        self.spare[self.spares] = Some(shell);
-        self.spares += 1;
-        None
-    }
-
-    /// An empty shell kept for a next pending magazine.
-    fn get_spare(&mut self) -> Option<WaitingBox> {
-        let i = self.spares.checked_sub(1)?;
-        // INVARIANT: The last spare leaves.
-        self.spares = i;
-        self.spare[i].take()
     }
 }
 
@@ -733,8 +628,8 @@ impl CacheState {
             loop {
                 let shell = {
                     let mut node = n.lock();
-                    match node.sealed[node.first].as_ref() {
-                        Some(s) if s.objects() <= budget - freed => node.pop_ripe(),
+                    match node.oldest_objects() {
+                        Some(n) if n <= budget - freed => node.pop_ripe(),
                         _ => None,
                     }
                 };
