@@ -15,6 +15,7 @@ use super::handle::Cache;
 use crate::{
     magazines::rcu::{
         After,
+        Pending,
         Pushed,
         Target, //
     },
@@ -67,7 +68,7 @@ impl Cache {
         });
         match pushed {
             Some(Pushed::Done) => {}
-            Some(Pushed::Full(pending, after)) => self.state.rcu_seal(pending, after),
+            Some(Pushed::Full(pending, after)) => self.seal_and_restock(pending, after),
             // SAFETY: Guaranteed by the caller.
             Some(Pushed::NoMagazine(obj, after)) => unsafe {
                 self.free_rcu_slow(obj, target, after)
@@ -75,6 +76,14 @@ impl Cache {
             // SAFETY: Guaranteed by the caller.
             None => unsafe { self.state.rcu_free_one(obj) },
         }
+    }
+
+    /// Seals `pending`, which filled, and gives this CPU a new spare for the next one.
+    #[cold]
+    #[inline(never)]
+    fn seal_and_restock(&self, pending: Pending, after: After) {
+        self.state.rcu_seal(pending, after);
+        self.state.rcu_restock();
     }
 
     /// Which pending magazine `obj` goes to, for a cache whose placement rules apply
@@ -125,7 +134,7 @@ impl Cache {
             }
             match pushed {
                 Some(Pushed::Done) => return,
-                Some(Pushed::Full(pending, a)) => return self.state.rcu_seal(pending, a),
+                Some(Pushed::Full(pending, a)) => return self.seal_and_restock(pending, a),
                 Some(Pushed::NoMagazine(_, a)) => after = a,
                 None => break,
             }

@@ -168,10 +168,11 @@ pub(crate) enum Pushed {
     NoMagazine(NonNull<c_void>, After),
 }
 
-/// One CPU's pending magazines.
+/// One CPU's pending magazines, and an empty spare that replaces the one that fills.
 pub(crate) struct CpuPending {
     park: Option<Pending>,
     backing: Option<Pending>,
+    spare: Option<Pending>,
 }
 
 impl CpuPending {
@@ -180,6 +181,7 @@ impl CpuPending {
         Self {
             park: None,
             backing: None,
+            spare: None,
         }
     }
 
@@ -221,7 +223,18 @@ impl CpuPending {
         if !filling {
             return Pushed::Done;
         }
-        match slot.take() {
+        let full = slot.take();
+        // The spare takes over at once, so that a CPU that frees where nothing may be allocated
+        // (a hard interrupt) goes on with no fallback.
+        if let Some(mut spare) = self.spare.take() {
+            // Empty: it takes the node of the CPU it is installed on.
+            spare.node = this_node();
+            match after {
+                After::Park => self.park = Some(spare),
+                After::Backing => self.backing = Some(spare),
+            }
+        }
+        match full {
             Some(full) => Pushed::Full(full, after),
             None => Pushed::Done,
         }
@@ -238,11 +251,12 @@ impl CpuPending {
         None
     }
 
-    /// Takes both pending magazines out.
-    fn take(&mut self) -> [Option<(Pending, After)>; 2] {
+    /// Takes every pending magazine out, the spare included.
+    fn take(&mut self) -> [Option<(Pending, After)>; 3] {
         [
             self.park.take().map(|p| (p, After::Park)),
             self.backing.take().map(|p| (p, After::Backing)),
+            self.spare.take().map(|p| (p, After::Park)),
         ]
     }
 }
@@ -349,23 +363,18 @@ impl CacheState {
 
     /// A new pending magazine for a CPU of memory node `node`: an empty magazine (the depot's,
     /// or a new one) and a shell (the node's spare, or a new one), allocated with `GFP_NOWAIT`.
-    /// `None` when either cannot be had, or allocating is not allowed here.
+    /// `None` when either cannot be had, or where a depot may not be used (no slab call is made
+    /// in a hard interrupt or with interrupts off, as for a refill).
     pub(crate) fn rcu_new_pending(&self, node: i32) -> Option<Pending> {
-        if !atomic_alloc_allowed() {
+        if !depot_allowed() {
             return None;
         }
-        let depot = depot_allowed();
-        let mut magazine = depot
-            .then(|| self.take_empty(node))
-            .flatten()
+        let mut magazine = self
+            .take_empty(node)
             .or_else(|| self.new_magazine(GFP_NOWAIT).ok())?;
         // Cannot fail: the magazine is empty.
         let _ = magazine.stop_poisoning();
-        let spare = if depot {
-            self.rcu.node(node).and_then(|n| n.lock().get_spare())
-        } else {
-            None
-        };
+        let spare = self.rcu.node(node).and_then(|n| n.lock().get_spare());
         let Some(shell) = spare.or_else(|| KBox::new(Waiting::new(), GFP_NOWAIT).ok()) else {
             self.rcu_retire_magazine(node, magazine);
             return None;
@@ -376,6 +385,29 @@ impl CacheState {
             shell,
             node,
         })
+    }
+
+    /// Gives the current CPU an empty spare pending magazine when it has none, where a depot
+    /// may be used: after a seal, so that the next one, wherever it happens, finds a magazine.
+    pub(crate) fn rcu_restock(&self) {
+        if !depot_allowed() {
+            return;
+        }
+        if self.with_this_cpu_pending(|p, _| p.spare.is_some()) != Some(false) {
+            return;
+        }
+        let Some(fresh) = self.rcu_new_pending(this_node()) else {
+            return;
+        };
+        let mut left = Some(fresh);
+        self.with_this_cpu_pending(|p, _| {
+            if p.spare.is_none() {
+                p.spare = left.take();
+            }
+        });
+        if let Some(left) = left {
+            self.rcu_drop_pending(left);
+        }
     }
 
     /// Gives back a pending magazine that holds no object: its magazine to the depot (or
