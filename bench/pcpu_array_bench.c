@@ -50,6 +50,13 @@
  *                  producer and a consumer do in bursts. Under icount the
  *                  clock counts the instructions of both CPUs, and the two
  *                  migrations of each round (the same for every backend).
+ *   rcu_churn      alloc, free after a grace period, repeated (a cond_resched()
+ *                  every 256, so that grace periods end during the run):
+ *                  pcpu_array_free_rcu() for pcpu_array and pcpu_array_inline,
+ *                  kfree_rcu() (kvfree_call_rcu() with the object's first
+ *                  bytes as its rcu_head) for sheaves, whose rcu_free sheaf
+ *                  batches it, and for nosheaves; after each measurement,
+ *                  untimed, every pending free is waited for.
  * Multi-CPU scenarios (mode=multi), timed as wall time from the first worker's
  * start to the last one's end:
  *   cross_cpu          the first online CPU allocates, the second frees,
@@ -77,6 +84,7 @@
 #include <linux/ktime.h>
 #include <linux/module.h>
 #include <linux/preempt.h>
+#include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -139,6 +147,9 @@ static bool backend_maple_only(enum backend_id id)
 /* What memcg charging costs is measured on the hot pair and batch64 only. */
 static bool backend_skips(enum backend_id id, const char *scenario)
 {
+	if (!strcmp(scenario, "rcu_churn"))
+		return id != BK_SHEAVES && id != BK_NOSHEAVES && id != BK_PCPU &&
+		       id != BK_PCPU_INLINE;
 	if (id != BK_SHEAVES_ACCOUNT && id != BK_PCPU_ACCOUNT)
 		return false;
 	return strcmp(scenario, "hot_pair") && strcmp(scenario, "batch64");
@@ -261,6 +272,40 @@ static __always_inline int hot_pair_loop(enum api api, struct backend *b,
 static int run_hot_pair(struct backend *b, struct scratch *sc, unsigned long n)
 {
 	return RUN_PER_API(hot_pair_loop, b, n);
+}
+
+/* Frees @obj after a grace period: kfree_rcu() with its first bytes as the head. */
+static __always_inline void api_free_rcu(enum api api, struct pcpu_array *pa, void *obj)
+{
+	if (api == API_SLAB)
+		kvfree_call_rcu(obj, obj);
+	else
+		pcpu_array_free_rcu(pa, obj);
+}
+
+static __always_inline int rcu_churn_loop(enum api api, struct backend *b,
+					  unsigned long n)
+{
+	struct kmem_cache *s = b->s;
+	struct pcpu_array *pa = b->pa;
+	unsigned long i;
+	void *obj;
+
+	for (i = 0; i < n; i++) {
+		obj = api_alloc(api, s, pa, GFP_KERNEL);
+		if (!obj)
+			return -ENOMEM;
+		api_free_rcu(api, pa, obj);
+		if (!(i % 256))
+			cond_resched();
+	}
+	return 0;
+}
+
+static int run_rcu_churn(struct backend *b, struct scratch *sc, unsigned long n,
+			 unsigned int arg)
+{
+	return RUN_PER_API(rcu_churn_loop, b, n);
 }
 
 static __always_inline int batch_loop(enum api api, struct backend *b,
@@ -445,6 +490,7 @@ struct scenario {
 		   unsigned int arg);
 	unsigned int arg;	/* batch size, or nodes per maple write */
 	bool maple;
+	bool rcu;	/* frees after a grace period, waited for after each run */
 };
 
 static int run_hot_pair_arg(struct backend *b, struct scratch *sc, unsigned long n,
@@ -463,6 +509,7 @@ static const struct scenario scenarios[] = {
 	{ "maple4", SINGLE, run_maple, 4, true },
 	{ "maple16", SINGLE, run_maple, 16, true },
 	{ "handoff512", SINGLE, run_handoff, 512 },
+	{ "rcu_churn", SINGLE, run_rcu_churn, 1, false, true },
 	{ "cross_cpu", CROSS, NULL, 1 },
 	{ "all_cpus_hot_pair", ALL_CPUS, run_hot_pair_arg, 1 },
 	{ "all_cpus_batch64", ALL_CPUS, run_batch, 64 },
@@ -704,6 +751,11 @@ static int measure_single(const struct scenario *sn, struct backend *b, unsigned
 	ret = sn->run(b, scratch_pool[0], n, sn->arg);
 	ns = ktime_get_ns() - s.ns;
 	cycles = get_cycles() - s.cycles;
+	if (sn->rcu) {
+		/* What the run left waiting, so that it does not weigh on the next one. */
+		kvfree_rcu_barrier();
+		rcu_barrier();
+	}
 	if (ret)
 		return ret;
 	if (print)

@@ -115,6 +115,7 @@ extern "C" {
         p: *mut *mut c_void,
     ) -> bool;
     fn pcpu_array_free_bulk(pa: *mut pcpu_array, n: usize, p: *mut *mut c_void);
+    fn pcpu_array_free_rcu(pa: *mut pcpu_array, obj: *mut c_void);
     fn pcpu_array_prefill(pa: *mut pcpu_array, count: c_uint, gfp: bindings::gfp_t) -> c_int;
     fn pcpu_array_reserve(
         pa: *mut pcpu_array,
@@ -252,6 +253,11 @@ unsafe impl RawCache for AbiCache {
     fn shrink_raw(&self) -> usize {
         // SAFETY: `pa` is live (type invariant).
         unsafe { pcpu_array_shrink(self.pa.as_ptr()) }
+    }
+
+    unsafe fn free_rcu_raw(&self, obj: NonNull<c_void>) {
+        // SAFETY: `pa` is live (type invariant); the caller guarantees `obj`.
+        unsafe { pcpu_array_free_rcu(self.pa.as_ptr(), obj.as_ptr()) };
     }
 
     fn prefill_raw(&self, count: usize, gfp: Gfp) -> Result {

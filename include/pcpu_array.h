@@ -135,6 +135,17 @@ void *pcpu_array_alloc_node(struct pcpu_array *pa, gfp_t gfp, int node);
  */
 void pcpu_array_free(struct pcpu_array *pa, void *obj);
 /*
+ * NULL is a no-op. Frees @obj once every RCU reader that may have found it
+ * has left its read-side section, as kfree_rcu() would, without an rcu_head
+ * in the object: readers may read it until then (it is neither poisoned nor
+ * wiped before). @obj must be unlinked and no longer written. It waits in this
+ * CPU's pending magazine, which is sealed with one grace-period cookie when
+ * full and comes back as a full magazine after the grace period.
+ * Context: as pcpu_array_free(); in NMI an object that would fill the pending
+ * magazine is leaked after a WARN.
+ */
+void pcpu_array_free_rcu(struct pcpu_array *pa, void *obj);
+/*
  * All or nothing; false for n == 0, and false without trying in a context
  * where the slab bulk API may not be used.
  * Context: process or softirq with interrupts enabled (as

@@ -67,6 +67,7 @@ EXPORT_SYMBOL_GPL(pcpu_array_shrink);
 EXPORT_SYMBOL_GPL(pcpu_array_alloc);
 EXPORT_SYMBOL_GPL(pcpu_array_alloc_node);
 EXPORT_SYMBOL_GPL(pcpu_array_free);
+EXPORT_SYMBOL_GPL(pcpu_array_free_rcu);
 EXPORT_SYMBOL_GPL(pcpu_array_alloc_bulk);
 EXPORT_SYMBOL_GPL(pcpu_array_free_bulk);
 EXPORT_SYMBOL_GPL(pcpu_array_prefill);

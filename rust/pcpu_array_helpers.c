@@ -18,6 +18,7 @@
 #include <linux/module.h>
 #include <linux/percpu.h>
 #include <linux/preempt.h>
+#include <linux/rcupdate.h>
 #include <linux/sched/mm.h>
 #include <linux/smp.h>
 #include <linux/spinlock.h>
@@ -233,6 +234,11 @@ int pcpu_array_cpu_to_mem(unsigned int cpu)
 unsigned int pcpu_array_nr_node_ids(void)
 {
 	return nr_node_ids;
+}
+
+void pcpu_array_call_rcu_hurry(struct rcu_head *head, rcu_callback_t func)
+{
+	call_rcu_hurry(head, func);
 }
 
 void pcpu_array_might_alloc(gfp_t gfp)

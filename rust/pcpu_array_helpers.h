@@ -39,6 +39,9 @@ bool pcpu_array_obj_pfmemalloc(const void *obj);
 int pcpu_array_numa_mem_id(void);
 int pcpu_array_cpu_to_mem(unsigned int cpu);
 unsigned int pcpu_array_nr_node_ids(void);
+struct rcu_head;
+void pcpu_array_call_rcu_hurry(struct rcu_head *head,
+			       void (*func)(struct rcu_head *head));
 void pcpu_array_might_alloc(gfp_t gfp);
 #ifdef CONFIG_DEBUG_KMEMLEAK
 void pcpu_array_kmemleak_alloc(const void *obj, size_t size, gfp_t gfp);

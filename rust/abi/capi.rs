@@ -338,6 +338,22 @@ pub unsafe extern "C" fn pcpu_array_free(pa: *mut pcpu_array, obj: *mut c_void) 
     unsafe { c.free(obj) };
 }
 
+/// `pcpu_array_free_rcu()`.
+///
+/// # Safety
+///
+/// `pa` as for [`pcpu_array_shrink`]; `obj` NULL or an object allocated from `pa`, owned by the
+/// caller, unlinked from whatever RCU readers find it through, and not written afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn pcpu_array_free_rcu(pa: *mut pcpu_array, obj: *mut c_void) {
+    let c = cache_or_return!(pa, "pcpu_array_free_rcu");
+    let Some(obj) = NonNull::new(obj) else {
+        return;
+    };
+    // SAFETY: `obj` is an object of `c` that the caller gives up (guaranteed by the caller).
+    unsafe { c.free_rcu(obj) };
+}
+
 /// `pcpu_array_alloc_bulk()`.
 ///
 /// # Safety

@@ -106,6 +106,15 @@ pub unsafe trait RawCache: Sync {
     /// cache, and not be used afterwards.
     unsafe fn free_bulk_raw(&self, objs: &mut [*mut c_void]);
 
+    /// Frees an object once every RCU reader that might still see it has finished
+    /// (`pcpu_array_free_rcu()`).
+    ///
+    /// # Safety
+    ///
+    /// As for `free_raw`; the object must also be unlinked from whatever RCU readers find it
+    /// through, and not written afterwards.
+    unsafe fn free_rcu_raw(&self, obj: NonNull<c_void>);
+
     /// Opportunistically fills this CPU's array with at least `count` objects.
     fn prefill_raw(&self, count: usize, gfp: Gfp) -> Result;
 

@@ -232,6 +232,23 @@ impl<'a, T, C: RawCache> ArrayBox<'a, T, C> {
         }
     }
 
+    /// Drops the value now and gives the object back to the cache once every RCU reader that
+    /// might still see it has finished (`pcpu_array_free_rcu()`), with no `rcu_head` in it.
+    ///
+    /// Only the memory waits: `T`'s destructor runs at once, so readers may still read the
+    /// value's fields until the grace period ends, but not what the destructor released. The
+    /// caller must have unlinked the object from whatever readers find it through.
+    pub fn drop_rcu(b: Self) {
+        let ptr = b.ptr;
+        let cache = b.cache;
+        core::mem::forget(b);
+        // SAFETY: By the type invariant `ptr` holds a `T` that we own; it is dropped once.
+        unsafe { core::ptr::drop_in_place(ptr.as_ptr()) };
+        // SAFETY: The object came from `cache`, is no longer used by us, and was unlinked by
+        // the caller.
+        unsafe { cache.free_rcu_raw(ptr.cast()) };
+    }
+
     /// Gives up ownership without freeing: the object must come back through
     /// [`ArrayBox::from_raw`] with the same cache.
     pub fn into_raw(b: Self) -> NonNull<T> {
@@ -325,6 +342,24 @@ impl<T, C: RawCache> OwnedArrayBox<T, C> {
     fn value_ptr(&self) -> *mut T {
         // SAFETY: By the type invariant `slot` is a live slot; this only computes an address.
         unsafe { &raw mut (*self.slot.as_ptr()).value }
+    }
+
+    /// Drops the value now and gives the object back to its cache once every RCU reader that
+    /// might still see it has finished (`pcpu_array_free_rcu()`), as [`ArrayBox::drop_rcu`].
+    /// The box's reference to the cache goes at once: when it is the last, the cache's teardown
+    /// waits for the grace period before the object's memory goes.
+    pub fn drop_rcu(b: Self) {
+        let slot = b.slot.as_ptr();
+        core::mem::forget(b);
+        // SAFETY: By the type invariant the slot holds a `T` that we own; it is dropped once.
+        unsafe { core::ptr::drop_in_place(&raw mut (*slot).value) };
+        // SAFETY: The slot's reference to the cache is ours and is read out once; readers may
+        // still read the slot's bytes, which stay as they are.
+        let cache = unsafe { (&raw const (*slot).cache).read() };
+        // SAFETY: The object came from `cache`, is no longer used by us, and was unlinked by
+        // the caller.
+        unsafe { cache.free_rcu_raw(NonNull::new_unchecked(slot).cast()) };
+        drop(cache);
     }
 
     /// The cache the object belongs to.

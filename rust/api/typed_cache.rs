@@ -83,6 +83,12 @@ unsafe impl RawCache for Cache {
         unsafe { self.free_bulk(objs) }
     }
 
+    unsafe fn free_rcu_raw(&self, obj: NonNull<c_void>) {
+        // SAFETY: The caller passes an object of this cache that it gives up and unlinked: what
+        // `Cache::free_rcu` requires.
+        unsafe { self.free_rcu(obj) }
+    }
+
     fn prefill_raw(&self, count: usize, gfp: Gfp) -> Result {
         self.prefill(count, gfp)
     }

@@ -217,6 +217,11 @@ mod cases {
             unsafe { self.0.free_bulk_raw(objs) }
         }
 
+        unsafe fn free_rcu_raw(&self, obj: NonNull<c_void>) {
+            // SAFETY: Guaranteed by the caller, for the same cache.
+            unsafe { self.0.free_rcu_raw(obj) }
+        }
+
         fn prefill_raw(&self, count: usize, gfp: Gfp) -> Result {
             self.0.prefill_raw(count, gfp)
         }

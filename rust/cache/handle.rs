@@ -157,8 +157,9 @@ pub struct Cache {
 struct Registrations {
     // Fields drop in this order: the adaptation's periodic work, the shrinker and the hotplug
     // instance first (each waits for its running callbacks and lets go of `state`), then the
-    // debugfs files, then `state`, whose last reference flushes every array and destroys the
-    // backing cache, and only then the reference to the module.
+    // debugfs files, then the wait for the RCU callbacks of frees after a grace period, then
+    // `state`, whose last reference flushes every array and destroys the backing cache, and
+    // only then the reference to the module.
     #[cfg_attr(
         not(pcpu_array_kunit),
         expect(dead_code, reason = "held for its periodic work; the tests read it")
@@ -171,8 +172,20 @@ struct Registrations {
     shrinker: Shrinker,
     _hotplug: Pin<KBox<HotplugInstance>>,
     _debugfs: Option<CacheDir>,
+    _rcu_callbacks: RcuCallbacksDone,
     _shared: Arc<CacheState>,
     _module: ModuleRef,
+}
+
+/// Waits, when dropped, for the RCU callbacks of the cache's frees after a grace period
+/// (`crate::magazines::rcu`): after the shrinker and the hotplug instance, the last that could
+/// queue one, and before the state those callbacks use goes.
+struct RcuCallbacksDone(Arc<CacheState>);
+
+impl Drop for RcuCallbacksDone {
+    fn drop(&mut self) {
+        self.0.rcu_barrier();
+    }
 }
 
 impl Cache {
@@ -227,6 +240,7 @@ impl Cache {
             shrinker,
             _hotplug: hotplug,
             _debugfs: debugfs,
+            _rcu_callbacks: RcuCallbacksDone(state.clone()),
             _shared: state.clone(),
             _module: module,
         })?;

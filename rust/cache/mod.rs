@@ -7,6 +7,7 @@
 
 mod alloc;
 mod free;
+mod free_rcu;
 pub(crate) mod handle;
 pub(crate) mod lifecycle;
 pub(crate) mod reservation;

@@ -332,6 +332,51 @@ impl Magazine {
     }
 }
 
+/// What a magazine waiting for an RCU grace period needs (`crate::magazines::rcu`): RCU readers
+/// may still read its objects, so KASAN must not see them as freed until the grace period ends.
+impl Magazine {
+    /// Stops poisoning the objects pushed from now on, for an empty magazine about to take
+    /// objects that RCU readers may still read. Returns the object size it poisoned with (0
+    /// when it did not), for [`Magazine::start_poisoning`]; `None`, changing nothing, when it
+    /// holds objects.
+    pub(crate) fn stop_poisoning(&mut self) -> Option<usize> {
+        if !self.is_empty() {
+            return None;
+        }
+        // INVARIANT: Empty: no object needs to be poisoned.
+        Some(core::mem::replace(&mut self.kasan_size, 0))
+    }
+
+    /// Poisons the objects the magazine holds as `kasan_size`-byte freed slab objects and makes
+    /// it poison those pushed from now on, as a magazine made by [`Magazine::poisoning`] does
+    /// (nothing when `kasan_size` is 0 or the magazine poisons already).
+    ///
+    /// # Safety
+    ///
+    /// Every object the magazine holds must be a live slab object of `kasan_size` bytes that the
+    /// magazine owns and that nothing accesses until it leaves the magazine.
+    pub(crate) unsafe fn start_poisoning(&mut self, kasan_size: usize) {
+        if self.kasan_size != 0 || kasan_size == 0 {
+            return;
+        }
+        for &obj in &self.objs[..self.len] {
+            if let Some(o) = NonNull::new(obj) {
+                // SAFETY: Guaranteed by the caller.
+                unsafe { crate::semantics::kasan::poison(o, kasan_size) };
+            }
+        }
+        // INVARIANT: Every object held was just poisoned with `kasan_size`.
+        self.kasan_size = kasan_size;
+    }
+
+    /// The objects the magazine holds, oldest first.
+    pub(crate) fn objects(&self) -> impl Iterator<Item = NonNull<c_void>> + '_ {
+        self.objs[..self.len]
+            .iter()
+            .filter_map(|&obj| NonNull::new(obj))
+    }
+}
+
 impl Stack for Magazine {
     type Handle = NonNull<c_void>;
 

@@ -18,5 +18,7 @@ use super::{
 pub(crate) mod capacity;
 pub(crate) mod hit;
 pub(crate) mod magazine;
+pub(crate) mod rcu;
+mod sealed;
 pub(crate) mod state;
 pub(crate) mod stats;

@@ -45,6 +45,7 @@ use crate::{
             BATCH_MAX,
             MAX_CAPACITY, //
         },
+        rcu::RcuMagazines,
         stats::{
             Stat,
             Stats,
@@ -156,6 +157,8 @@ pub(crate) struct CacheState {
     /// The CPU whose magazines the shrinker looks at first next time, so that successive partial
     /// scans take their turns on every CPU (`crate::reclaim::shrink`).
     pub(crate) shrink_cursor: Atomic<u32>,
+    /// The pending and sealed magazines of frees after a grace period (`crate::magazines::rcu`).
+    pub(crate) rcu: RcuMagazines,
 }
 
 impl CacheState {
@@ -195,6 +198,7 @@ impl CacheState {
             depots.push(depot, GFP_KERNEL)?;
         }
         let stats = StatsTable::new()?;
+        let rcu = RcuMagazines::new(template.empty_like().stop_poisoning().unwrap_or(0))?;
         let adaptation = Adaptation::new(capacity, adaptive, stats.snapshot())?;
         // INVARIANT: Every magazine is a copy of `template`, empty; the depots are empty.
         Ok(Self {
@@ -208,6 +212,7 @@ impl CacheState {
             adaptation,
             works: CpuWorks::new()?,
             shrink_cursor: Atomic::new(0),
+            rcu,
         })
     }
 
@@ -400,7 +405,10 @@ impl CacheState {
     ///
     /// Must be called where [`depot_allowed`] holds.
     pub(crate) fn get_full(&self, node: i32) -> Option<MagazineBox> {
-        let got = self.depot(node).and_then(|d| self.lock_depot(d).get_full());
+        // First a magazine of frees after a grace period that has ended (`crate::magazines::rcu`).
+        let got = self
+            .rcu_take_ripe(node)
+            .or_else(|| self.depot(node).and_then(|d| self.lock_depot(d).get_full()));
         match got {
             Some(mut magazine) => {
                 self.fit(&mut magazine);
@@ -434,6 +442,15 @@ impl CacheState {
             self.count(Stat::DepotMiss, 1);
         }
         magazine
+    }
+
+    /// An empty magazine of the depot of `node`, with the capacity now; `None` when it has
+    /// none. Must be called where [`depot_allowed`] holds.
+    pub(crate) fn take_empty(&self, node: i32) -> Option<MagazineBox> {
+        let got = self
+            .depot(node)
+            .and_then(|d| self.lock_depot(d).get_empty());
+        got.map(|m| self.fitted_empty(m))
     }
 
     /// `magazine`, an empty one from a depot, with the capacity now, for a dead CPU: CPU
@@ -763,7 +780,10 @@ impl Drop for CacheState {
     fn drop(&mut self) {
         // Every magazine goes back to the backing cache before it is destroyed (the 2023 patch
         // destroyed the cache first). `&mut self`: the handle, the shrinker and the hotplug
-        // instance are gone, so no other context can reach a magazine.
+        // instance are gone, so no other context can reach a magazine; the RCU callbacks are
+        // done (`Registrations` waited for them). The objects freed after a grace period first,
+        // once it has ended.
+        self.rcu_teardown();
         self.trim_depots(usize::MAX, TrimScope::All);
         let Self {
             magazines, backing, ..
@@ -791,7 +811,7 @@ fn free_batch(backing: &BackingCache, batch: &mut Batch) {
 /// Each bulk free runs after `take` has returned, so `take` may lock a CPU's magazines and the
 /// free still happens unlocked. Returns how many objects went back. The one loop that empties
 /// magazines: for the shrinker, the depots, the hotplug teardown and destroy.
-fn drain(backing: &BackingCache, mut take: impl FnMut(&mut Batch) -> usize) -> usize {
+pub(crate) fn drain(backing: &BackingCache, mut take: impl FnMut(&mut Batch) -> usize) -> usize {
     let mut total = 0;
     loop {
         let mut batch = Batch::new();

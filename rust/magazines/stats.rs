@@ -110,6 +110,23 @@ stats! {
     DepotTrim => c"depot_trim",
     /// Changes of the magazine capacity (the debugfs `capacity` file).
     CapacityResize => c"capacity_resize",
+    /// Objects freed after an RCU grace period (`pcpu_array_free_rcu()`), counted when freed.
+    FreeRcu => c"free_rcu",
+    /// Pending magazines of frees after a grace period that were sealed with a grace-period
+    /// cookie (full, or at a shrink or a CPU's death).
+    RcuSeal => c"rcu_seal",
+    /// Sealed magazines whose grace period had ended that an allocation took instead of a
+    /// depot trade or a refill.
+    RcuReuse => c"rcu_reuse",
+    /// Sealed magazines handed to `call_rcu_hurry()`: their node's list was full, or the
+    /// context could not take its lock, or their objects go to the backing cache.
+    RcuCallback => c"rcu_callback",
+    /// Objects freed after a grace period on their own (a `call_rcu()` each, or a wait), when
+    /// no pending magazine could take them.
+    RcuFallback => c"rcu_fallback",
+    /// Objects of sealed magazines given back to the backing cache by the shrinker or
+    /// `pcpu_array_shrink()`.
+    RcuTrim => c"rcu_trim",
     /// Objects a CPU's two magazines hold now (a level, not an event count). Derived when read
     /// (see [`CpuStats`]), so that the hit paths write one counter, not two.
     ObjectsCached => c"objects_cached",
@@ -352,7 +369,8 @@ impl Stats {
     /// Objects handed out and not yet freed, according to the counters.
     pub fn in_use(&self) -> i64 {
         let allocs = self.get(Stat::AllocArray) + self.get(Stat::AllocBacking);
-        let frees = self.get(Stat::FreeArray) + self.get(Stat::FreeBacking);
+        let frees =
+            self.get(Stat::FreeArray) + self.get(Stat::FreeBacking) + self.get(Stat::FreeRcu);
         allocs.wrapping_sub(frees) as i64
     }
 }

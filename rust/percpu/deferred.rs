@@ -162,7 +162,6 @@ unsafe extern "C" fn drop_deferred<T>(work: *mut bindings::work_struct) {
 }
 
 /// Whether the caller may sleep, by the decision every [`SleepableDrop`] takes.
-#[cfg(pcpu_array_kunit)]
 pub(crate) fn may_sleep() -> bool {
     // SAFETY: Only reads the current context.
     unsafe { ffi::pcpu_array_may_sleep() }

@@ -88,6 +88,9 @@ impl Writer for SummaryFile {
         writeln!(f, "depot_full {full}")?;
         writeln!(f, "depot_empty {empty}")?;
         writeln!(f, "depot_objects {}", self.state.depot_objects())?;
+        let (sealed_objects, _) = self.state.rcu_sealed_objects();
+        writeln!(f, "rcu_sealed {}", self.state.rcu_sealed_magazines())?;
+        writeln!(f, "rcu_sealed_objects {sealed_objects}")?;
         for &stat in Stat::ALL {
             writeln!(f, "{} {}", stat.name().to_str().unwrap_or("?"), s.get(stat))?;
         }

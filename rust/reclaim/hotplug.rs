@@ -38,6 +38,8 @@ impl CpuHotplug for Arc<CacheState> {
 
     unsafe fn cpu_dead(&self, cpu: u32) {
         // SAFETY: `cpu` is dead, one at a time (the trait's contract).
+        unsafe { self.rcu_flush_dead_cpu(cpu) };
+        // SAFETY: As above.
         unsafe { self.flush_dead_cpu(cpu) }
     }
 }

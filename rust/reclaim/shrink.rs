@@ -87,7 +87,11 @@ fn flush(state: &CacheState, budget: usize, if_busy: IfBusy) -> Option<usize> {
     let ran = state.works.run(
         if_busy,
         state,
-        |s, budget| s.flush_this_cpu(Stat::ShrinkFlush, budget),
+        |s, budget| {
+            // Frees after a grace period wait in sealed magazines, to be trimmed once it ends.
+            s.rcu_seal_this_cpu();
+            s.flush_this_cpu(Stat::ShrinkFlush, budget)
+        },
         plan,
     )?;
     state.count(Stat::ShrinkWork, ran.queued as u64);
@@ -98,7 +102,8 @@ fn flush(state: &CacheState, budget: usize, if_busy: IfBusy) -> Option<usize> {
 /// waits for a concurrent flush of the same cache. Returns how many objects went back to the
 /// backing cache.
 pub(crate) fn flush_all(state: &CacheState) -> usize {
-    state.trim_depots(usize::MAX, TrimScope::All)
+    state.rcu_trim(usize::MAX)
+        + state.trim_depots(usize::MAX, TrimScope::All)
         + flush(state, usize::MAX, IfBusy::Wait).unwrap_or(0)
 }
 
@@ -107,7 +112,9 @@ pub(crate) fn flush_all(state: &CacheState) -> usize {
 /// objects went back.
 fn reclaim(state: &CacheState, budget: usize) -> usize {
     state.end_depot_intervals();
-    let mut freed = state.trim_depots(budget, TrimScope::Excess);
+    // Sealed magazines whose grace period ended first: nothing uses them.
+    let mut freed = state.rcu_trim(budget);
+    freed += state.trim_depots(budget - freed, TrimScope::Excess);
     if freed < budget {
         // Another reclaimer (or `pcpu_array_shrink()`) is flushing the CPUs: leave them to it.
         freed += flush(state, budget - freed, IfBusy::GiveUp).unwrap_or(0);
@@ -203,8 +210,10 @@ unsafe extern "C" fn count_objects(
     let state = unsafe { shared_of(s) };
     // What a scan can free: the objects of the depots and those parked in the magazines of the
     // online CPUs (a dead CPU's magazines went to the depot in the hotplug teardown).
-    let n = cached_on_online_cpus(&state)
-        .fold(state.depot_objects(), |sum, (_, n)| sum.saturating_add(n));
+    let (_, ripe) = state.rcu_sealed_objects();
+    let n = cached_on_online_cpus(&state).fold(state.depot_objects() + ripe, |sum, (_, n)| {
+        sum.saturating_add(n)
+    });
     match n {
         0 => SHRINK_EMPTY,
         n => n.min(SHRINK_EMPTY - 1),

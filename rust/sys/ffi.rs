@@ -81,6 +81,12 @@ extern "C" {
     /// `might_alloc(gfp)`: the sleep and reclaim checks of an allocation.
     #[cfg(any(CONFIG_DEBUG_ATOMIC_SLEEP, CONFIG_LOCKDEP))]
     pub(crate) fn pcpu_array_might_alloc(gfp: bindings::gfp_t);
+    /// `call_rcu_hurry(head, func)`: `call_rcu()` that a `CONFIG_RCU_LAZY` kernel does not
+    /// batch lazily (an inline alias of `call_rcu()` without it).
+    pub(crate) fn pcpu_array_call_rcu_hurry(
+        head: *mut bindings::callback_head,
+        func: bindings::rcu_callback_t,
+    );
     /// `kmemleak_alloc(obj, size, 1, gfp)`.
     #[cfg(CONFIG_DEBUG_KMEMLEAK)]
     pub(crate) fn pcpu_array_kmemleak_alloc(obj: *const c_void, size: usize, gfp: bindings::gfp_t);
@@ -140,8 +146,7 @@ extern "C" {
     /// Whether the caller may sleep, as far as the kernel can tell (`in_task()`,
     /// `preemptible()`, interrupts on, no RCU read-side section); always `false` without
     /// `CONFIG_PREEMPT_COUNT`. What [`pcpu_array_run_sleepable`] decides with; the tests check
-    /// it.
-    #[cfg(pcpu_array_kunit)]
+    /// it, and a free after a grace period that cannot queue a callback waits where it may.
     pub(crate) fn pcpu_array_may_sleep() -> bool;
     /// Calls `f(work)` at once when `pcpu_array_may_sleep()`, else `INIT_WORK(work, f)` and
     /// queues it to the teardown workqueue. Not from NMI.

@@ -622,6 +622,7 @@ struct c_abi_ops {
 	typeof(pcpu_array_alloc) *alloc;
 	typeof(pcpu_array_alloc_node) *alloc_node;
 	typeof(pcpu_array_free) *free;
+	typeof(pcpu_array_free_rcu) *free_rcu;
 	typeof(pcpu_array_alloc_bulk) *alloc_bulk;
 	typeof(pcpu_array_free_bulk) *free_bulk;
 	typeof(pcpu_array_prefill) *prefill;
@@ -643,6 +644,7 @@ static const struct c_abi_ops c_abi_ops = {
 	.alloc = pcpu_array_alloc,
 	.alloc_node = pcpu_array_alloc_node,
 	.free = pcpu_array_free,
+	.free_rcu = pcpu_array_free_rcu,
 	.alloc_bulk = pcpu_array_alloc_bulk,
 	.free_bulk = pcpu_array_free_bulk,
 	.prefill = pcpu_array_prefill,
@@ -713,6 +715,10 @@ static void c_abi_indirect_calls(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, st.alloc_array + st.alloc_backing, st.free_array + st.free_backing);
 	KUNIT_EXPECT_GE(test, st.objects_cached, 1);
 	KUNIT_EXPECT_GE(test, ops->shrink(pa), 1);
+	/* Pending when the cache is destroyed, which waits for its grace period. */
+	obj = ops->alloc(pa, GFP_KERNEL);
+	KUNIT_EXPECT_NOT_NULL(test, obj);
+	ops->free_rcu(pa, obj);
 	ops->destroy(pa);
 }
 

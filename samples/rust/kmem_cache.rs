@@ -54,6 +54,20 @@ impl KmemCache {
         })
     }
 
+    /// Frees `obj` after an RCU grace period, with `kfree_rcu()` (`kvfree_call_rcu()`), which
+    /// batches it on SLUB's per-CPU `rcu_free` sheaf. Any context but NMI.
+    ///
+    /// # Safety
+    ///
+    /// `obj` must be an object of this cache, unlinked from what RCU readers find it through
+    /// and not used afterwards, whose first bytes are a `struct rcu_head` that readers do not
+    /// read.
+    pub(crate) unsafe fn free_rcu(&self, obj: NonNull<c_void>) {
+        // SAFETY: Guaranteed by the caller: the head is the object's first bytes, and `kfree()`
+        // takes an object of any slab cache.
+        unsafe { bindings::kvfree_call_rcu(obj.as_ptr().cast(), obj.as_ptr()) };
+    }
+
     /// Allocates one object.
     pub(crate) fn alloc(&self, gfp: Gfp) -> Option<NonNull<c_void>> {
         // SAFETY: The cache is live (type invariant).

@@ -47,6 +47,9 @@ pub enum Backend {
 }
 
 /// Where a range map's nodes come from: the untyped cache under its typed one.
+///
+/// Its objects begin with a `struct rcu_head`, which the plain cache's frees after a grace
+/// period hand to `kfree_rcu()` (pcpu_array needs none).
 pub(crate) enum NodeSource {
     /// A pcpu_array cache.
     Array(AbiCache),
@@ -121,6 +124,16 @@ unsafe impl RawCache for NodeSource {
         match self {
             Self::Array(a) => a.shrink_raw(),
             Self::Slab(_) => 0,
+        }
+    }
+
+    unsafe fn free_rcu_raw(&self, obj: NonNull<c_void>) {
+        match self {
+            // SAFETY: Guaranteed by the caller.
+            Self::Array(a) => unsafe { a.free_rcu_raw(obj) },
+            // SAFETY: Guaranteed by the caller: an unlinked object of this cache, whose first
+            // bytes are a `struct rcu_head` (see `NodeSource`).
+            Self::Slab(s) => unsafe { s.free_rcu(obj) },
         }
     }
 

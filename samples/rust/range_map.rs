@@ -13,7 +13,9 @@
 //!
 //! Writes follow the maple tree's protocol: reserve the worst case before the tree's spinlock,
 //! allocate under it only from the reservation, publish a new root with one release store, and
-//! free unlinked nodes through `call_rcu()`. Readers run under `rcu_read_lock()` alone.
+//! free unlinked nodes after a grace period with `ArrayBox::drop_rcu()` (pcpu_array's
+//! `pcpu_array_free_rcu()`, which needs no `rcu_head`; `kfree_rcu()` for the plain cache).
+//! Readers run under `rcu_read_lock()` alone.
 //!
 //! This file holds the map itself: its state, construction, counters and teardown. The rest is
 //! one file per concern under `range_map/`:
@@ -198,6 +200,21 @@ impl RangeMap {
         }
     }
 
+    /// Gives an unlinked node back to the cache once every RCU reader that may see it has
+    /// finished.
+    ///
+    /// # Safety
+    ///
+    /// `p` must be a node of this map's cache, unlinked from every root a reader may still find,
+    /// and no longer used by any writer.
+    unsafe fn free_node_rcu(&self, p: *mut Node) {
+        if let Some(nn) = NonNull::new(p) {
+            // SAFETY: Guaranteed by the caller: `p` came from `ArrayBox::into_raw` on `cache`.
+            ArrayBox::drop_rcu(unsafe { ArrayBox::from_raw(&self.cache, nn) });
+            self.stats.freed.add(1, Relaxed);
+        }
+    }
+
     /// The number of ranges.
     pub fn len(&self) -> u64 {
         self.lock.lock().ranges
@@ -218,7 +235,8 @@ impl RangeMap {
         self.lock.lock().height
     }
 
-    /// Waits until every node unlinked so far is back in the cache.
+    /// Waits until the RCU callbacks queued so far have run: the frees after a grace period of
+    /// the nodes unlinked so far that went to one (pcpu_array's own, `kfree_rcu()`'s).
     pub fn barrier(&self) {
         // SAFETY: May sleep; the callers are in process context.
         unsafe { bindings::rcu_barrier() };
@@ -245,8 +263,7 @@ impl RangeMap {
 #[pinned_drop]
 impl PinnedDrop for RangeMap {
     fn drop(self: Pin<&mut Self>) {
-        // Queued callbacks free nodes into `cache` and count them in `stats`: let them finish.
-        self.barrier();
+        // Nodes freed after a grace period are the cache's now: its teardown waits for them.
         let root = self.root.load(Relaxed);
         // SAFETY: Nothing else can use the map anymore, and every node still reachable from the
         // root belongs to it.

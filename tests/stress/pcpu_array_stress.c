@@ -13,6 +13,11 @@
  *   reservations;
  * - a kthread takes the CPUs other than 0 offline and online again;
  * - a kthread calls pcpu_array_shrink();
+ * - a quarter of the objects are freed with pcpu_array_free_rcu(), in every
+ *   context the frees run in but hard interrupts (the KUnit suite covers
+ *   those), inside an RCU read-side section that checks the
+ *   object is still intact after the call (nothing may reuse or wipe it before
+ *   a grace period);
  * - failslab fails a share of the backing cache's allocations made by the CPU
  *   threads (scripts/vm.sh marks the cache SLAB_FAILSLAB, scripts/guest.sh sets
  *   the probability, the threads set make_it_fail).
@@ -21,7 +26,7 @@
  * owner checks both before freeing it, so an object handed out twice or written
  * after being freed into an array is detected. At the end every object handed out
  * must have been freed, the arrays must be empty after a shrink and the counters
- * must balance.
+ * must balance (the frees after a grace period counted here).
  */
 
 #include <kunit/test.h>
@@ -39,6 +44,7 @@
 #include <linux/prandom.h>
 #include <linux/preempt.h>
 #include <linux/random.h>
+#include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -117,6 +123,7 @@ static struct stress_ctx {
 	atomic_long_t hardirq_ops;
 	atomic_long_t softirq_ops;
 	atomic_long_t cross_frees;
+	atomic_long_t rcu_frees;	/* objects freed with pcpu_array_free_rcu() */
 	atomic_long_t corrupt;
 	atomic_long_t api_errors;	/* results the API promises never to return */
 	atomic_long_t workers_done;
@@ -166,10 +173,34 @@ static struct stress_obj *got(void *p, gfp_t gfp, struct held *h)
 	return o;
 }
 
+/*
+ * Whether @seq's object is freed after a grace period: one in four, outside
+ * hard interrupts (where a free that finds no pending magazine waits with a
+ * GFP_ATOMIC record, a slab call that lockdep's raw-lock nesting check
+ * reports) and, on PREEMPT_RT, not with interrupts off.
+ */
+static bool rcu_share(u64 seq)
+{
+	if (in_hardirq())
+		return false;
+	if (IS_ENABLED(CONFIG_PREEMPT_RT) && irqs_disabled())
+		return false;
+	return seq % 4 == 0;
+}
+
 static void put(struct held *h)
 {
 	obj_check(h->obj, h->seq);
-	pcpu_array_free(ctx.pa, h->obj);
+	if (rcu_share(h->seq)) {
+		/* A reader that found the object before keeps seeing it. */
+		rcu_read_lock();
+		pcpu_array_free_rcu(ctx.pa, h->obj);
+		obj_check(h->obj, h->seq);
+		rcu_read_unlock();
+		atomic_long_inc(&ctx.rcu_frees);
+	} else {
+		pcpu_array_free(ctx.pa, h->obj);
+	}
 	atomic_long_dec(&ctx.in_flight);
 }
 
@@ -730,8 +761,9 @@ static void stress_all(struct kunit *test)
 		   st.alloc_array, st.alloc_backing, st.free_array, st.free_backing,
 		   st.array_refill, st.array_flush, st.objects_cached);
 	KUNIT_EXPECT_EQ(test, st.objects_cached, 0);
+	KUNIT_EXPECT_GT(test, atomic_long_read(&ctx.rcu_frees), 0);
 	KUNIT_EXPECT_EQ(test, st.alloc_array + st.alloc_backing,
-			st.free_array + st.free_backing);
+			st.free_array + st.free_backing + atomic_long_read(&ctx.rcu_frees));
 	pcpu_array_destroy(ctx.pa);
 	ctx.pa = NULL;
 }

@@ -8,10 +8,9 @@
 //! below it, found in one descent.
 //!
 //! Next to the body, a node carries what the writer needs once it unlinks the node: the
-//! `callback_head` that `call_rcu()` queues, the map it goes back to, and a link for the
-//! writer's list of nodes to retire.
+//! `callback_head` that `kfree_rcu()` queues for the plain cache (pcpu_array's
+//! `pcpu_array_free_rcu()` needs none), and a link for the writer's list of nodes to retire.
 
-use super::RangeMap;
 use core::{
     cell::UnsafeCell,
     mem::{
@@ -127,32 +126,29 @@ impl Body {
 ///
 /// # Invariants
 ///
-/// - `owner` points to the pinned [`RangeMap`] whose cache the node was allocated from.
 /// - Once published (reachable from a root that was stored), `body` is never written again.
 /// - `rcu` and `retired_next` are only used once the node is unlinked, by the writer holding
 ///   the tree's lock and then by RCU; readers never look at them.
 #[repr(C)]
 pub struct Node {
     pub(super) rcu: Opaque<bindings::callback_head>,
-    pub(super) owner: *const RangeMap,
     pub(super) retired_next: UnsafeCell<*mut Node>,
     pub(super) body: Body,
 }
 
 impl Node {
-    /// A node of `owner`'s tree holding `body`, not yet on any list.
-    pub(super) fn new(owner: *const RangeMap, body: Body) -> Node {
+    /// A node holding `body`, not yet on any list.
+    pub(super) fn new(body: Body) -> Node {
         Node {
             rcu: Opaque::uninit(),
-            owner,
             retired_next: UnsafeCell::new(ptr::null_mut()),
             body,
         }
     }
 }
 
-// The node must not be bigger than a maple tree node, and `free_node_rcu()` finds it from its
-// `rcu` field.
+// The node must not be bigger than a maple tree node, and the plain cache's `kfree_rcu()` takes
+// its `rcu` field as the object's first bytes (`NodeSource`).
 const _: () = assert!(size_of::<Node>() <= 256);
 const _: () = assert!(offset_of!(Node, rcu) == 0);
 

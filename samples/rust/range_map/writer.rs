@@ -16,8 +16,9 @@
 //! Empty nodes are dropped, and a root left with a single child is replaced by that child.
 //!
 //! Published nodes are never modified: a write builds new nodes and publishes them with one
-//! release store of the root pointer. The nodes it unlinks are freed through `call_rcu()` once
-//! that root is published, so no reader can still be using them when they go back to the cache.
+//! release store of the root pointer. The nodes it unlinks are freed after a grace period
+//! (`pcpu_array_free_rcu()`, or `kfree_rcu()` for the plain cache) once that root is published,
+//! so no reader can still be using them when they go back to the cache.
 
 use super::{
     node::{
@@ -35,7 +36,6 @@ use super::{
 };
 use core::ptr;
 use kernel::{
-    bindings,
     prelude::*,
     sync::atomic::{
         Relaxed,
@@ -122,7 +122,7 @@ impl<'a> Writer<'a, '_> {
             return Err(EOVERFLOW);
         }
         let max = body.max_key();
-        let node = Node::new(self.map, body);
+        let node = Node::new(body);
         match self.res.alloc(node) {
             Ok(b) => {
                 let p = ArrayBox::into_raw(b).as_ptr();
@@ -304,21 +304,6 @@ impl<'a> Writer<'a, '_> {
     }
 }
 
-/// The RCU callback that frees an unlinked node.
-///
-/// # Safety
-///
-/// `head` must be the `rcu` field of an unlinked node, queued by [`RangeMap::write`].
-unsafe extern "C" fn free_node_rcu(head: *mut bindings::callback_head) {
-    // `rcu` is the first field of the `repr(C)` node, and `Opaque` is transparent.
-    let node = head.cast::<Node>();
-    // SAFETY: The node is live until freed below; by the invariant of `Node`, `owner` points to
-    // its map, which drop keeps alive until every callback has run (`rcu_barrier()`).
-    let map = unsafe { &*(*node).owner };
-    // SAFETY: A grace period has passed since the node was unlinked: nothing uses it anymore.
-    unsafe { map.free_node(node) };
-}
-
 impl RangeMap {
     /// Stores `value` for `[first, last]`, overwriting (and trimming) what overlaps.
     pub fn store(&self, first: u64, last: u64, value: u64) -> Result {
@@ -458,10 +443,10 @@ impl RangeMap {
                 let n = retired;
                 // SAFETY: `n` is on this write's retired list: unlinked by the root stored above,
                 // and no longer touched by any writer. Readers that still see it started before
-                // that store, so the grace period `call_rcu()` waits for covers them.
+                // that store, so the grace period the free waits for covers them.
                 unsafe {
                     retired = *(*n).retired_next.get();
-                    bindings::call_rcu((*n).rcu.get(), Some(free_node_rcu));
+                    self.free_node_rcu(n);
                 }
             }
             return Ok(removed);
