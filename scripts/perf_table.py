@@ -79,14 +79,16 @@ def main():
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
     print(rule)
-    ours = perf.get(("range_map", "pcpu_array", 256))
-    plain = perf.get(("range_map", "kmem_cache", 256))
-    maple = perf.get(("range_map", "maple_tree", 256))
+    sizes = sorted(k[2] for k in perf if k[:2] == ("range_map", "pcpu_array"))
+    size = sizes[-1] if sizes else 0
+    ours = perf.get(("range_map", "pcpu_array", size))
+    plain = perf.get(("range_map", "kmem_cache", size))
+    maple = perf.get(("range_map", "maple_tree", size))
     if ours and plain:
         a = ours["instructions_per_op"]["median"]
         b = plain["instructions_per_op"]["median"]
         hit = ours.get("hit_rate")
-        text = (f"range_map (256 B nodes): {a:.0f} instructions per insert or erase over "
+        text = (f"range_map ({size} B nodes): {a:.0f} instructions per insert or erase over "
                 f"pcpu_array, {b:.0f} over a plain kmem_cache ({a / b:.2f}x)")
         if maple:
             text += f", {maple['instructions_per_op']['median']:.0f} for the kernel's maple tree"
