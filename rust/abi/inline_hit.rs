@@ -180,12 +180,11 @@ mod inline {
     /// As [`super::alloc`].
     #[inline(always)]
     pub(super) unsafe fn alloc(pa: NonNull<pcpu_array>, gfp: Gfp) -> Option<NonNull<c_void>> {
-        // INVARIANT: A live cache begins with its `struct pcpu_array_hot`, set at creation and
+        // SAFETY: A live cache begins with its `struct pcpu_array_hot`, set at creation and
         // never changed (guaranteed by the caller; the layout's contract).
-        // SAFETY: As above.
-        let hot = Hot {
-            hot: unsafe { pa.cast::<PcpuArrayHot>().as_ref() },
-        };
+        let hot = unsafe { pa.cast::<PcpuArrayHot>().as_ref() };
+        // INVARIANT: As above.
+        let hot = Hot { hot };
         hit::alloc(&hot, gfp).ok()
     }
 
@@ -199,11 +198,10 @@ mod inline {
         pa: NonNull<pcpu_array>,
         obj: NonNull<c_void>,
     ) -> Result<(), NonNull<c_void>> {
-        // INVARIANT: As in `alloc`.
         // SAFETY: As in `alloc`.
-        let hot = Hot {
-            hot: unsafe { pa.cast::<PcpuArrayHot>().as_ref() },
-        };
+        let hot = unsafe { pa.cast::<PcpuArrayHot>().as_ref() };
+        // INVARIANT: As in `alloc`.
+        let hot = Hot { hot };
         // SAFETY: Guaranteed by the caller.
         unsafe { hit::free(&hot, obj) }.map_err(|_| obj)
     }
