@@ -13,3 +13,5 @@
 
 pcpu_array_kernel_code := $(VERSION)$(if $(filter 0 1 2 3 4 5 6 7 8 9,$(PATCHLEVEL)),0)$(PATCHLEVEL)
 rustflags-y += $(if $(call test-ge,$(pcpu_array_kernel_code),703),--cfg pcpu_array_kernel_7_3)
+# The same for the C files: PCPU_ARRAY_KERNEL_7_3 (checkpatch rejects LINUX_VERSION_CODE).
+ccflags-y += $(if $(call test-ge,$(pcpu_array_kernel_code),703),-DPCPU_ARRAY_KERNEL_7_3)

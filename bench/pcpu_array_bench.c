@@ -752,8 +752,15 @@ static int measure_single(const struct scenario *sn, struct backend *b, unsigned
 	ns = ktime_get_ns() - s.ns;
 	cycles = get_cycles() - s.cycles;
 	if (sn->rcu) {
-		/* What the run left waiting, so that it does not weigh on the next one. */
+		/*
+		 * What the run left waiting, so that it does not weigh on the next
+		 * one. 7.3 no longer exports kvfree_rcu_barrier(): there the
+		 * kfree_rcu() batches are left to kmem_cache_destroy(), which waits
+		 * for them.
+		 */
+#ifndef PCPU_ARRAY_KERNEL_7_3
 		kvfree_rcu_barrier();
+#endif
 		rcu_barrier();
 	}
 	if (ret)

@@ -241,6 +241,36 @@ void pcpu_array_call_rcu_hurry(struct rcu_head *head, rcu_callback_t func)
 	call_rcu_hurry(head, func);
 }
 
+/*
+ * A full grace-period cookie as Rust holds it: two unsigned longs, opaque
+ * there, since the type is not in every kernel's Rust bindings, nor of one
+ * name: struct rcu_gp_oldstate up to 7.2, struct rcu_gp_seq from 7.3 on.
+ */
+#ifdef PCPU_ARRAY_KERNEL_7_3	/* kernel_version.mk */
+#define pcpu_array_gp_state rcu_gp_seq
+#else
+#define pcpu_array_gp_state rcu_gp_oldstate
+#endif
+static_assert(sizeof(struct pcpu_array_gp_state) <=
+	      PCPU_ARRAY_GP_COOKIE_WORDS * sizeof(unsigned long));
+static_assert(__alignof__(struct pcpu_array_gp_state) <=
+	      __alignof__(unsigned long));
+
+void pcpu_array_gp_start(unsigned long *cookie)
+{
+	start_poll_synchronize_rcu_full((struct pcpu_array_gp_state *)cookie);
+}
+
+bool pcpu_array_gp_elapsed(unsigned long *cookie)
+{
+	return poll_state_synchronize_rcu_full((struct pcpu_array_gp_state *)cookie);
+}
+
+void pcpu_array_gp_wait(unsigned long *cookie)
+{
+	cond_synchronize_rcu_full((struct pcpu_array_gp_state *)cookie);
+}
+
 void pcpu_array_might_alloc(gfp_t gfp)
 {
 	might_alloc(gfp);

@@ -42,6 +42,10 @@ unsigned int pcpu_array_nr_node_ids(void);
 struct rcu_head;
 void pcpu_array_call_rcu_hurry(struct rcu_head *head,
 			       void (*func)(struct rcu_head *head));
+#define PCPU_ARRAY_GP_COOKIE_WORDS 2
+void pcpu_array_gp_start(unsigned long *cookie);
+bool pcpu_array_gp_elapsed(unsigned long *cookie);
+void pcpu_array_gp_wait(unsigned long *cookie);
 void pcpu_array_might_alloc(gfp_t gfp);
 #ifdef CONFIG_DEBUG_KMEMLEAK
 void pcpu_array_kmemleak_alloc(const void *obj, size_t size, gfp_t gfp);

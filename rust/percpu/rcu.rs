@@ -12,13 +12,19 @@
 use crate::sys::ffi;
 use kernel::{
     bindings,
+    ffi::c_ulong,
     types::Opaque, //
 };
 
 /// A full snapshot of RCU's grace-period state: every RCU reader that was running when it was
 /// taken has finished once [`GpCookie::elapsed`] returns true.
 #[derive(Clone, Copy)]
-pub(crate) struct GpCookie(bindings::rcu_gp_oldstate);
+pub(crate) struct GpCookie([c_ulong; GP_COOKIE_WORDS]);
+
+/// The words of a [`GpCookie`]: `PCPU_ARRAY_GP_COOKIE_WORDS` of `pcpu_array_helpers.h`, which
+/// asserts that a `struct rcu_gp_oldstate` fits (the type is opaque here: not every kernel's
+/// Rust bindings carry it).
+const GP_COOKIE_WORDS: usize = 2;
 
 // SAFETY: Two counters, copied by value; nothing ties them to a thread.
 unsafe impl Send for GpCookie {}
@@ -26,16 +32,16 @@ unsafe impl Send for GpCookie {}
 impl GpCookie {
     /// A cookie that stands for no snapshot, until [`GpCookie::start`] replaces it.
     pub(crate) fn unset() -> Self {
-        Self(bindings::rcu_gp_oldstate::default())
+        Self([0; GP_COOKIE_WORDS])
     }
 
     /// A snapshot of now, with a grace period that ends it started if none is under way
     /// (`start_poll_synchronize_rcu_full()`). Not in NMI context.
     pub(crate) fn start() -> Self {
-        let mut state = bindings::rcu_gp_oldstate::default();
-        // SAFETY: `state` is valid for writing; the function may be called in any context but
-        // NMI (the callers check).
-        unsafe { bindings::start_poll_synchronize_rcu_full(&mut state) };
+        let mut state = [0; GP_COOKIE_WORDS];
+        // SAFETY: `state` is valid for writing a `struct rcu_gp_oldstate` (asserted in C); the
+        // function may be called in any context but NMI (the callers check).
+        unsafe { ffi::pcpu_array_gp_start(state.as_mut_ptr()) };
         Self(state)
     }
 
@@ -45,7 +51,7 @@ impl GpCookie {
         let mut state = self.0;
         // SAFETY: `state` is a snapshot taken by `start`; the function only reads it, in any
         // context.
-        unsafe { bindings::poll_state_synchronize_rcu_full(&mut state) }
+        unsafe { ffi::pcpu_array_gp_elapsed(state.as_mut_ptr()) }
     }
 
     /// Waits, sleeping, until [`GpCookie::elapsed`] (`cond_synchronize_rcu_full()`): returns at
@@ -53,7 +59,7 @@ impl GpCookie {
     pub(crate) fn wait(&self) {
         let mut state = self.0;
         // SAFETY: As in `elapsed`; the caller may sleep.
-        unsafe { bindings::cond_synchronize_rcu_full(&mut state) };
+        unsafe { ffi::pcpu_array_gp_wait(state.as_mut_ptr()) };
     }
 }
 

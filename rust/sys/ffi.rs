@@ -87,6 +87,13 @@ extern "C" {
         head: *mut bindings::callback_head,
         func: bindings::rcu_callback_t,
     );
+    /// `start_poll_synchronize_rcu_full()` on a cookie of `GP_COOKIE_WORDS` words (a
+    /// `struct rcu_gp_oldstate`, asserted in `pcpu_array_helpers.c`).
+    pub(crate) fn pcpu_array_gp_start(cookie: *mut c_ulong);
+    /// `poll_state_synchronize_rcu_full()` of such a cookie.
+    pub(crate) fn pcpu_array_gp_elapsed(cookie: *mut c_ulong) -> bool;
+    /// `cond_synchronize_rcu_full()` of such a cookie. Sleeps.
+    pub(crate) fn pcpu_array_gp_wait(cookie: *mut c_ulong);
     /// `kmemleak_alloc(obj, size, 1, gfp)`.
     #[cfg(CONFIG_DEBUG_KMEMLEAK)]
     pub(crate) fn pcpu_array_kmemleak_alloc(obj: *const c_void, size: usize, gfp: bindings::gfp_t);
