@@ -9,7 +9,8 @@ use crate::{
     magazines::{
         hit::{
             self,
-            Miss, //
+            Miss,
+            ThisCpu, //
         },
         magazine::{
             Batch,
@@ -95,12 +96,10 @@ impl Cache {
         unsafe { self.state.placement.handing_out_from_backing(objs) };
     }
 
-    /// Zeroes all of `obj`, a live object of this cache that the caller owns.
+    /// Zeroes all of `obj`, a live object of this cache that the caller owns: what the hit path
+    /// does ([`ThisCpu::zero`] of the cache state).
     pub(super) fn zero(&self, obj: NonNull<c_void>) {
-        let size = self.state.backing.object_size();
-        // SAFETY: `obj` is a live object of the backing cache, whose objects are
-        // `object_size()` bytes, owned by the caller (see the callers).
-        unsafe { core::ptr::write_bytes(obj.as_ptr().cast::<u8>(), 0, size) };
+        ThisCpu::zero(&*self.state, obj);
     }
 
     /// Allocates one object from the backing cache, for a caller. Never in NMI context, where
