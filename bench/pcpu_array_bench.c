@@ -55,8 +55,20 @@
  *                  pcpu_array_free_rcu() for pcpu_array and pcpu_array_inline,
  *                  kfree_rcu() (kvfree_call_rcu() with the object's first
  *                  bytes as its rcu_head) for sheaves, whose rcu_free sheaf
- *                  batches it, and for nosheaves; after each measurement,
- *                  untimed, every pending free is waited for.
+ *                  batches it, and for nosheaves. Each measurement follows
+ *                  an untimed run of the same, so that it meets the steady
+ *                  state of a churn (the objects of the run before waiting
+ *                  for their grace periods); after it, untimed, every
+ *                  pending free is waited for and the caches are shrunk.
+ *                  Then, untimed, how long the objects waited
+ *                  (rcu_wait lines, below).
+ * rcu_wait lines:  "rcu_wait backend=B size=N ops=N grace_periods=N
+ *                  tracked=N reused=N wait_gp_x100=N wait_ns=N": during
+ *                  another ops rounds of rcu_churn, every 64th object freed
+ *                  is tracked until an allocation returns it; grace_periods
+ *                  ended during the pass, wait_gp_x100 is the mean number
+ *                  that ended between a tracked free and its reuse (x100),
+ *                  wait_ns the mean time.
  * Multi-CPU scenarios (mode=multi), timed as wall time from the first worker's
  * start to the last one's end:
  *   cross_cpu          the first online CPU allocates, the second frees,
@@ -78,7 +90,9 @@
 #include <linux/completion.h>
 #include <linux/cpumask.h>
 #include <linux/err.h>
+#include <linux/hash.h>
 #include <linux/kthread.h>
+#include <linux/log2.h>
 #include <linux/memcontrol.h>
 #include <linux/sched/mm.h>
 #include <linux/ktime.h>
@@ -306,6 +320,132 @@ static int run_rcu_churn(struct backend *b, struct scratch *sc, unsigned long n,
 			 unsigned int arg)
 {
 	return RUN_PER_API(rcu_churn_loop, b, n);
+}
+
+/*
+ * RCU's grace-period sequence: rcu_get_gp_seq() is exported for rcutorture and
+ * declared only in kernel/rcu/rcu.h. Above its low RCU_SEQ_CTR_SHIFT bits (the
+ * state of the current grace period) it counts those that have ended, from a
+ * start near the wrap.
+ */
+unsigned long rcu_get_gp_seq(void);
+
+/* Grace periods that have ended since @seq, a value of rcu_get_gp_seq(). */
+static unsigned long gp_since(unsigned long seq)
+{
+	return ((rcu_get_gp_seq() >> RCU_SEQ_CTR_SHIFT) - (seq >> RCU_SEQ_CTR_SHIFT)) &
+	       (ULONG_MAX >> RCU_SEQ_CTR_SHIFT);
+}
+
+/* A hash table of the tracked objects: a slot is looked up at every allocation. */
+#define WAIT_SLOTS 1024
+#define WAIT_PROBES 8
+#define WAIT_EVERY 64
+
+struct wait_slot {
+	void *obj;
+	unsigned long gp;
+	u64 ns;
+};
+
+struct rcu_wait {
+	struct wait_slot slot[WAIT_SLOTS];
+	unsigned long tracked, reused, sum_gp;
+	u64 sum_ns;
+};
+
+static unsigned int wait_hash(void *obj, unsigned int probe)
+{
+	return (hash_ptr(obj, ilog2(WAIT_SLOTS)) + probe) & (WAIT_SLOTS - 1);
+}
+
+/* Ends the wait of a tracked object that @obj, just allocated, is. */
+static void wait_seen(struct rcu_wait *w, void *obj)
+{
+	unsigned int p;
+
+	for (p = 0; p < WAIT_PROBES; p++) {
+		struct wait_slot *t = &w->slot[wait_hash(obj, p)];
+
+		if (t->obj != obj)
+			continue;
+		w->reused++;
+		w->sum_gp += gp_since(t->gp);
+		w->sum_ns += ktime_get_ns() - t->ns;
+		t->obj = NULL;
+		return;
+	}
+}
+
+/* Tracks @obj, about to be freed, where it has room. */
+static void wait_track(struct rcu_wait *w, void *obj)
+{
+	unsigned int p;
+
+	for (p = 0; p < WAIT_PROBES; p++) {
+		struct wait_slot *t = &w->slot[wait_hash(obj, p)];
+
+		if (t->obj)
+			continue;
+		*t = (struct wait_slot){ obj, rcu_get_gp_seq(), ktime_get_ns() };
+		w->tracked++;
+		return;
+	}
+}
+
+static __always_inline int rcu_wait_loop(enum api api, struct backend *b, unsigned long n,
+					 struct rcu_wait *w)
+{
+	struct kmem_cache *s = b->s;
+	struct pcpu_array *pa = b->pa;
+	unsigned long i;
+	void *obj;
+
+	for (i = 0; i < n; i++) {
+		obj = api_alloc(api, s, pa, GFP_KERNEL);
+		if (!obj)
+			return -ENOMEM;
+		wait_seen(w, obj);
+		if (!(i % WAIT_EVERY))
+			wait_track(w, obj);
+		api_free_rcu(api, pa, obj);
+		if (!(i % 256))
+			cond_resched();
+	}
+	return 0;
+}
+
+/* Untimed: how long objects freed after a grace period wait until reused. */
+static int measure_rcu_wait(struct backend *b, unsigned long n)
+{
+	struct rcu_wait *w = kvzalloc(sizeof(*w), GFP_KERNEL);
+	unsigned long gp;
+	u64 ns;
+	int ret;
+
+	if (!w)
+		return -ENOMEM;
+	/* As for the timed runs: the pass meets a churn's steady state. */
+	ret = RUN_PER_API(rcu_churn_loop, b, n);
+	gp = rcu_get_gp_seq();
+	ns = ktime_get_ns();
+	if (!ret)
+		ret = RUN_PER_API(rcu_wait_loop, b, n, w);
+	if (!ret)
+		pr_info("rcu_wait backend=%s size=%u ops=%lu grace_periods=%lu ns=%llu tracked=%lu reused=%lu wait_gp_x100=%lu wait_ns=%llu\n",
+			backend_names[b->id], b->size, n, gp_since(gp),
+			ktime_get_ns() - ns, w->tracked, w->reused,
+			w->reused ? 100 * w->sum_gp / w->reused : 0,
+			w->reused ? div64_u64(w->sum_ns, w->reused) : 0);
+	kvfree(w);
+#ifndef PCPU_ARRAY_KERNEL_7_3
+	kvfree_rcu_barrier();
+#endif
+	rcu_barrier();
+	if (b->pa)
+		pcpu_array_shrink(b->pa);
+	kmem_cache_shrink(b->s);
+	return ret;
 }
 
 static __always_inline int batch_loop(enum api api, struct backend *b,
@@ -762,6 +902,17 @@ static int measure_single(const struct scenario *sn, struct backend *b, unsigned
 		kvfree_rcu_barrier();
 #endif
 		rcu_barrier();
+		/*
+		 * Each timed run follows an untimed one (run_all()), so that it
+		 * meets objects waiting for grace periods as a steady churn
+		 * does; afterwards what it left goes back to the slabs, so that
+		 * it does not serve the next scenario.
+		 */
+		if (print) {
+			if (b->pa)
+				pcpu_array_shrink(b->pa);
+			kmem_cache_shrink(b->s);
+		}
 	}
 	if (ret)
 		return ret;
@@ -795,9 +946,12 @@ static int run_all(void)
 					    backend_skips(id, sn->name))
 						continue;
 					m = sn->kind == SINGLE ? measure_single : measure_multi;
-					ret = rep ? 0 : m(sn, b, rep, false);
+					ret = rep && !sn->rcu ? 0 : m(sn, b, rep, false);
 					if (!ret)
 						ret = m(sn, b, rep, true);
+					if (!ret && sn->rcu && sn->kind == SINGLE &&
+					    rep == reps - 1)
+						ret = measure_rcu_wait(b, round_ops(sn));
 					if (ret) {
 						pr_err("scenario=%s backend=%s size=%u failed: %d\n",
 						       sn->name, backend_names[id], sizes[z], ret);

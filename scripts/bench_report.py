@@ -37,6 +37,8 @@ KNOWN_SCENARIOS = ["hot_pair", "batch16", "batch64", "batch256", "batch1024",
 BASELINE = "sheaves"
 RESULT_RE = re.compile(r"^(?:\[[ 0-9.]+\] )?([A-Za-z0-9_]+): (scenario=\S+ backend=\S+ .*)$")
 CONFIG_RE = re.compile(r"^(?:\[[ 0-9.]+\] )?([A-Za-z0-9_]+): config (.*)$")
+# "rcu_wait backend=B size=N ...": how long objects freed after a grace period waited.
+WAIT_RE = re.compile(r"^(?:\[[ 0-9.]+\] )?([A-Za-z0-9_]+): rcu_wait (backend=\S+ .*)$")
 INT_KEYS = ("size", "ops", "ns", "cycles", "hits", "misses", "rep")
 
 
@@ -49,7 +51,7 @@ def order(names, known):
 def parse_run(name, path):
     run = {"name": name, "file": os.path.basename(path), "accel": None,
            "vcpus": None, "qemu_opts": "", "config": [], "raw": [],
-           "ignored": []}
+           "ignored": [], "rcu_wait": []}
     samples = []
     with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
@@ -65,6 +67,17 @@ def parse_run(name, path):
             m = CONFIG_RE.match(line)
             if m:
                 run["config"].append(line)
+                continue
+            m = WAIT_RE.match(line)
+            if m:
+                kv = dict(t.split("=", 1) for t in m.group(2).split() if "=" in t)
+                try:
+                    w = {k: (v if k == "backend" else int(v)) for k, v in kv.items()}
+                except ValueError:
+                    run["ignored"].append(line)
+                    continue
+                run["rcu_wait"].append(w)
+                run["raw"].append(line)
                 continue
             m = RESULT_RE.match(line)
             if not m:
@@ -236,6 +249,18 @@ def markdown(report, indexes):
                         cells.append(f"{100 * hr:.1f}%" if hr is not None else "")
                     if any(cells):
                         out.append(f"| {scn} | {size} | " + " | ".join(cells) + " |")
+            out.append("")
+        if run["rcu_wait"]:
+            out += ["How long objects freed after a grace period waited until an allocation "
+                    "returned them (every 64th of a pass of `rcu_churn`): grace periods that "
+                    "ended between the free and the reuse, and the time:", "",
+                    "| backend | size | grace periods in the pass | tracked | reused "
+                    "| mean wait (grace periods) | mean wait (µs) |",
+                    "|---|---:|---:|---:|---:|---:|---:|"]
+            for w in run["rcu_wait"]:
+                out.append(f"| {w['backend']} | {w['size']} | {w['grace_periods']} | "
+                           f"{w['tracked']} | {w['reused']} | "
+                           f"{w['wait_gp_x100'] / 100:.2f} | {w['wait_ns'] / 1000:.0f} |")
             out.append("")
         scal = [r for r in run["results"] if r.get("scaling_vs_one_cpu") is not None]
         if scal:

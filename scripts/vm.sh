@@ -204,7 +204,7 @@ bench)
 		[ "$accel" = tcg ] && opts=${VM_QEMU_OPTS:-}
 		[ -n "${VM_APPEND:-}" ] && opts="$opts (kernel parameters: $VM_APPEND)"
 		echo "# accel=$accel vcpus=$cpus qemu_opts=$opts"
-		grep -hE ': (config mode=|scenario=[^ ]+ backend=)' "$res/dmesg.txt" 2>/dev/null |
+		grep -hE ': (config mode=|scenario=[^ ]+ backend=|rcu_wait backend=)' "$res/dmesg.txt" 2>/dev/null |
 			sed -E 's/^\[ *[0-9.]+\] //'
 	} >"$res/bench.txt"
 	cat "$res/bench.txt"

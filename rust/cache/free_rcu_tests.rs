@@ -12,7 +12,10 @@ mod cases {
             SharedArrayCache, //
         },
         cache::handle::Cache,
-        magazines::stats::Stat,
+        magazines::{
+            sealed::SEALED_LIMIT,
+            stats::Stat, //
+        },
         percpu::rcu::{
             rcu_barrier,
             synchronize_rcu, //
@@ -176,6 +179,51 @@ mod cases {
         assert_eq!(c.state().rcu_sealed_magazines(), 0);
         // SAFETY: Just allocated, unused.
         on_cpu(cpu, || unsafe { c.free(got) });
+        assert_eq!(c.stats().in_use(), 0);
+        Ok(())
+    }
+
+    /// The sealed list keeps every magazine that waits, beyond `SEALED_LIMIT`, with no RCU
+    /// callback; once they are ripe and no allocation took them, the periodic tick's trim
+    /// leaves `SEALED_LIMIT` and gives the rest to the depot or the backing cache.
+    #[test]
+    fn sealed_list_keeps_what_waits_and_trims_what_ripened() -> Result {
+        if cfg!(CONFIG_PREEMPT_RT) {
+            skip(c"PREEMPT_RT frees after a grace period to the backing cache");
+            return Ok(());
+        }
+        const CAPACITY: usize = 8;
+        const MAGAZINES: usize = 2 * SEALED_LIMIT + 4;
+        let c = fixed_cache(c"pcpu_array_test_rcu_bound", CAPACITY as u32)?;
+        let cpu = first_cpu()?;
+        let objs = on_cpu(cpu, || alloc_n(&c, MAGAZINES * CAPACITY, Gfp::KERNEL))
+            .flatten()
+            .ok_or(ENOMEM)?;
+        c.shrink();
+        let before = c.stats();
+        // No grace period ends within the read-side critical section: every magazine waits.
+        let sealed = on_cpu(cpu, || {
+            rcu_read(|| {
+                for &o in objs.iter() {
+                    // SAFETY: The case's objects, never published, not used afterwards.
+                    unsafe { c.free_rcu(o) };
+                }
+                c.state().rcu_sealed_magazines()
+            })
+        })
+        .ok_or(EIO)?;
+        let sealed_stats = c.stats();
+        assert_eq!(sealed_stats.since(&before, Stat::RcuSeal), MAGAZINES as u64);
+        assert_eq!(sealed, MAGAZINES);
+        assert_eq!(sealed_stats.since(&before, Stat::RcuCallback), 0);
+
+        synchronize_rcu();
+        c.state().rcu_trim_excess();
+        let after = c.stats();
+        assert_eq!(c.state().rcu_sealed_magazines(), SEALED_LIMIT);
+        let left = after.since(&sealed_stats, Stat::DepotPut)
+            + after.since(&sealed_stats, Stat::DepotMiss);
+        assert_eq!(left, (MAGAZINES - SEALED_LIMIT) as u64);
         assert_eq!(c.stats().in_use(), 0);
         Ok(())
     }

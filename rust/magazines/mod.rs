@@ -19,6 +19,6 @@ pub(crate) mod capacity;
 pub(crate) mod hit;
 pub(crate) mod magazine;
 pub(crate) mod rcu;
-mod sealed;
+pub(crate) mod sealed;
 pub(crate) mod state;
 pub(crate) mod stats;

@@ -12,12 +12,14 @@
 //!
 //! A full pending magazine is *sealed* ([`CacheState::rcu_seal`]): it gets one grace-period
 //! cookie ([`GpCookie::start`]) and goes, in a [`Waiting`] shell that came with it, to the list
-//! of sealed magazines of its node, bounded at `SEALED_LIMIT` (`crate::magazines::sealed`), oldest first. An allocation
-//! that finds its CPU's magazines empty takes the oldest sealed magazine of its node whose grace
-//! period has ended before it asks the depot ([`CacheState::rcu_take_ripe`]): a pointer swap,
-//! with no callback and no slab call. Beyond the bound (or where the list's lock may not be
-//! taken), the shell goes to `call_rcu_hurry()`, whose callback gives the magazine to the depot
-//! (or its objects to the backing cache) after the grace period. A magazine leaving this world
+//! of sealed magazines of its node, oldest first (`crate::magazines::sealed`: as many as wait;
+//! of the ripe ones, what allocations may want before the next grace period ends). An
+//! allocation that finds its CPU's magazines and its node's depot empty takes the oldest sealed
+//! magazine of its node whose grace period has ended ([`CacheState::rcu_take_ripe`]): a pointer
+//! swap, with no callback and no slab call. An excess ripe magazine goes to the depot (or its
+//! objects to the backing cache); a sealed one that cannot join the list (`SEALED_MAX` wait, or
+//! the list's lock may not be taken) goes to `call_rcu_hurry()`, whose callback does the same
+//! after the grace period. A magazine leaving this world
 //! is *ripened* first ([`CacheState::rcu_ripen`]): wiped for `init_on_free`, then poisoned.
 //!
 //! The shells and the list are under a spinlock per node, taken with interrupts disabled and
@@ -107,6 +109,9 @@ pub(crate) struct Waiting {
     node: i32,
     after: After,
     magazine: Option<MagazineBox>,
+    /// The next shell on its node's list of sealed magazines or of spares
+    /// (`crate::magazines::sealed`).
+    pub(super) next: Option<WaitingBox>,
 }
 
 // SAFETY: The shell owns its magazine; `state` is only dereferenced by the callback, which the
@@ -126,6 +131,7 @@ impl Waiting {
             node: 0,
             after: After::Park,
             magazine: None,
+            next: None,
         }
     }
 
@@ -445,9 +451,10 @@ impl CacheState {
 
     /// Seals `pending`, which its CPU gave up (full, or at a shrink or a CPU's death): one
     /// grace-period cookie for all of its objects. A magazine to be parked joins its node's
-    /// sealed list when the context allows and the list has room (or its oldest magazine can
-    /// make room); otherwise, and for a magazine bound for the backing cache, it goes to
-    /// `call_rcu_hurry()`. Any context but NMI; unpinned, with no lock held.
+    /// sealed list when the context allows and the list has room, and up to two excess ripe
+    /// ones leave it ([`CacheState::rcu_finish`]); otherwise, and for a
+    /// magazine bound for the backing cache, it goes to `call_rcu_hurry()`. Any context but
+    /// NMI; unpinned, with no lock held.
     pub(crate) fn rcu_seal(&self, pending: Pending, after: After) {
         let Pending {
             magazine,
@@ -471,14 +478,19 @@ impl CacheState {
         self.count(Stat::RcuSeal, 1);
         if after == After::Park && depot_allowed() {
             if let Some(n) = self.rcu.node(node) {
-                let pushed = n.lock().push_sealed(shell);
+                let (pushed, excess) = {
+                    let mut n = n.lock();
+                    let pushed = n.push_sealed(shell);
+                    // Two for one added: a list beyond its bound shrinks back to it.
+                    (pushed, [n.pop_excess(), n.pop_excess()])
+                };
+                for ripe in excess.into_iter().flatten() {
+                    self.rcu.sealed.add(-1, Relaxed);
+                    self.rcu_finish(ripe);
+                }
                 match pushed {
-                    Ok(ripe) => {
+                    Ok(()) => {
                         self.rcu.sealed.add(1, Relaxed);
-                        if let Some(ripe) = ripe {
-                            self.rcu.sealed.add(-1, Relaxed);
-                            self.rcu_finish(ripe);
-                        }
                         return;
                     }
                     Err(s) => shell = s,
@@ -677,6 +689,23 @@ impl CacheState {
             self.count(Stat::RcuTrim, freed as u64);
         }
         freed
+    }
+
+    /// Gives up the excess ripe sealed magazines of each node (`crate::magazines::sealed`), the
+    /// last batch that ripened included, for the periodic tick: once a burst of frees after a
+    /// grace period that no allocation followed has ripened, `SEALED_LIMIT` magazines are
+    /// left.
+    /// Where a depot may be used.
+    pub(crate) fn rcu_trim_excess(&self) {
+        for n in &self.rcu.nodes {
+            n.lock().forget_batch();
+            loop {
+                let excess = n.lock().pop_excess();
+                let Some(ripe) = excess else { break };
+                self.rcu.sealed.add(-1, Relaxed);
+                self.rcu_finish(ripe);
+            }
+        }
     }
 
     /// Waits for the RCU callbacks of this cache, if it ever queued any (`rcu_barrier()`).

@@ -405,10 +405,13 @@ impl CacheState {
     ///
     /// Must be called where [`depot_allowed`] holds.
     pub(crate) fn get_full(&self, node: i32) -> Option<MagazineBox> {
-        // First a magazine of frees after a grace period that has ended (`crate::magazines::rcu`).
+        // The depot's first, then a magazine of frees after a grace period that has ended
+        // (`crate::magazines::rcu`): taking those while the depot has full ones would leave the
+        // depot no room for the frees that follow, which would then go to the backing cache.
         let got = self
-            .rcu_take_ripe(node)
-            .or_else(|| self.depot(node).and_then(|d| self.lock_depot(d).get_full()));
+            .depot(node)
+            .and_then(|d| self.lock_depot(d).get_full())
+            .or_else(|| self.rcu_take_ripe(node));
         match got {
             Some(mut magazine) => {
                 self.fit(&mut magazine);
@@ -765,7 +768,8 @@ impl CacheState {
     }
 }
 
-/// The periodic work item that adapts a cache's capacity (`crate::magazines::capacity`),
+/// The periodic work item that adapts a cache's capacity (`crate::magazines::capacity`) and
+/// trims its ripe sealed magazines beyond their bound (`crate::magazines::sealed`),
 /// holding a reference to the cache's state.
 pub(crate) type AdaptTick = Tick<CacheState>;
 
@@ -773,6 +777,7 @@ impl Periodic for CacheState {
     fn tick(&self) {
         // A failed resize (memory) keeps the old capacity; the next interval tries again.
         let _ = self.adapt_capacity();
+        self.rcu_trim_excess();
     }
 }
 
