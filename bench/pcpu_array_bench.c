@@ -55,16 +55,16 @@
  *                  pcpu_array_free_rcu() for pcpu_array and pcpu_array_inline,
  *                  kfree_rcu() (kvfree_call_rcu() with the object's first
  *                  bytes as its rcu_head) for sheaves, whose rcu_free sheaf
- *                  batches it, and for nosheaves. Each measurement follows
- *                  an untimed run of the same, so that it meets the steady
- *                  state of a churn (the objects of the run before waiting
- *                  for their grace periods); after it, untimed, every
- *                  pending free is waited for and the caches are shrunk.
- *                  Then, untimed, how long the objects waited
- *                  (rcu_wait lines, below).
+ *                  batches it, and for nosheaves; 10 * ops of them
+ *                  (RCU_OPS_SCALE), each measurement after an untimed run
+ *                  of the same, so that it meets the steady state of a
+ *                  churn (the objects of the run before waiting for their
+ *                  grace periods); after it, untimed, every pending free
+ *                  is waited for and the caches are shrunk. Then, untimed,
+ *                  how long the objects waited (rcu_wait lines, below).
  * rcu_wait lines:  "rcu_wait backend=B size=N ops=N grace_periods=N
  *                  tracked=N reused=N wait_gp_x100=N wait_ns=N": during
- *                  another ops rounds of rcu_churn, every 64th object freed
+ *                  another pass of rcu_churn, every 64th object freed
  *                  is tracked until an allocation returns it; grace_periods
  *                  ended during the pass, wait_gp_x100 is the mean number
  *                  that ended between a tracked free and its reuse (x100),
@@ -673,9 +673,19 @@ static bool selected(const struct scenario *sn)
 }
 
 /* Objects per measurement: a whole number of rounds, at least one. */
+/*
+ * The frees after a grace period run ten times as many ops: a run of ops=20000
+ * lasts about 5 ms of guest time, about a grace period on a HZ=250 kernel, so
+ * that it would measure a churn's first grace periods rather than its steady
+ * state.
+ */
+#define RCU_OPS_SCALE 10
+
 static unsigned long round_ops(const struct scenario *sn)
 {
-	return max_t(unsigned long, ops / sn->arg, 1) * sn->arg;
+	unsigned long n = ops * (sn->rcu ? RCU_OPS_SCALE : 1);
+
+	return max_t(unsigned long, n / sn->arg, 1) * sn->arg;
 }
 
 struct sample {
