@@ -33,8 +33,8 @@
  *                      charged
  *
  * An op is one object allocated and freed. Single-CPU scenarios run in a
- * kthread bound to cpu=, timed with ktime_get_ns() around ops operations, after
- * one untimed warm-up pass:
+ * kthread bound to cpu=, timed with ktime_get_ns() around ops operations, each
+ * after an untimed warm-up pass of the same:
  *   hot_pair       alloc, free, repeated
  *   batchN         allocate N, free them in allocation order (N = 16 .. 1024)
  *   mapleK         a maple-tree write needing K = 4 or 16 nodes: reserve the
@@ -56,11 +56,12 @@
  *                  kfree_rcu() (kvfree_call_rcu() with the object's first
  *                  bytes as its rcu_head) for sheaves, whose rcu_free sheaf
  *                  batches it, and for nosheaves; 10 * ops of them
- *                  (RCU_OPS_SCALE), each measurement after an untimed run
- *                  of the same, so that it meets the steady state of a
- *                  churn (the objects of the run before waiting for their
- *                  grace periods); after it, untimed, every pending free
- *                  is waited for and the caches are shrunk. Then, untimed,
+ *                  (RCU_OPS_SCALE), on caches of their own (the churn
+ *                  through the slabs would weigh on the other scenarios);
+ *                  the untimed run before each measurement leaves it the
+ *                  steady state of a churn (the objects of the run before
+ *                  waiting for their grace periods); after it, untimed,
+ *                  every pending free is waited for. Then, untimed,
  *                  how long the objects waited (rcu_wait lines, below).
  * rcu_wait lines:  "rcu_wait backend=B size=N ops=N grace_periods=N
  *                  tracked=N reused=N wait_gp_x100=N wait_ns=N": during
@@ -180,21 +181,30 @@ struct backend {
 };
 
 static struct backend backends[ARRAY_SIZE(sizes)][NR_BACKENDS];
-static struct kmem_cache *caches[ARRAY_SIZE(sizes)][3];
-static struct pcpu_array *arrays[ARRAY_SIZE(sizes)][3];
+/*
+ * The same backends on caches of their own for the frees after a grace period,
+ * whose churn through the slabs would otherwise weigh on the other scenarios.
+ */
+static struct backend rcu_backends[ARRAY_SIZE(sizes)][NR_BACKENDS];
+static struct kmem_cache *caches[ARRAY_SIZE(sizes)][5];
+static struct pcpu_array *arrays[ARRAY_SIZE(sizes)][4];
 
-static const char * const cache_names[ARRAY_SIZE(sizes)][3] = {
+static const char * const cache_names[ARRAY_SIZE(sizes)][5] = {
 	{ "pcpu_array_bench_sheaves_64", "pcpu_array_bench_nosheaves_64",
-	  "pcpu_array_bench_account_64" },
+	  "pcpu_array_bench_account_64", "pcpu_array_bench_rcu_sheaves_64",
+	  "pcpu_array_bench_rcu_nosheaves_64" },
 	{ "pcpu_array_bench_sheaves_256", "pcpu_array_bench_nosheaves_256",
-	  "pcpu_array_bench_account_256" },
+	  "pcpu_array_bench_account_256", "pcpu_array_bench_rcu_sheaves_256",
+	  "pcpu_array_bench_rcu_nosheaves_256" },
 };
 
-static const char * const array_names[ARRAY_SIZE(sizes)][3] = {
-	{ "pcpu_array_bench_64", "pcpu_array_bench_sheaves_pa_64", "pcpu_array_bench_pa_account_64" },
+static const char * const array_names[ARRAY_SIZE(sizes)][4] = {
+	{ "pcpu_array_bench_64", "pcpu_array_bench_sheaves_pa_64", "pcpu_array_bench_pa_account_64",
+	  "pcpu_array_bench_rcu_64" },
 	{ "pcpu_array_bench_256", "pcpu_array_bench_sheaves_pa_256",
-	  "pcpu_array_bench_pa_account_256" },
+	  "pcpu_array_bench_pa_account_256", "pcpu_array_bench_rcu_256" },
 };
+
 
 /* Which API a backend's single-object calls go through. */
 enum api { API_SLAB, API_PCPU, API_PCPU_INLINE };
@@ -442,9 +452,6 @@ static int measure_rcu_wait(struct backend *b, unsigned long n)
 	kvfree_rcu_barrier();
 #endif
 	rcu_barrier();
-	if (b->pa)
-		pcpu_array_shrink(b->pa);
-	kmem_cache_shrink(b->s);
 	return ret;
 }
 
@@ -632,6 +639,12 @@ struct scenario {
 	bool maple;
 	bool rcu;	/* frees after a grace period, waited for after each run */
 };
+
+/* The backend a scenario runs on: @b, or its twin on caches of its own for RCU. */
+static struct backend *backend_for(const struct scenario *sn, struct backend *b)
+{
+	return sn->rcu ? &rcu_backends[0][0] + (b - &backends[0][0]) : b;
+}
 
 static int run_hot_pair_arg(struct backend *b, struct scratch *sc, unsigned long n,
 			    unsigned int arg)
@@ -912,17 +925,6 @@ static int measure_single(const struct scenario *sn, struct backend *b, unsigned
 		kvfree_rcu_barrier();
 #endif
 		rcu_barrier();
-		/*
-		 * Each timed run follows an untimed one (run_all()), so that it
-		 * meets objects waiting for grace periods as a steady churn
-		 * does; afterwards what it left goes back to the slabs, so that
-		 * it does not serve the next scenario.
-		 */
-		if (print) {
-			if (b->pa)
-				pcpu_array_shrink(b->pa);
-			kmem_cache_shrink(b->s);
-		}
 	}
 	if (ret)
 		return ret;
@@ -938,7 +940,9 @@ static int run_all(void)
 
 	/*
 	 * Repetitions outermost, so that a disturbance during a wall-time run hits
-	 * every backend alike; the first repetition warms each one up first.
+	 * every backend alike. Each single-CPU measurement follows an untimed run
+	 * of the same, so that it does not depend on what the scenario before it
+	 * left; the first repetition warms the multi-CPU ones up.
 	 */
 	for (rep = 0; rep < reps; rep++) {
 		for (si = 0; si < ARRAY_SIZE(scenarios); si++) {
@@ -948,7 +952,7 @@ static int run_all(void)
 				continue;
 			for (z = 0; z < ARRAY_SIZE(sizes); z++) {
 				for (id = 0; id < NR_BACKENDS; id++) {
-					struct backend *b = &backends[z][id];
+					struct backend *b = backend_for(sn, &backends[z][id]);
 					int (*m)(const struct scenario *sn, struct backend *b,
 						 unsigned int rep, bool print);
 
@@ -956,7 +960,7 @@ static int run_all(void)
 					    backend_skips(id, sn->name))
 						continue;
 					m = sn->kind == SINGLE ? measure_single : measure_multi;
-					ret = rep && !sn->rcu ? 0 : m(sn, b, rep, false);
+					ret = rep && sn->kind != SINGLE ? 0 : m(sn, b, rep, false);
 					if (!ret)
 						ret = m(sn, b, rep, true);
 					if (!ret && sn->rcu && sn->kind == SINGLE &&
@@ -993,14 +997,17 @@ static void destroy_backends(void)
 	unsigned int z, i;
 
 	for (z = 0; z < ARRAY_SIZE(sizes); z++) {
-		for (i = 0; i < ARRAY_SIZE(caches[z]); i++) {
+		for (i = 0; i < ARRAY_SIZE(arrays[z]); i++) {
 			pcpu_array_destroy(arrays[z][i]);
 			arrays[z][i] = NULL;
+		}
+		for (i = 0; i < ARRAY_SIZE(caches[z]); i++) {
 			kmem_cache_destroy(caches[z][i]);
 			caches[z][i] = NULL;
 		}
 	}
 	memset(backends, 0, sizeof(backends));
+	memset(rcu_backends, 0, sizeof(rcu_backends));
 }
 
 static int create_backends(void)
@@ -1020,7 +1027,11 @@ static int create_backends(void)
 						 SLAB_NO_MERGE | SLAB_NOLEAKTRACE, NULL);
 		caches[z][2] = kmem_cache_create(cache_names[z][2], size, 0,
 						 SLAB_NO_MERGE | SLAB_ACCOUNT, NULL);
-		if (!caches[z][0] || !caches[z][1] || !caches[z][2])
+		caches[z][3] = kmem_cache_create(cache_names[z][3], size, 0, SLAB_NO_MERGE, NULL);
+		caches[z][4] = kmem_cache_create(cache_names[z][4], size, 0,
+						 SLAB_NO_MERGE | SLAB_NOLEAKTRACE, NULL);
+		if (!caches[z][0] || !caches[z][1] || !caches[z][2] || !caches[z][3] ||
+		    !caches[z][4])
 			return -ENOMEM;
 		arrays[z][0] = pcpu_array_create(array_names[z][0], size, 0, 0, BENCH_CAPACITY);
 		if (IS_ERR(arrays[z][0])) {
@@ -1042,6 +1053,13 @@ static int create_backends(void)
 			int ret = PTR_ERR(arrays[z][2]);
 
 			arrays[z][2] = NULL;
+			return ret;
+		}
+		arrays[z][3] = pcpu_array_create(array_names[z][3], size, 0, 0, BENCH_CAPACITY);
+		if (IS_ERR(arrays[z][3])) {
+			int ret = PTR_ERR(arrays[z][3]);
+
+			arrays[z][3] = NULL;
 			return ret;
 		}
 
@@ -1080,6 +1098,23 @@ static int create_backends(void)
 			}
 			if (b->pa)
 				b->s = pcpu_array_cache(b->pa);
+			rcu_backends[z][id] = *b;
+			b = &rcu_backends[z][id];
+			switch (id) {
+			case BK_SHEAVES:
+				b->s = caches[z][3];
+				break;
+			case BK_NOSHEAVES:
+				b->s = caches[z][4];
+				break;
+			case BK_PCPU:
+			case BK_PCPU_INLINE:
+				b->pa = arrays[z][3];
+				b->s = pcpu_array_cache(b->pa);
+				break;
+			default:
+				break;
+			}
 		}
 	}
 	return 0;
