@@ -14,8 +14,8 @@
  * - a kthread takes the CPUs other than 0 offline and online again;
  * - a kthread calls pcpu_array_shrink();
  * - a quarter of the objects are freed with pcpu_array_free_rcu(), in every
- *   context the frees run in but hard interrupts (the KUnit suite covers
- *   those), inside an RCU read-side section that checks the
+ *   context the frees run in, hard interrupts included (not on PREEMPT_RT with
+ *   interrupts off), inside an RCU read-side section that checks the
  *   object is still intact after the call (nothing may reuse or wipe it before
  *   a grace period);
  * - failslab fails a share of the backing cache's allocations made by the CPU
@@ -124,6 +124,7 @@ static struct stress_ctx {
 	atomic_long_t softirq_ops;
 	atomic_long_t cross_frees;
 	atomic_long_t rcu_frees;	/* objects freed with pcpu_array_free_rcu() */
+	atomic_long_t rcu_hardirq_frees;	/* those in hard interrupts */
 	atomic_long_t corrupt;
 	atomic_long_t api_errors;	/* results the API promises never to return */
 	atomic_long_t workers_done;
@@ -174,15 +175,11 @@ static struct stress_obj *got(void *p, gfp_t gfp, struct held *h)
 }
 
 /*
- * Whether @seq's object is freed after a grace period: one in four, outside
- * hard interrupts (where a free that finds no pending magazine waits with a
- * GFP_ATOMIC record, a slab call that lockdep's raw-lock nesting check
- * reports) and, on PREEMPT_RT, not with interrupts off.
+ * Whether @seq's object is freed after a grace period: one in four, in every
+ * context, but on PREEMPT_RT not with interrupts off.
  */
 static bool rcu_share(u64 seq)
 {
-	if (in_hardirq())
-		return false;
 	if (IS_ENABLED(CONFIG_PREEMPT_RT) && irqs_disabled())
 		return false;
 	return seq % 4 == 0;
@@ -198,6 +195,8 @@ static void put(struct held *h)
 		obj_check(h->obj, h->seq);
 		rcu_read_unlock();
 		atomic_long_inc(&ctx.rcu_frees);
+		if (in_hardirq())
+			atomic_long_inc(&ctx.rcu_hardirq_frees);
 	} else {
 		pcpu_array_free(ctx.pa, h->obj);
 	}
@@ -762,6 +761,10 @@ static void stress_all(struct kunit *test)
 		   st.array_refill, st.array_flush, st.objects_cached);
 	KUNIT_EXPECT_EQ(test, st.objects_cached, 0);
 	KUNIT_EXPECT_GT(test, atomic_long_read(&ctx.rcu_frees), 0);
+	kunit_info(test, "frees after a grace period: %ld, %ld of them in hard interrupts\n",
+		   atomic_long_read(&ctx.rcu_frees), atomic_long_read(&ctx.rcu_hardirq_frees));
+	if (!IS_ENABLED(CONFIG_PREEMPT_RT))
+		KUNIT_EXPECT_GT(test, atomic_long_read(&ctx.rcu_hardirq_frees), 0);
 	KUNIT_EXPECT_EQ(test, st.alloc_array + st.alloc_backing,
 			st.free_array + st.free_backing + atomic_long_read(&ctx.rcu_frees));
 	pcpu_array_destroy(ctx.pa);
