@@ -141,8 +141,12 @@ void pcpu_array_free(struct pcpu_array *pa, void *obj);
  * wiped before). @obj must be unlinked and no longer written. It waits in this
  * CPU's pending magazine, which is sealed with one grace-period cookie when
  * full and comes back as a full magazine after the grace period.
- * Context: as pcpu_array_free(); in NMI an object that would fill the pending
- * magazine is leaked after a WARN.
+ * Context: as pcpu_array_free(). In NMI an object that would fill the pending
+ * magazine is leaked after a WARN. On PREEMPT_RT with interrupts off, where
+ * the slab allocator may not be entered and nothing may wait, one that finds
+ * no room is too: each CPU keeps a spare pending magazine, so that takes two
+ * magazines' worth of such frees in a row, with no free after a grace period
+ * on that CPU where it may allocate in between.
  */
 void pcpu_array_free_rcu(struct pcpu_array *pa, void *obj);
 /*
