@@ -27,7 +27,22 @@ module! {
             default: 0,
             description: "Time N lock/unlock pairs of local_trylock_t and of spinlock_t at load",
         },
+        reclaim_reps: u32 {
+            default: 1,
+            description: "Runs of each pass of pcpu_array_shrink.reclaim_over_100_caches (1 to 9; \
+                          Documentation/performance.rst's figures take the median of 5)",
+        },
     },
+}
+
+/// The `reclaim_reps` parameter, within 1 to 9.
+pub(crate) fn reclaim_reps() -> usize {
+    // Linux 7.3's `value()` gives the value, 7.2's a reference to it.
+    #[cfg(not(pcpu_array_kernel_7_3))]
+    let reps = *module_parameters::reclaim_reps.value();
+    #[cfg(pcpu_array_kernel_7_3)]
+    let reps = module_parameters::reclaim_reps.value();
+    reps.clamp(1, 9) as usize
 }
 
 struct PcpuArrayKunit {

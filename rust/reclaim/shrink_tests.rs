@@ -119,8 +119,8 @@ mod cases {
         caches.iter().map(|c| c.stats().get(stat)).sum()
     }
 
-    /// How many times each reclaim is measured.
-    const REPS: usize = 5;
+    /// The most runs of each measured reclaim (the `reclaim_reps` parameter of the test build).
+    const MAX_REPS: usize = 9;
 
     /// What a measured reclaim did: its median time, the most work items and the fewest objects
     /// freed of any run, and the most objects a run left cached.
@@ -131,7 +131,7 @@ mod cases {
         left: u64,
     }
 
-    /// Times `reclaim` over `caches` [`REPS`] times, each after emptying the arrays and filling
+    /// Times `reclaim` over `caches` `reclaim_reps` times, each after emptying the arrays and filling
     /// them again with `fill`, and prints what it cost as `what`.
     fn measure(
         caches: &[Cache],
@@ -139,7 +139,8 @@ mod cases {
         fill: impl Fn(&[Cache]) -> Result,
         reclaim: impl Fn(&[Cache]) -> u64,
     ) -> Result<Pass> {
-        let mut ns = [0i64; REPS];
+        let mut runs = [0i64; MAX_REPS];
+        let ns = &mut runs[..crate::reclaim_reps().min(MAX_REPS)];
         let mut pass = Pass {
             ns: 0,
             works: 0,
@@ -147,7 +148,7 @@ mod cases {
             left: 0,
         };
         let mut cached = 0;
-        for t in &mut ns {
+        for t in ns.iter_mut() {
             for c in caches {
                 c.shrink();
             }
@@ -162,7 +163,7 @@ mod cases {
             pass.left = pass.left.max(total(caches, Stat::ObjectsCached));
         }
         ns.sort_unstable();
-        pass.ns = ns[REPS / 2];
+        pass.ns = ns[ns.len() / 2];
         pr_info!(
             "reclaim over {} caches, {} CPUs, {}: {} cached; {} us (median of {}, min {}, max {}), {} work items, {} freed\n",
             caches.len(),
@@ -170,9 +171,9 @@ mod cases {
             what,
             cached,
             pass.ns / 1000,
-            REPS,
+            ns.len(),
             ns[0] / 1000,
-            ns[REPS - 1] / 1000,
+            ns[ns.len() - 1] / 1000,
             pass.works,
             pass.freed
         );
