@@ -22,7 +22,8 @@ pub(crate) const SEALED_LIMIT: usize = crate::policy::depot::DEPOT_DEFAULT_LIMIT
 
 /// The most sealed magazines a node keeps waiting; beyond it, a sealed magazine goes to
 /// `call_rcu_hurry()`. Reached only when grace periods are very long against the rate of
-/// frees (a stalled grace period); it bounds the time a shrinker's count walks.
+/// frees (a stalled grace period); it bounds how many magazines one call may find ripe, under
+/// the node's lock with interrupts off ([`NodeRcu::pop_excess`] and the others learn it).
 pub(crate) const SEALED_MAX: usize = 1024;
 
 /// The most empty shells a node keeps for the next pending magazines.
