@@ -205,7 +205,6 @@ static const char * const array_names[ARRAY_SIZE(sizes)][4] = {
 	  "pcpu_array_bench_pa_account_256", "pcpu_array_bench_rcu_256" },
 };
 
-
 /* Which API a backend's single-object calls go through. */
 enum api { API_SLAB, API_PCPU, API_PCPU_INLINE };
 
@@ -307,31 +306,6 @@ static __always_inline void api_free_rcu(enum api api, struct pcpu_array *pa, vo
 		pcpu_array_free_rcu(pa, obj);
 }
 
-static __always_inline int rcu_churn_loop(enum api api, struct backend *b,
-					  unsigned long n)
-{
-	struct kmem_cache *s = b->s;
-	struct pcpu_array *pa = b->pa;
-	unsigned long i;
-	void *obj;
-
-	for (i = 0; i < n; i++) {
-		obj = api_alloc(api, s, pa, GFP_KERNEL);
-		if (!obj)
-			return -ENOMEM;
-		api_free_rcu(api, pa, obj);
-		if (!(i % 256))
-			cond_resched();
-	}
-	return 0;
-}
-
-static int run_rcu_churn(struct backend *b, struct scratch *sc, unsigned long n,
-			 unsigned int arg)
-{
-	return RUN_PER_API(rcu_churn_loop, b, n);
-}
-
 /*
  * RCU's grace-period sequence: rcu_get_gp_seq() is exported for rcutorture and
  * declared only in kernel/rcu/rcu.h. Above its low RCU_SEQ_CTR_SHIFT bits (the
@@ -403,8 +377,9 @@ static void wait_track(struct rcu_wait *w, void *obj)
 	}
 }
 
-static __always_inline int rcu_wait_loop(enum api api, struct backend *b, unsigned long n,
-					 struct rcu_wait *w)
+/* The churn; with @w, it also tracks how long objects wait (NULL when timed). */
+static __always_inline int rcu_churn_loop(enum api api, struct backend *b,
+					  unsigned long n, struct rcu_wait *w)
 {
 	struct kmem_cache *s = b->s;
 	struct pcpu_array *pa = b->pa;
@@ -415,14 +390,35 @@ static __always_inline int rcu_wait_loop(enum api api, struct backend *b, unsign
 		obj = api_alloc(api, s, pa, GFP_KERNEL);
 		if (!obj)
 			return -ENOMEM;
-		wait_seen(w, obj);
-		if (!(i % WAIT_EVERY))
-			wait_track(w, obj);
+		if (w) {
+			wait_seen(w, obj);
+			if (!(i % WAIT_EVERY))
+				wait_track(w, obj);
+		}
 		api_free_rcu(api, pa, obj);
 		if (!(i % 256))
 			cond_resched();
 	}
 	return 0;
+}
+
+static int run_rcu_churn(struct backend *b, struct scratch *sc, unsigned long n,
+			 unsigned int arg)
+{
+	return RUN_PER_API(rcu_churn_loop, b, n, NULL);
+}
+
+/*
+ * Waits for what a run freed after a grace period, so that it does not weigh on
+ * the next one. 7.3 no longer exports kvfree_rcu_barrier(): there the
+ * kfree_rcu() batches are left to kmem_cache_destroy(), which waits for them.
+ */
+static void wait_for_rcu_frees(void)
+{
+#ifndef PCPU_ARRAY_KERNEL_7_3
+	kvfree_rcu_barrier();
+#endif
+	rcu_barrier();
 }
 
 /* Untimed: how long objects freed after a grace period wait until reused. */
@@ -436,11 +432,11 @@ static int measure_rcu_wait(struct backend *b, unsigned long n)
 	if (!w)
 		return -ENOMEM;
 	/* As for the timed runs: the pass meets a churn's steady state. */
-	ret = RUN_PER_API(rcu_churn_loop, b, n);
+	ret = RUN_PER_API(rcu_churn_loop, b, n, NULL);
 	gp = rcu_get_gp_seq();
 	ns = ktime_get_ns();
 	if (!ret)
-		ret = RUN_PER_API(rcu_wait_loop, b, n, w);
+		ret = RUN_PER_API(rcu_churn_loop, b, n, w);
 	if (!ret)
 		pr_info("rcu_wait backend=%s size=%u ops=%lu grace_periods=%lu ns=%llu tracked=%lu reused=%lu wait_gp_x100=%lu wait_ns=%llu\n",
 			backend_names[b->id], b->size, n, gp_since(gp),
@@ -448,10 +444,7 @@ static int measure_rcu_wait(struct backend *b, unsigned long n)
 			w->reused ? 100 * w->sum_gp / w->reused : 0,
 			w->reused ? div64_u64(w->sum_ns, w->reused) : 0);
 	kvfree(w);
-#ifndef PCPU_ARRAY_KERNEL_7_3
-	kvfree_rcu_barrier();
-#endif
-	rcu_barrier();
+	wait_for_rcu_frees();
 	return ret;
 }
 
@@ -685,7 +678,6 @@ static bool selected(const struct scenario *sn)
 	return false;
 }
 
-/* Objects per measurement: a whole number of rounds, at least one. */
 /*
  * The frees after a grace period run ten times as many ops: a run of ops=20000
  * lasts about 5 ms of guest time, about a grace period on a HZ=250 kernel, so
@@ -694,6 +686,7 @@ static bool selected(const struct scenario *sn)
  */
 #define RCU_OPS_SCALE 10
 
+/* Objects per measurement: a whole number of rounds, at least one. */
 static unsigned long round_ops(const struct scenario *sn)
 {
 	unsigned long n = ops * (sn->rcu ? RCU_OPS_SCALE : 1);
@@ -914,18 +907,8 @@ static int measure_single(const struct scenario *sn, struct backend *b, unsigned
 	ret = sn->run(b, scratch_pool[0], n, sn->arg);
 	ns = ktime_get_ns() - s.ns;
 	cycles = get_cycles() - s.cycles;
-	if (sn->rcu) {
-		/*
-		 * What the run left waiting, so that it does not weigh on the next
-		 * one. 7.3 no longer exports kvfree_rcu_barrier(): there the
-		 * kfree_rcu() batches are left to kmem_cache_destroy(), which waits
-		 * for them.
-		 */
-#ifndef PCPU_ARRAY_KERNEL_7_3
-		kvfree_rcu_barrier();
-#endif
-		rcu_barrier();
-	}
+	if (sn->rcu)
+		wait_for_rcu_frees();
 	if (ret)
 		return ret;
 	if (print)
